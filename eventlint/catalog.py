@@ -1,0 +1,266 @@
+"""The API catalogue: which callables create channels, register handlers, block, or
+bound time.  It is data (``rules/catalog/*.toml``), loaded once per run and extended by
+users under ``[tool.eventlint.catalog]`` with the same schema.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+
+class CatalogError(ValueError):
+    """The catalogue (shipped or user-supplied) does not follow the schema."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParamSpec:
+    """Where a call takes one argument: by keyword, by position, or both."""
+
+    keyword: str | None = None
+    position: int | None = None
+    default: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelApi:
+    name: str
+    family: str
+    put: tuple[str, ...]
+    get: tuple[str, ...]
+    ends: tuple[str, ...] = ()  # for constructors returning a tuple: "send" | "receive" | "both"
+    maxsize: ParamSpec | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionApi:
+    """A call (or decorator) that registers ``handler`` to be called later."""
+
+    name: str
+    handler: ParamSpec
+    by_name: bool = False  # matched by its last name alone (distinctive names only)
+    decorator: bool = False  # ``@api(...)`` registers the decorated function
+    call_result: bool = False  # the handler argument is a call: ``create_task(fn())``
+
+
+@dataclass(frozen=True, slots=True)
+class BlockingApi:
+    name: str
+    timeout: ParamSpec | None  # None: the API takes no timeout (wrap it instead)
+    default: float | None = None  # library default timeout in seconds; None = waits forever
+    fix: str = "unsafe"  # safety of adding the timeout
+    reason: str = ""
+    context: str = "any"  # "any" | "async" (only blocks an event loop) | "await" (awaited op)
+    by_name: bool = False
+    requires: str = ""  # a condition the graph checks, e.g. "bounded" for put
+
+
+@dataclass(frozen=True, slots=True)
+class TimeoutScopeApi:
+    name: str
+    kind: str  # "async": bounds awaited operations only | "sync": bounds everything
+    deadline: ParamSpec | None = None  # no deadline when this argument is absent or None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientApi:
+    """A constructor of a client object whose methods block (``requests.Session``)."""
+
+    name: str
+    methods: tuple[str, ...]
+    timeout: ParamSpec | None  # the constructor's timeout argument, if it takes one
+    default: float | None = None
+    timeout_attribute: str | None = None  # e.g. ``session.timeout = 5`` does nothing for requests
+
+
+class _Matcher:
+    """Looks up catalogue entries by dotted name; ``*`` stands for one segment."""
+
+    def __init__(self, entries: dict[str, object]):
+        self.exact: dict[str, object] = {}
+        self.patterns: list[tuple[re.Pattern[str], object]] = []
+        for name, entry in entries.items():
+            if "*" in name:
+                regex = r"\.".join("[^.]+" if part == "*" else re.escape(part) for part in name.split("."))
+                self.patterns.append((re.compile(regex + r"\Z"), entry))
+            else:
+                self.exact[name] = entry
+        self.last_names = {name.rsplit(".", 1)[-1] for name in entries}
+
+    def get(self, dotted: str):
+        entry = self.exact.get(dotted)
+        if entry is not None or not self.patterns:
+            return entry
+        for regex, candidate in self.patterns:
+            if regex.match(dotted):
+                return candidate
+        return None
+
+
+@dataclass(frozen=True)
+class Catalog:
+    channels: tuple[ChannelApi, ...] = ()
+    subscriptions: tuple[SubscriptionApi, ...] = ()
+    blocking: tuple[BlockingApi, ...] = ()
+    timeout_scopes: tuple[TimeoutScopeApi, ...] = ()
+    clients: tuple[ClientApi, ...] = ()
+    digest: str = ""
+    _index: dict = field(default_factory=dict, repr=False, compare=False, hash=False)
+
+    def _matcher(self, section: str) -> _Matcher:
+        matcher = self._index.get(section)
+        if matcher is None:
+            matcher = _Matcher({entry.name: entry for entry in getattr(self, section)})
+            self._index[section] = matcher
+        return matcher
+
+    def channel(self, dotted: str) -> ChannelApi | None:
+        return self._matcher("channels").get(dotted)
+
+    def subscription(self, dotted: str) -> SubscriptionApi | None:
+        return self._matcher("subscriptions").get(dotted)
+
+    def blocking_api(self, dotted: str) -> BlockingApi | None:
+        return self._matcher("blocking").get(dotted)
+
+    def timeout_scope(self, dotted: str) -> TimeoutScopeApi | None:
+        return self._matcher("timeout_scopes").get(dotted)
+
+    def client(self, dotted: str) -> ClientApi | None:
+        return self._matcher("clients").get(dotted)
+
+    @property
+    def channel_methods(self) -> frozenset[str]:
+        methods = self._index.get("channel_methods")
+        if methods is None:
+            methods = frozenset(m for c in self.channels for m in (*c.put, *c.get))
+            self._index["channel_methods"] = methods
+        return methods
+
+
+def rules_dir() -> Path:
+    """The folder holding rule pages and the catalogue: shipped inside the package as
+    ``eventlint/_rules``, or the repository's top-level ``rules/`` when run from a checkout."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "_rules"
+    if (packaged / "catalog").is_dir():
+        return packaged
+    return here.parent / "rules"
+
+
+def _param(raw, where: str) -> ParamSpec | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        return ParamSpec(keyword=raw)
+    if not isinstance(raw, dict) or not set(raw) <= {"keyword", "position", "default"}:
+        raise CatalogError(f"{where}: expected {{keyword = ..., position = ..., default = ...}}")
+    position = raw.get("position")
+    if position is not None and (not isinstance(position, int) or position < 0):
+        raise CatalogError(f"{where}: position must be a non-negative integer")
+    default = raw.get("default")
+    return ParamSpec(raw.get("keyword"), position, None if default is None else str(default))
+
+
+def _names(raw: dict, where: str) -> list[str]:
+    names = raw.get("names", [raw["name"]] if "name" in raw else None)
+    if not names or not all(isinstance(n, str) and n for n in names):
+        raise CatalogError(f"{where}: needs `name` or a non-empty `names` list")
+    return names
+
+
+_SECTION_KEYS = {
+    "channel": {"name", "names", "family", "put", "get", "ends", "maxsize"},
+    "subscription": {"name", "names", "handler", "by-name", "decorator", "call-result"},
+    "blocking": {"name", "names", "timeout", "default", "fix", "reason", "context", "by-name", "requires"},
+    "timeout-scope": {"name", "names", "kind", "deadline"},
+    "client": {"name", "names", "methods", "timeout", "default", "timeout-attribute"},
+}
+
+
+def _parse(data: dict, source: str) -> dict[str, list]:
+    sections: dict[str, list] = {key: [] for key in _SECTION_KEYS}
+    for key, entries in data.items():
+        if key not in _SECTION_KEYS:
+            raise CatalogError(f"{source}: unknown catalogue section `{key}` (known: {', '.join(sorted(_SECTION_KEYS))})")
+        if not isinstance(entries, list):
+            raise CatalogError(f"{source}: `{key}` must be an array of tables ([[{key}]])")
+        for number, raw in enumerate(entries, 1):
+            where = f"{source}: [[{key}]] #{number}"
+            if not isinstance(raw, dict):
+                raise CatalogError(f"{where}: expected a table")
+            unknown = set(raw) - _SECTION_KEYS[key]
+            if unknown:
+                raise CatalogError(f"{where}: unknown key `{sorted(unknown)[0]}`")
+            for name in _names(raw, where):
+                sections[key].append(_entry(key, name, raw, where))
+    return sections
+
+
+def _entry(key: str, name: str, raw: dict, where: str):
+    try:
+        if key == "channel":
+            return ChannelApi(
+                name, raw.get("family", name.split(".")[0]), tuple(raw.get("put", ())), tuple(raw.get("get", ())),
+                tuple(raw.get("ends", ())), _param(raw.get("maxsize"), where),
+            )
+        if key == "subscription":
+            handler = _param(raw.get("handler", {"position": 0}), where)
+            return SubscriptionApi(name, handler, bool(raw.get("by-name", False)), bool(raw.get("decorator", False)),
+                                   bool(raw.get("call-result", False)))
+        if key == "blocking":
+            fix = raw.get("fix", "unsafe")
+            if fix not in ("safe", "unsafe"):
+                raise CatalogError(f"{where}: fix must be \"safe\" or \"unsafe\"")
+            context = raw.get("context", "any")
+            if context not in ("any", "async", "await"):
+                raise CatalogError(f"{where}: context must be \"any\", \"async\" or \"await\"")
+            default = raw.get("default")
+            return BlockingApi(name, _param(raw.get("timeout"), where), None if default is None else float(default), fix,
+                               raw.get("reason", ""), context, bool(raw.get("by-name", False)), raw.get("requires", ""))
+        if key == "timeout-scope":
+            kind = raw.get("kind", "async")
+            if kind not in ("async", "sync"):
+                raise CatalogError(f"{where}: kind must be \"async\" or \"sync\"")
+            return TimeoutScopeApi(name, kind, _param(raw.get("deadline"), where))
+        default = raw.get("default")
+        return ClientApi(name, tuple(raw.get("methods", ())), _param(raw.get("timeout"), where),
+                         None if default is None else float(default), raw.get("timeout-attribute"))
+    except (TypeError, ValueError) as error:
+        if isinstance(error, CatalogError):
+            raise
+        raise CatalogError(f"{where}: {error}") from None
+
+
+_FIELDS = {"channel": "channels", "subscription": "subscriptions", "blocking": "blocking",
+           "timeout-scope": "timeout_scopes", "client": "clients"}
+
+
+def load_catalog(extension: dict | None = None) -> Catalog:
+    """The shipped catalogue plus a user extension (the parsed ``[tool.eventlint.catalog]``)."""
+    merged: dict[str, list] = {key: [] for key in _SECTION_KEYS}
+    digest = hashlib.sha256()
+    for path in sorted((rules_dir() / "catalog").glob("*.toml")):
+        raw = path.read_bytes()
+        digest.update(raw)
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except tomllib.TOMLDecodeError as error:
+            raise CatalogError(f"{path.name}: {error}") from None
+        for key, entries in _parse(data, path.name).items():
+            merged[key].extend(entries)
+    if extension:
+        digest.update(repr(sorted(extension.items(), key=lambda item: item[0])).encode())
+        for key, entries in _parse(extension, "[tool.eventlint.catalog]").items():
+            # a user's entry for a name replaces the shipped one
+            names = {entry.name for entry in entries}
+            merged[key] = [e for e in merged[key] if e.name not in names] + entries
+    return Catalog(**{_FIELDS[key]: tuple(entries) for key, entries in merged.items()}, digest=digest.hexdigest()[:16])

@@ -1,0 +1,55 @@
+"""EVT001: a raw channel reachable from outside its owner through a public name."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..config import Config
+from ..facts import is_public_name
+from ..graph import Channel, EventGraph
+from ..model import Finding
+from . import Rule
+
+CODE = "EVT001"
+NAME = "exposed-raw-queue"
+
+
+def _owner_name(graph: EventGraph, channel: Channel) -> str:
+    return channel.owner[len(channel.module) + 1:] if channel.owner.startswith(channel.module + ".") else channel.owner
+
+
+def check(graph: EventGraph, config: Config) -> Iterator[Finding]:
+    for channel in graph.all_channels():
+        if channel.scope == "local":
+            continue
+        related = tuple(graph.outside_uses(channel))
+        for name, end, binding in channel.names:
+            if not binding.public:
+                continue
+            what = f"{channel.api.name}" + (f" ({end} end)" if end and end != "both" else "")
+            if channel.scope == "module":
+                listed = graph.module_all(channel.module)
+                if listed is not None and name not in listed:
+                    continue
+                message = (f"module global `{name}` is a raw {what} that any importer can put to or get from; "
+                           f"keep it private and expose functions that validate")
+                symbol = f"{channel.module}.{name}"
+            else:
+                owner = _owner_name(graph, channel)
+                message = (f"public attribute `{owner}.{name}` is a raw {what}; callers bypass {owner}'s validation — "
+                           f"make it private and expose methods instead")
+                symbol = f"{channel.owner}.{name}"
+            yield Finding(CODE, NAME, message, channel.path, binding.span, symbol=symbol, related=related)
+    for method, channel, attr, span in graph.returned_channels():
+        if not method.public or is_public_name(attr) or channel.scope == "local":
+            continue
+        owner = method.owner_class.rsplit(".", 1)[-1]
+        kind = "property" if method.is_property else "method"
+        short = method.qualname.rsplit(".", 1)[-1]
+        message = (f"public {kind} `{owner}.{short}` returns the private raw {channel.api.name} `{attr}`, "
+                   f"handing callers the channel itself")
+        yield Finding(CODE, NAME, message, graph.path_of[method.qualname], span, symbol=method.qualname,
+                      related=tuple(graph.outside_uses(channel)))
+
+
+RULE = Rule(CODE, NAME, "A raw queue or channel is reachable from outside its owner through a public name.", "unsafe", check)

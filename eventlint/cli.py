@@ -1,0 +1,119 @@
+"""The command line: a thin click layer over ``eventlint.api``."""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+
+import click
+
+from . import __version__
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def _codes(value: str | None) -> tuple[str, ...]:
+    return tuple(c.strip().upper() for c in value.split(",") if c.strip()) if value else ()
+
+
+class _Progress:
+    """A progress line on stderr, only on a terminal and only once a run takes a while."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.start = time.monotonic()
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or time.monotonic() - self.start < 1.0:
+            return
+        self.shown = True
+        sys.stderr.write(f"\reventlint: analysed {done}/{total} files")
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+
+def _fail(message: str) -> None:
+    click.echo(f"eventlint: error: {message}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="eventlint")
+def cli() -> None:
+    """Find and fix exposed raw queues, mixed-type channels and untimed blocking handlers."""
+
+
+@cli.command("check")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--select", help="Comma-separated rule codes (or prefixes) to run.")
+@click.option("--ignore", help="Comma-separated rule codes (or prefixes) to skip.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: one per core).")
+@click.option("--config", "config_file", type=click.Path(), help="Read settings from this file.")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the facts cache.")
+@click.option("--cache-dir", type=click.Path(), help="Where to keep the facts cache.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option("--statistics", is_flag=True, help="Print a count per rule.")
+@click.option("--output", "-o", "output_file", type=click.Path(), help="Write the report to this file.")
+@click.option("--verbose", "-v", is_flag=True, help="Show tracebacks of internal errors.")
+def check_command(paths, output_format, select, ignore, jobs, config_file, no_cache, cache_dir, exit_zero, statistics,
+                  output_file, verbose):
+    """Check PATHS (files or folders, default: the current folder)."""
+    from . import api
+    from .report import json_format, text
+
+    progress = _Progress(sys.stderr.isatty())
+    try:
+        result = api.check(list(paths) or ["."], select=_codes(select), ignore=_codes(ignore), jobs=jobs,
+                           config_file=config_file, use_cache=not no_cache, cache_dir=cache_dir, progress=progress)
+    except api.UsageError as error:
+        progress.finish()
+        _fail(str(error))
+        sys.exit(EXIT_ERROR)
+    except Exception as error:  # noqa: BLE001 - an internal error is reported, not shown as a traceback
+        progress.finish()
+        if verbose:
+            traceback.print_exc()
+        _fail(f"internal error: {type(error).__name__}: {error} (run with --verbose for the traceback)")
+        sys.exit(EXIT_ERROR)
+    progress.finish()
+    files = len(result.files)
+    if output_format == "json":
+        report = json_format.render(result.findings, files, result.unanalyzable)
+    else:
+        to_terminal = output_file is None and sys.stdout.isatty()
+        report = text.render(result.findings, files, color=to_terminal, statistics=statistics)
+    if output_file:
+        try:
+            with open(output_file, "w", encoding="utf-8") as handle:
+                handle.write(report)
+        except OSError as error:
+            _fail(f"cannot write {output_file}: {error.strerror or error}")
+            sys.exit(EXIT_ERROR)
+    else:
+        click.echo(report, nl=False)
+    sys.exit(EXIT_FINDINGS if result.findings and not exit_zero else EXIT_CLEAN)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code instead of exiting."""
+    try:
+        cli.main(args=argv, prog_name="eventlint", standalone_mode=False)
+    except SystemExit as stop:
+        return int(stop.code or 0)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return EXIT_ERROR
+    except click.ClickException as error:
+        error.show()
+        return EXIT_ERROR
+    return EXIT_CLEAN
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""``[tool.eventlint]`` settings: loaded, validated, frozen."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+class ConfigError(ValueError):
+    """A bad setting; the message names the key."""
+
+
+DEFAULT_TAG_KEYS = ("type", "kind", "event", "name")
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    exclude: tuple[str, ...] = ()
+    extend_exclude: tuple[str, ...] = ()
+    default_timeout: float = 10.0
+    max_default_timeout: float = 60.0
+    catalog: dict = field(default_factory=dict, hash=False, compare=False)
+    jobs: int = 0  # 0: one per core
+    cache_dir: str = ".eventlint_cache"
+    src: tuple[str, ...] = ("src", ".")
+    tag_keys: tuple[str, ...] = DEFAULT_TAG_KEYS
+    source: str = ""  # where the settings came from, for messages
+
+    def with_overrides(self, **changes) -> "Config":
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _codes(key: str, value) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [v for v in value.replace(" ", "").split(",") if v]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"`{key}` must be a list of rule codes, e.g. [\"EVT001\"]")
+    return tuple(v.strip().upper() for v in value)
+
+
+def _strings(key: str, value) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"`{key}` must be a list of strings")
+    return tuple(value)
+
+
+def _number(key: str, value, *, minimum: float = 0.0) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= minimum:
+        raise ConfigError(f"`{key}` must be a number greater than {minimum:g}")
+    return float(value)
+
+
+def parse_settings(raw: dict, source: str) -> Config:
+    values: dict = {"source": source}
+    for key, value in raw.items():
+        if key in ("select", "ignore"):
+            values[key] = _codes(key, value)
+        elif key == "per-file-ignores":
+            if not isinstance(value, dict):
+                raise ConfigError("`per-file-ignores` must be a table of glob = [codes]")
+            values["per_file_ignores"] = tuple((glob, _codes(f"per-file-ignores.{glob}", codes)) for glob, codes in value.items())
+        elif key in ("exclude", "extend-exclude", "src", "tag-keys"):
+            values[key.replace("-", "_")] = _strings(key, value)
+        elif key in ("default-timeout", "max-default-timeout"):
+            values[key.replace("-", "_")] = _number(key, value)
+        elif key == "jobs":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError("`jobs` must be a non-negative integer (0 = one per core)")
+            values["jobs"] = value
+        elif key == "cache-dir":
+            if not isinstance(value, str) or not value:
+                raise ConfigError("`cache-dir` must be a path")
+            values["cache_dir"] = value
+        elif key == "catalog":
+            if not isinstance(value, dict):
+                raise ConfigError("`catalog` must be a table of catalogue sections")
+            values["catalog"] = value
+        else:
+            raise ConfigError(f"unknown setting `{key}` in {source}")
+    return Config(**values)
+
+
+def find_project_root(start: Path) -> Path:
+    """The nearest ancestor of ``start`` holding pyproject.toml, else .git, else the cwd."""
+    start = start.resolve()
+    if start.is_file() or not start.exists():
+        start = start.parent
+    chain = [start, *start.parents]
+    for marker in ("pyproject.toml", ".git"):
+        for folder in chain:
+            if (folder / marker).exists():
+                return folder
+    return Path(os.getcwd()).resolve()
+
+
+def load_config(root: Path, explicit: Path | None = None) -> Config:
+    path = explicit if explicit is not None else root / "pyproject.toml"
+    if not path.is_file():
+        if explicit is not None:
+            raise ConfigError(f"config file not found: {explicit}")
+        return Config()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read {path}: {error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    if explicit is not None and path.name != "pyproject.toml":
+        section = data.get("tool", {}).get("eventlint", data)
+    else:
+        section = data.get("tool", {}).get("eventlint", {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: [tool.eventlint] must be a table")
+    return parse_settings(section, str(path))

@@ -1,0 +1,242 @@
+"""Run files through the facts pass (in a process pool, cached), build the graph, run
+the checks, and filter the findings (selection, suppressions, per-file ignores)."""
+
+from __future__ import annotations
+
+import concurrent.futures as futures
+import fnmatch
+import hashlib
+import multiprocessing
+import os
+import pickle
+import sys
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+from . import __version__
+from .catalog import Catalog, load_catalog
+from .checks import Rule, all_rules
+from .config import Config
+from .discovery import SourceFile
+from .model import FileFacts, Finding, Problem, Span
+
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    path: str
+    rel: str
+    module: str
+    aliases: tuple[str, ...]
+    is_package: bool
+
+
+@dataclass(frozen=True)
+class Analysis:
+    files: list[FileFacts]
+    catalog: Catalog
+    cache_hits: int = 0
+
+
+_worker_state: dict = {}
+
+
+def _init_worker(extension: dict, tag_keys: tuple[str, ...]) -> None:
+    from .source import raise_recursion_limit
+
+    raise_recursion_limit()
+    _worker_state["catalog"] = load_catalog(extension)
+    _worker_state["tag_keys"] = frozenset(tag_keys)
+
+
+def _analyze(job: _Job, raw: bytes | None = None) -> FileFacts:
+    from .source import analyze_source
+
+    if raw is None:
+        try:
+            raw = Path(job.path).read_bytes()
+        except OSError as error:
+            return FileFacts(job.rel, job.module, job.aliases,
+                             problem=Problem(f"cannot read: {error.strerror or error}", Span(1, 1, 1, 1)))
+    return analyze_source(raw, path=job.rel, module=job.module, aliases=job.aliases, is_package=job.is_package,
+                          catalog=_worker_state["catalog"], tag_keys=_worker_state["tag_keys"])
+
+
+def _analyze_many(jobs: list[tuple[_Job, bytes]]) -> list[FileFacts]:
+    return [_analyze(job, raw) for job, raw in jobs]
+
+
+class FactsCache:
+    """Facts pickled per file under ``cache_dir``, keyed by a hash of the content, the
+    eventlint version, the catalogue, the settings that shape facts and the module name."""
+
+    def __init__(self, folder: Path | None, salt: str):
+        self.folder = folder
+        self.salt = salt
+
+    def key(self, job: _Job, raw: bytes) -> str:
+        digest = hashlib.blake2b(raw, digest_size=20)
+        digest.update(f"\0{self.salt}\0{job.rel}\0{job.module}\0{job.aliases}\0{job.is_package}".encode())
+        return digest.hexdigest()
+
+    def get(self, key: str) -> FileFacts | None:
+        if self.folder is None:
+            return None
+        try:
+            with open(self.folder / key[:2] / key, "rb") as handle:
+                facts = pickle.load(handle)
+        except (OSError, pickle.PickleError, EOFError, AttributeError, ValueError, TypeError, ImportError,
+                IndexError, KeyError):
+            return None  # a missing or corrupted entry is recomputed
+        return facts if isinstance(facts, FileFacts) else None
+
+    def put(self, key: str, facts: FileFacts) -> None:
+        if self.folder is None:
+            return
+        folder = self.folder / key[:2]
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            handle, temp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+            with os.fdopen(handle, "wb") as out:
+                pickle.dump(facts, out, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(temp, folder / key)  # atomic: two runs at once never see half a file
+        except OSError:
+            pass
+
+
+def _pool_context():
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods and sys.platform != "darwin" else "spawn")
+
+
+def _crashed(job: _Job) -> FileFacts:
+    return FileFacts(job.rel, job.module, job.aliases,
+                     problem=Problem("the parser crashed on this file (too deeply nested or too large for the parser)",
+                                     Span(1, 1, 1, 1)))
+
+
+def _run_pool(pending: list[tuple[_Job, bytes]], jobs: int, config: Config,
+              progress: ProgressFn | None, done_before: int, total: int) -> dict[str, FileFacts]:
+    """Analyse in worker processes; a worker's death turns its file into EVT000 and the
+    pool is replaced, so one file can never take the run down."""
+    results: dict[str, FileFacts] = {}
+    args = (config.catalog, config.tag_keys)
+    context = _pool_context()
+    done = done_before
+    queue = list(pending)
+    batch = max(1, min(32, len(queue) // (jobs * 8) or 1))
+    while queue:
+        executor = futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker, initargs=args)
+        chunks = [queue[i:i + batch] for i in range(0, len(queue), batch)]
+        submitted = {executor.submit(_analyze_many, chunk): chunk for chunk in chunks}
+        broken = False
+        try:
+            for future in futures.as_completed(submitted):
+                try:
+                    for facts in future.result():
+                        results[facts.path] = facts
+                        done += 1
+                except futures.process.BrokenProcessPool:
+                    broken = True
+                    break
+                if progress is not None:
+                    progress(done, total)
+        finally:
+            executor.shutdown(wait=True, cancel_futures=True)
+        queue = [item for item in queue if item[0].rel not in results]
+        if broken:
+            if batch == 1 and jobs == 1:
+                # with one worker and one file per task the first unfinished file is the culprit
+                culprit = queue.pop(0)[0]
+                results[culprit.rel] = _crashed(culprit)
+                done += 1
+            jobs, batch = 1, 1
+    return results
+
+
+def analyze_files(sources: list[SourceFile], config: Config, *, jobs: int, cache_dir: Path | None,
+                  progress: ProgressFn | None = None) -> Analysis:
+    catalog = load_catalog(config.catalog)
+    salt = f"{__version__}\0{catalog.digest}\0{','.join(config.tag_keys)}"
+    cache = FactsCache(cache_dir, salt)
+    facts_by_path: dict[str, FileFacts] = {}
+    pending: list[tuple[_Job, bytes]] = []
+    keys: dict[str, str] = {}
+    hits = 0
+    for source in sources:
+        job = _Job(str(source.path), source.rel, source.module, source.aliases, source.is_package)
+        try:
+            raw = source.path.read_bytes()
+        except OSError as error:
+            facts_by_path[job.rel] = FileFacts(job.rel, job.module, job.aliases,
+                                               problem=Problem(f"cannot read: {error.strerror or error}", Span(1, 1, 1, 1)))
+            continue
+        key = cache.key(job, raw)
+        cached = cache.get(key)
+        if cached is not None:
+            facts_by_path[job.rel] = cached
+            hits += 1
+            continue
+        keys[job.rel] = key
+        pending.append((job, raw))
+    if pending:
+        fresh = _run_pool(pending, max(1, jobs), config, progress, len(facts_by_path), len(sources))
+        for rel, facts in fresh.items():
+            facts_by_path[rel] = facts
+            cache.put(keys[rel], facts)
+    ordered = [facts_by_path[s.rel] for s in sources if s.rel in facts_by_path]
+    return Analysis(ordered, catalog, hits)
+
+
+def selected_rules(select: tuple[str, ...], ignore: tuple[str, ...]) -> list[Rule]:
+    rules = all_rules()
+
+    def matches(code: str, prefixes: tuple[str, ...]) -> bool:
+        return any(code.startswith(p) for p in prefixes) or "ALL" in prefixes
+
+    chosen = [r for r in rules if not select or matches(r.code, select)]
+    return [r for r in chosen if not matches(r.code, ignore)]
+
+
+def run_checks(graph, config: Config, rules: list[Rule]) -> list[Finding]:
+    findings: list[Finding] = []
+    for rule in rules:
+        findings.extend(rule.check(graph, config))
+    return sorted(set(findings), key=Finding.sort_key)
+
+
+def is_suppressed(finding: Finding, facts: FileFacts | None) -> bool:
+    if facts is None:
+        return False
+    for suppression in facts.suppressions:
+        if finding.span.line in suppression.applies_to and (not suppression.codes or finding.code in suppression.codes):
+            return True
+    return False
+
+
+def per_file_ignored(finding: Finding, config: Config) -> bool:
+    for pattern, codes in config.per_file_ignores:
+        if _glob_match(finding.path, pattern) and any(finding.code.startswith(c) or c == "ALL" for c in codes):
+            return True
+    return False
+
+
+def _glob_match(path: str, pattern: str) -> bool:
+    if pattern.endswith("/**"):
+        return path.startswith(pattern[:-3] + "/") or fnmatch.fnmatchcase(path, pattern)
+    return fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(path.rsplit("/", 1)[-1], pattern)
+
+
+def filter_findings(findings: list[Finding], files: list[FileFacts], config: Config) -> list[Finding]:
+    by_path = {f.path: f for f in files}
+    return [f for f in findings if not is_suppressed(f, by_path.get(f.path)) and not per_file_ignored(f, config)]
+
+
+def with_paths(findings: list[Finding], rewrite: Callable[[str], str]) -> list[Finding]:
+    return [
+        replace(f, path=rewrite(f.path), related=tuple(replace(r, path=rewrite(r.path)) for r in f.related))
+        for f in findings
+    ]

@@ -1,0 +1,877 @@
+"""One libcst pass per file: turn a module into a frozen ``FileFacts`` record.
+
+No graph code and no rule logic lives here.  Names are resolved only as far as one file
+allows (imports, ``self``, parameters, locals); the graph finishes the job across files.
+"""
+
+from __future__ import annotations
+
+import builtins
+import re
+from dataclasses import dataclass, field
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from .catalog import Catalog
+from .model import (
+    Binding,
+    CallFact,
+    ClassFact,
+    Dispatch,
+    FileFacts,
+    FunctionFact,
+    LoopFact,
+    Param,
+    Ref,
+    ReturnFact,
+    Span,
+)
+
+_BUILTINS = frozenset(dir(builtins))
+_MAX_REF = 12
+UNDECLARED = frozenset({"Any", "object", "typing.Any", "t.Any"})
+PUT_METHODS = frozenset({"put", "put_nowait", "send", "send_nowait", "send_bytes", "publish", "emit"})
+GET_METHODS = frozenset({"get", "get_nowait", "receive", "receive_nowait", "recv", "recv_bytes"})
+
+
+def is_public_name(name: str) -> bool:
+    """``_x`` and ``__x`` are private; dunder names and everything else are public."""
+    return not name.startswith("_") or (name.startswith("__") and name.endswith("__") and len(name) > 4)
+
+
+def dotted(ref: Ref | None) -> str | None:
+    """``("G:queue", ".Queue")`` → ``"queue.Queue"``; calls render as ``name()``.
+    None when the reference is not rooted at a global name."""
+    if not ref or not ref[0].startswith("G:"):
+        return None
+    parts = [ref[0][2:]]
+    for step in ref[1:]:
+        if step.startswith("."):
+            parts.append(step[1:])
+        elif step == "()":
+            parts[-1] += "()"
+        else:
+            return None
+    return ".".join(parts)
+
+
+@dataclass
+class _Frame:
+    kind: str  # "module" | "class" | "function"
+    qualname: str
+    public: bool
+    names: dict[str, Ref] = field(default_factory=dict)
+    # function frames only
+    is_async: bool = False
+    self_ref: Ref | None = None
+    self_name: str | None = None
+    params: dict[str, Ref | None] = field(default_factory=dict)  # name -> annotation
+    received: dict[str, Ref] = field(default_factory=dict)  # item name -> channel ref
+    tags: dict[str, Ref] = field(default_factory=dict)  # tag name (from unpacking) -> channel ref
+    value_types: dict[str, Ref] = field(default_factory=dict)  # local -> class it holds
+    caught: set[str] = field(default_factory=set)  # names bound by ``except ... as name``
+
+
+class _Extractor(cst.CSTVisitor):
+    METADATA_DEPENDENCIES = (PositionProvider,)
+
+    def __init__(self, module: str, is_package: bool, catalog: Catalog, tag_keys: frozenset[str]):
+        super().__init__()
+        self.module = module
+        self.package = module if is_package else module.rpartition(".")[0]
+        self.catalog = catalog
+        self.tag_keys = tag_keys
+        self.frames: list[_Frame] = [_Frame("module", module, True)]
+        self.scope_stack: list[str] = []  # timeout scopes: "sync" | "async"
+        self.scoped_calls: list[cst.Call] = []
+        self.awaited: set[int] = set()
+        self.loop_stack: list[tuple[cst.CSTNode, list[Ref], Ref | None]] = []
+        self.constants: dict[str, str] = {}  # module-level NAME = "literal"
+        self.all_names: list[str] | None = None
+        self.imports: list[tuple[str, str]] = []
+        self.classes: list[ClassFact] = []
+        self.functions: list[FunctionFact] = []
+        self.bindings: list[Binding] = []
+        self.returns: list[ReturnFact] = []
+        self.calls: list[CallFact] = []
+        self.dispatches: list[Dispatch] = []
+        self.loops: list[LoopFact] = []
+        self._call_cache: dict[int, CallFact] = {}
+        self._result_names: dict[int, tuple[str, ...]] = {}
+
+    # ---- helpers ---------------------------------------------------------------
+
+    def span(self, node: cst.CSTNode) -> Span:
+        pos = self.get_metadata(PositionProvider, node)
+        return Span(pos.start.line, pos.start.column + 1, pos.end.line, pos.end.column + 1)
+
+    @property
+    def frame(self) -> _Frame:
+        return self.frames[-1]
+
+    def function_frame(self) -> _Frame | None:
+        for frame in reversed(self.frames):
+            if frame.kind == "function":
+                return frame
+            if frame.kind == "class":
+                return None
+        return None
+
+    def chain_public(self) -> bool:
+        return all(f.public for f in self.frames)
+
+    def qualify(self, name: str) -> str:
+        return f"{self.frame.qualname}.{name}"
+
+    def lookup(self, name: str) -> Ref:
+        innermost = True
+        for frame in reversed(self.frames):
+            if frame.kind == "class" and not innermost:
+                continue  # class bodies are not enclosing scopes for their methods
+            innermost = False
+            if frame.kind == "function":
+                if name in frame.names:
+                    return frame.names[name]
+                if name in frame.params:
+                    if frame.self_name == name and frame.self_ref is not None:
+                        return frame.self_ref
+                    return (f"P:{frame.qualname}:{name}",)
+            elif frame.kind == "class":
+                if name in frame.names:
+                    return frame.names[name]
+            else:
+                if name in frame.names:
+                    return frame.names[name]
+        if name in _BUILTINS:
+            return (f"G:builtins.{name}",)
+        return (f"G:{self.module}.{name}",)
+
+    def ref(self, node: cst.BaseExpression | None) -> Ref | None:
+        steps: list[str] = []
+        while node is not None and len(steps) < _MAX_REF:
+            if isinstance(node, cst.Name):
+                root = self.lookup(node.value)
+                return root + tuple(reversed(steps))
+            if isinstance(node, cst.Attribute):
+                steps.append("." + node.attr.value)
+                node = node.value
+            elif isinstance(node, cst.Call):
+                steps.append("()")
+                node = node.func
+            elif isinstance(node, cst.Subscript):
+                steps.append("[]")
+                node = node.value
+            elif isinstance(node, cst.Await):
+                node = node.expression
+            else:
+                return None
+        return None
+
+    def resolve_relative(self, node: cst.ImportFrom) -> str | None:
+        base = _attr_text(node.module) if node.module is not None else ""
+        if not node.relative:
+            return base
+        package = self.package
+        for _ in range(len(node.relative) - 1):
+            package = package.rpartition(".")[0]
+        if not package:
+            return base or None
+        return f"{package}.{base}" if base else package
+
+    # ---- imports -----------------------------------------------------------------
+
+    def visit_Import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            full = _attr_text(alias.name)
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                self.import_name(alias.asname.name.value, full)
+            else:
+                top = full.split(".")[0]
+                self.import_name(top, top)
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        if isinstance(node.names, cst.ImportStar):
+            return
+        base = self.resolve_relative(node)
+        if base is None:
+            return
+        for alias in node.names:
+            name = _attr_text(alias.name)
+            local = alias.asname.name.value if alias.asname is not None and isinstance(alias.asname.name, cst.Name) else name
+            self.import_name(local, f"{base}.{name}")
+
+    def import_name(self, local: str, target: str) -> None:
+        self.frame.names[local] = (f"G:{target}",)
+        if self.frame.kind == "module" and local != target:
+            self.imports.append((local, target))
+
+    # ---- definitions -------------------------------------------------------------
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        name = node.name.value
+        qualname = self.qualify(name)
+        public = self.chain_public() and is_public_name(name)
+        bases = tuple(r for r in (self.ref(arg.value) for arg in node.bases if arg.keyword is None) if r)
+        self.classes.append(ClassFact(qualname, bases, self.span(node.name), public))
+        self.frame.names[name] = (f"G:{qualname}",) if self.frame.kind == "module" else (f"L:{qualname}",)
+        self.frames.append(_Frame("class", qualname, is_public_name(name)))
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self.frames.pop()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        name = node.name.value
+        parent = self.frame
+        qualname = self.qualify(name)
+        public = self.chain_public() and is_public_name(name)
+        decorators = tuple(r for r in (self.ref(d.decorator) for d in node.decorators) if r)
+        decorator_names = {_attr_text(d.decorator) for d in node.decorators if isinstance(d.decorator, (cst.Name, cst.Attribute))}
+        params = _params(node.params)
+        frame = _Frame("function", qualname, is_public_name(name), is_async=node.asynchronous is not None)
+        owner = parent.qualname if parent.kind == "class" else None
+        if owner is not None and params and "staticmethod" not in decorator_names:
+            first = params[0].name
+            frame.self_name = first
+            frame.self_ref = (f"C:{owner}",) if "classmethod" in decorator_names else (f"I:{owner}",)
+        annotations = {}
+        for param in params:
+            annotations[param.name] = self.annotation_ref(param.annotation)
+        frame.params = annotations
+        param_facts = tuple(Param(p.name, annotations[p.name], p.kind) for p in params)
+        returns = self.annotation_ref(node.returns.annotation) if node.returns is not None else None
+        is_property = bool(decorator_names & {"property", "functools.cached_property", "cached_property"})
+        self.functions.append(FunctionFact(
+            qualname, owner, frame.is_async, public, param_facts, returns, decorators, self.span(node.name), is_property,
+        ))
+        if parent.kind == "module":
+            parent.names[name] = (f"G:{qualname}",)
+        elif parent.kind == "function":
+            parent.names[name] = (f"G:{qualname}",)
+        # a timeout scope around a ``def`` does not bound the calls inside it
+        self._saved_scopes.append(self.scope_stack)
+        self.scope_stack = []
+        self.frames.append(frame)
+        for param in params:
+            if param.annotation is not None:
+                ann = annotations[param.name]
+                if ann is not None:
+                    frame.value_types[param.name] = ann
+
+    _saved_scopes: list[list[str]]
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.frames.pop()
+        self.scope_stack = self._saved_scopes.pop()
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return True
+
+    def annotation_ref(self, node: cst.BaseExpression | None) -> Ref | None:
+        if node is None:
+            return None
+        if isinstance(node, cst.SimpleString):
+            inner = _string_value(node)
+            if inner is None:
+                return None
+            try:
+                node = cst.parse_expression(inner)
+            except cst.ParserSyntaxError:
+                return None
+        if isinstance(node, cst.Subscript):
+            node = node.value
+        if isinstance(node, cst.BinaryOperation):  # X | None: keep the first class
+            node = node.left
+        return self.ref(node)
+
+    def element_type(self, annotation: cst.BaseExpression | None) -> tuple[str, ...] | None:
+        """The declared item types of ``Queue[...]`` (None when undeclared)."""
+        if annotation is None:
+            return None
+        if isinstance(annotation, cst.SimpleString):
+            inner = _string_value(annotation)
+            try:
+                annotation = cst.parse_expression(inner) if inner else None
+            except cst.ParserSyntaxError:
+                return None
+        if not isinstance(annotation, cst.Subscript) or not annotation.slice:
+            return None
+        first = annotation.slice[0].slice
+        if not isinstance(first, cst.Index):
+            return None
+        names = _type_names(first.value)
+        if not names or any(n in UNDECLARED for n in names):
+            return None
+        return tuple(names)
+
+    # ---- module-level facts ------------------------------------------------------
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        value = node.value
+        if self.frame.kind == "module":
+            for target in node.targets:
+                if isinstance(target.target, cst.Name):
+                    name = target.target.value
+                    if name == "__all__":
+                        self.all_names = _string_list(value) or []
+                    elif isinstance(value, cst.SimpleString):
+                        literal = _string_value(value)
+                        if literal is not None:
+                            self.constants[name] = literal
+        for target in node.targets:
+            self.bind(target.target, value, node, None)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is None:
+            return
+        self.bind(node.target, node.value, node, node.annotation.annotation)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        if (self.frame.kind == "module" and isinstance(node.target, cst.Name) and node.target.value == "__all__"
+                and isinstance(node.operator, cst.AddAssign)):
+            self.all_names = (self.all_names or []) + (_string_list(node.value) or [])
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self.bind(node.target, node.value, node, None)
+
+    def bind(self, target: cst.BaseExpression, value: cst.BaseExpression, stmt: cst.CSTNode,
+             annotation: cst.BaseExpression | None) -> None:
+        if isinstance(target, (cst.Tuple, cst.List)):
+            elements = [e.value for e in target.elements if isinstance(e, cst.Element)]
+            if isinstance(value, (cst.Tuple, cst.List)) and len(value.elements) == len(elements):
+                for element, item in zip(elements, value.elements):
+                    self.bind(element, item.value, stmt, None)
+                return
+            self.bind_unpacked(elements, value, stmt)
+            return
+        value_ref, call, element_type = self.value_of(value, annotation)
+        self.bind_one(target, value_ref, call, element_type, stmt, value)
+
+    def value_of(self, value: cst.BaseExpression, annotation: cst.BaseExpression | None):
+        inner = value.expression if isinstance(value, cst.Await) else value
+        call = None
+        element_type = self.element_type(annotation)
+        if isinstance(inner, cst.Call):
+            factory = _keyword(inner, "default_factory") or _keyword(inner, "factory")
+            if factory is not None and isinstance(factory, (cst.Name, cst.Attribute)):
+                # ``field(default_factory=Queue)`` binds what the factory returns
+                ref = self.ref(factory)
+                return (ref + ("()",) if ref else None), None, element_type
+            call = self.call_fact(inner)
+            if element_type is None and isinstance(inner.func, cst.Subscript):
+                element_type = self.element_type(inner.func)
+        return self.ref(value), call, element_type
+
+    def bind_unpacked(self, elements: list[cst.BaseExpression], value: cst.BaseExpression, stmt: cst.CSTNode) -> None:
+        value_ref, call, _ = self.value_of(value, None)
+        fn = self.function_frame()
+        received_from = self.receive_source(value)
+        for index, element in enumerate(elements):
+            if fn is not None and received_from is not None and isinstance(element, cst.Name):
+                # ``kind, data = q.get()``: the first element is the item's tag
+                (fn.tags if index == 0 else fn.received)[element.value] = received_from
+            item_ref = value_ref + (f"#{index}",) if value_ref else None
+            self.bind_one(element, item_ref, call, None, stmt, value)
+        if fn is not None and isinstance(value, cst.Name) and value.value in fn.received and elements:
+            first = elements[0]
+            if isinstance(first, cst.Name):
+                fn.tags[first.value] = fn.received[value.value]
+
+    def bind_one(self, target: cst.BaseExpression, value_ref: Ref | None, call: CallFact | None,
+                 element_type: tuple[str, ...] | None, stmt: cst.CSTNode, value: cst.BaseExpression) -> None:
+        frame = self.frame
+        fn = self.function_frame()
+        if isinstance(target, cst.Name):
+            name = target.value
+            if frame.kind == "function":
+                source = self.receive_source(value)
+                if source is not None:
+                    frame.received[name] = source
+                else:
+                    frame.received.pop(name, None)
+                if value_ref is not None and (value_ref[-1] == "()" or value_ref[-1].startswith("#")):
+                    self.bindings.append(Binding("local", frame.qualname, name, value_ref, self.span(stmt), False,
+                                                 call, element_type))
+                    if value_ref[-1] == "()":
+                        frame.value_types[name] = value_ref[:-1]
+                    frame.names[name] = (f"L:{frame.qualname}:{name}",)
+                elif value_ref is not None:
+                    frame.names[name] = value_ref
+                else:
+                    frame.names[name] = (f"L:{frame.qualname}:{name}",)
+                return
+            if value_ref is None:
+                if frame.kind == "module":
+                    frame.names.setdefault(name, (f"G:{self.module}.{name}",))
+                return
+            scope = "module" if frame.kind == "module" else "class"
+            public = self.chain_public() and is_public_name(name)
+            self.bindings.append(Binding(scope, frame.qualname, name, value_ref, self.span(stmt), public, call, element_type))
+            if frame.kind == "module":
+                frame.names[name] = (f"G:{self.module}.{name}",)
+            return
+        if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and value_ref is not None and fn is not None:
+            root = self.lookup(target.value.value)
+            if len(root) == 1 and root[0][:2] in ("I:", "C:"):
+                owner = root[0][2:]
+                name = target.attr.value
+                public = self.chain_public() and is_public_name(name)
+                scope = "instance" if root[0][0] == "I" else "class"
+                self.bindings.append(Binding(scope, owner, name, value_ref, self.span(stmt), public, call, element_type))
+
+    def receive_source(self, value: cst.BaseExpression) -> Ref | None:
+        """The channel ref when ``value`` is ``ch.get()`` / ``await ch.get()`` and the like."""
+        inner = value.expression if isinstance(value, cst.Await) else value
+        if isinstance(inner, cst.Call) and isinstance(inner.func, cst.Attribute) and inner.func.attr.value in GET_METHODS:
+            return self.ref(inner.func.value)
+        return None
+
+    # ---- returns, calls, scopes -----------------------------------------------------
+
+    def visit_Return(self, node: cst.Return) -> None:
+        fn = self.function_frame()
+        if fn is None or node.value is None:
+            return
+        ref = self.ref(node.value)
+        if ref is not None and "()" not in ref:
+            self.returns.append(ReturnFact(fn.qualname, ref, self.span(node)))
+
+    def visit_Await(self, node: cst.Await) -> None:
+        self.awaited.add(id(node.expression))
+
+    def caller(self) -> str:
+        return self.frame.qualname
+
+    def call_fact(self, node: cst.Call) -> CallFact | None:
+        cached = self._call_cache.get(id(node))
+        if cached is not None:
+            return cached
+        callee = self.ref(node.func)
+        if callee is None:
+            return None
+        args: list[Ref | None] = []
+        arg_texts: list[str] = []
+        keywords: list[tuple[str, Ref | None]] = []
+        keyword_texts: list[tuple[str, str]] = []
+        has_star = False
+        for arg in node.args:
+            if arg.star:
+                has_star = True
+                continue
+            if arg.keyword is not None:
+                keywords.append((arg.keyword.value, self.arg_ref(arg.value)))
+                keyword_texts.append((arg.keyword.value, _summary(arg.value)))
+            else:
+                args.append(self.arg_ref(arg.value))
+                arg_texts.append(_summary(arg.value))
+        payload: tuple[str, ...] = ()
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value in PUT_METHODS and node.args:
+            payload = self.payload_kind(node.args[0].value)
+        fact = CallFact(
+            caller=self.caller(), callee=callee, span=self.span(node), args=tuple(args), keywords=tuple(keywords),
+            arg_texts=tuple(arg_texts), keyword_texts=tuple(keyword_texts), has_star=has_star,
+            awaited=id(node) in self.awaited, timeout_scope=self.scope_stack[-1] if self.scope_stack else "",
+            payload=payload,
+        )
+        self._call_cache[id(node)] = fact
+        return fact
+
+    def arg_ref(self, value: cst.BaseExpression) -> Ref | None:
+        if isinstance(value, cst.Lambda):
+            # ``lambda: fn(...)`` registers fn
+            body = value.body
+            if isinstance(body, cst.Call):
+                return self.ref(body.func)
+            return None
+        if isinstance(value, cst.Call):
+            callee = dotted(self.ref(value.func))
+            if callee in ("functools.partial", "asyncio.to_thread") and value.args:
+                return self.ref(value.args[0].value)
+        return self.ref(value)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        fact = self.call_fact(node)
+        if fact is not None:
+            self.calls.append(fact)
+            name = dotted(fact.callee)
+            if name is not None:
+                scope = self.catalog.timeout_scope(name)
+                if scope is not None and _has_deadline(node, scope.deadline):
+                    # ``asyncio.wait_for(coro(), 5)`` bounds the calls in its arguments
+                    self.scope_stack.append(scope.kind)
+                    self.scoped_calls.append(node)
+        self.note_dispatch_call(node)
+        if self.loop_stack and isinstance(node.func, cst.Attribute) and node.func.attr.value in GET_METHODS:
+            receiver = self.ref(node.func.value)
+            if receiver is not None:
+                self.loop_stack[-1][1].append(receiver)
+
+    def leave_Call(self, original_node: cst.Call) -> None:
+        if self.scoped_calls and self.scoped_calls[-1] is original_node:
+            self.scoped_calls.pop()
+            self.scope_stack.pop()
+
+    def visit_With(self, node: cst.With) -> None:
+        kinds = []
+        for item in node.items:
+            if isinstance(item.item, cst.Call):
+                name = dotted(self.ref(item.item.func))
+                scope = self.catalog.timeout_scope(name) if name else None
+                if scope is not None and _has_deadline(item.item, scope.deadline):
+                    kinds.append(scope.kind)
+            if item.asname is not None:
+                self.bind(item.asname.name, item.item, node, None)
+        self._with_pushed.append(len(kinds))
+        if kinds:
+            self.scope_stack.append("sync" if "sync" in kinds else "async")
+
+    _with_pushed: list[int]
+
+    def leave_With(self, original_node: cst.With) -> None:
+        if self._with_pushed.pop():
+            self.scope_stack.pop()
+
+    # ---- loops (consumer candidates) ----------------------------------------------------
+
+    def visit_For(self, node: cst.For) -> None:
+        fn = self.function_frame()
+        iterates = None
+        sources: list[Ref] = []
+        it = node.iter
+        if isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value == "iter" and it.args:
+            getter = it.args[0].value
+            if isinstance(getter, cst.Attribute) and getter.attr.value in GET_METHODS:
+                receiver = self.ref(getter.value)
+                if receiver is not None:
+                    sources.append(receiver)
+        else:
+            iterates = self.ref(it)
+        if fn is not None:
+            source = sources[0] if sources else iterates
+            if source is not None and isinstance(node.target, cst.Name):
+                fn.received[node.target.value] = source
+            if isinstance(node.target, cst.Name):
+                fn.names.pop(node.target.value, None)
+        self.loop_stack.append((node, sources, iterates if node.asynchronous is not None or iterates else None))
+
+    def leave_For(self, original_node: cst.For) -> None:
+        self.close_loop()
+
+    def visit_While(self, node: cst.While) -> None:
+        self.loop_stack.append((node, [], None))
+
+    def leave_While(self, original_node: cst.While) -> None:
+        self.close_loop()
+
+    def close_loop(self) -> None:
+        node, sources, iterates = self.loop_stack.pop()
+        fn = self.function_frame()
+        if fn is None or (not sources and iterates is None):
+            return
+        unique = tuple(dict.fromkeys(sources))
+        self.loops.append(LoopFact(fn.qualname, self.span(node), unique, iterates))
+        if self.loop_stack:
+            self.loop_stack[-1][1].extend(unique)
+
+    # ---- payload kinds and dispatch (EVT002) ------------------------------------------------
+
+    def payload_kind(self, value: cst.BaseExpression) -> tuple[str, ...]:
+        if isinstance(value, cst.Name):
+            if value.value in ("None", "Ellipsis"):
+                return ("sentinel",)
+            fn = self.function_frame()
+            if fn is not None:
+                if value.value in fn.caught:
+                    return ("exception",)
+                known = fn.value_types.get(value.value)
+                if known is not None:
+                    return ("new",) + known
+                if value.value in fn.names or value.value in fn.params:
+                    return ("unknown",)
+            ref = self.lookup(value.value)
+            return ("ref",) + ref
+        if isinstance(value, cst.Ellipsis):
+            return ("sentinel",)
+        if isinstance(value, cst.Call):
+            callee = self.ref(value.func)
+            return ("new",) + callee if callee else ("unknown",)
+        if isinstance(value, cst.Tuple) and value.elements:
+            tag = self.tag_value(value.elements[0].value)
+            return ("tag", tag) if tag is not None else ("unknown",)
+        if isinstance(value, cst.Dict):
+            for element in value.elements:
+                if isinstance(element, cst.DictElement) and _string_value(element.key) in self.tag_keys:
+                    tag = self.tag_value(element.value)
+                    if tag is not None:
+                        return ("tag", tag)
+            return ("unknown",)
+        return ("unknown",)
+
+    def tag_value(self, node: cst.BaseExpression) -> str | None:
+        literal = _string_value(node)
+        if literal is not None:
+            return literal
+        if isinstance(node, cst.Name) and node.value in self.constants:
+            return self.constants[node.value]
+        if isinstance(node, cst.Attribute):  # Enum members: Kind.USER
+            text = _attr_text(node)
+            return text if text else None
+        return None
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        fn = self.function_frame()
+        if fn is not None and node.name is not None and isinstance(node.name.name, cst.Name):
+            fn.caught.add(node.name.name.value)
+
+    def item_source(self, node: cst.BaseExpression) -> tuple[Ref, str] | None:
+        """(channel, how) when ``node`` is a received item or its tag: ``item``,
+        ``item[0]``, ``item["type"]``, ``item.get("type")``, ``type(item)``, ``kind``."""
+        fn = self.function_frame()
+        if fn is None:
+            return None
+        if isinstance(node, cst.Name):
+            if node.value in fn.received:
+                return fn.received[node.value], "item"
+            if node.value in fn.tags:
+                return fn.tags[node.value], "tag"
+            return None
+        if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name) and node.value.value in fn.received:
+            return fn.received[node.value.value], "tag"
+        if (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "get"
+                and isinstance(node.func.value, cst.Name) and node.func.value.value in fn.received):
+            return fn.received[node.func.value.value], "tag"
+        if (isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "type" and node.args
+                and isinstance(node.args[0].value, cst.Name) and node.args[0].value.value in fn.received):
+            return fn.received[node.args[0].value.value], "type"
+        if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value in fn.received:
+            return fn.received[node.value.value], "tag"  # item.kind == "user"
+        return None
+
+    def add_dispatch(self, source: Ref, kind: tuple[str, ...], node: cst.CSTNode) -> None:
+        fn = self.function_frame()
+        if fn is not None:
+            self.dispatches.append(Dispatch(fn.qualname, source, kind, self.span(node)))
+
+    def note_dispatch_call(self, node: cst.Call) -> None:
+        if not isinstance(node.func, cst.Name) or node.func.value != "isinstance" or len(node.args) != 2:
+            return
+        found = self.item_source(node.args[0].value)
+        if found is None or found[1] != "item":
+            return
+        for cls in _class_operands(node.args[1].value):
+            ref = self.ref(cls)
+            if ref is not None:
+                self.add_dispatch(found[0], ("class",) + ref, node)
+
+    def visit_Comparison(self, node: cst.Comparison) -> None:
+        found = self.item_source(node.left)
+        if found is None or len(node.comparisons) != 1:
+            return
+        target = node.comparisons[0]
+        if not isinstance(target.operator, (cst.Equal, cst.Is, cst.In)):
+            return
+        source, how = found
+        operands = (_class_operands(target.comparator) if isinstance(target.operator, cst.In)
+                    else [target.comparator])
+        for operand in operands:
+            if how == "type":
+                ref = self.ref(operand)
+                if ref is not None:
+                    self.add_dispatch(source, ("class",) + ref, node)
+            elif how == "tag":
+                tag = self.tag_value(operand)
+                if tag is not None:
+                    self.add_dispatch(source, ("tag", tag), node)
+
+    def visit_Match(self, node: cst.Match) -> None:
+        found = self.item_source(node.subject)
+        if found is None:
+            return
+        source, how = found
+        for case in node.cases:
+            for pattern in _alternatives(case.pattern):
+                if isinstance(pattern, cst.MatchClass) and how == "item":
+                    ref = self.ref(pattern.cls)
+                    if ref is not None:
+                        self.add_dispatch(source, ("class",) + ref, case)
+                elif isinstance(pattern, cst.MatchSequence) and how == "item" and pattern.patterns:
+                    first = pattern.patterns[0]
+                    value = getattr(first, "value", None)
+                    if isinstance(value, cst.MatchValue) or isinstance(first, cst.MatchSequenceElement):
+                        value = first.value.value if isinstance(first.value, cst.MatchValue) else None
+                    tag = _string_value(value) if value is not None else None
+                    if tag is not None:
+                        self.add_dispatch(source, ("tag", tag), case)
+                elif isinstance(pattern, cst.MatchMapping) and how == "item":
+                    for element in pattern.elements:
+                        if _string_value(element.key) in self.tag_keys and isinstance(element.pattern, cst.MatchValue):
+                            tag = _string_value(element.pattern.value)
+                            if tag is not None:
+                                self.add_dispatch(source, ("tag", tag), case)
+                elif isinstance(pattern, cst.MatchValue) and how == "tag":
+                    tag = self.tag_value(pattern.value)
+                    if tag is not None:
+                        self.add_dispatch(source, ("tag", tag), case)
+
+    def visit_Subscript(self, node: cst.Subscript) -> None:
+        # ``HANDLERS[type(item)](item)`` / ``handlers[item["type"]]``: a dict-of-handlers lookup
+        if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+            return
+        found = self.item_source(node.slice[0].slice.value)
+        if found is None or found[1] == "item":
+            return
+        table = self.ref(node.value)
+        if table is not None:
+            self.add_dispatch(found[0], ("table",) + table, node)
+
+
+def _has_deadline(call: cst.Call, deadline) -> bool:
+    if deadline is None:
+        return True
+    for index, arg in enumerate(a for a in call.args if a.keyword is None and not a.star):
+        if deadline.position is not None and index == deadline.position:
+            return not _is_none(arg.value)
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == deadline.keyword:
+            return not _is_none(arg.value)
+        if arg.star:
+            return True
+    return False
+
+
+def _is_none(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Name) and node.value == "None"
+
+
+def _alternatives(pattern: cst.MatchPattern) -> list[cst.MatchPattern]:
+    if isinstance(pattern, cst.MatchOr):
+        return [p.pattern for p in pattern.patterns]
+    if isinstance(pattern, cst.MatchAs) and pattern.pattern is not None:
+        return _alternatives(pattern.pattern)
+    return [pattern]
+
+
+def _class_operands(node: cst.BaseExpression) -> list[cst.BaseExpression]:
+    if isinstance(node, (cst.Tuple, cst.List, cst.Set)):
+        return [e.value for e in node.elements if isinstance(e, cst.Element)]
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
+        return _class_operands(node.left) + _class_operands(node.right)
+    return [node]
+
+
+def _type_names(node: cst.BaseExpression) -> list[str]:
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
+        return _type_names(node.left) + _type_names(node.right)
+    if isinstance(node, cst.Subscript):
+        head = _attr_text(node.value)
+        if head.rsplit(".", 1)[-1] in ("Union", "Optional"):
+            names: list[str] = []
+            for element in node.slice:
+                if isinstance(element.slice, cst.Index):
+                    names += _type_names(element.slice.value)
+            return names
+        return [head]
+    if isinstance(node, cst.SimpleString):
+        inner = _string_value(node)
+        try:
+            return _type_names(cst.parse_expression(inner)) if inner else []
+        except cst.ParserSyntaxError:
+            return []
+    if isinstance(node, cst.Name) and node.value == "None":
+        return []
+    text = _attr_text(node)
+    return [text] if text else ["?"]
+
+
+def _attr_text(node) -> str:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        head = _attr_text(node.value)
+        return f"{head}.{node.attr.value}" if head else ""
+    return ""
+
+
+def _string_value(node) -> str | None:
+    if isinstance(node, cst.SimpleString):
+        try:
+            value = node.evaluated_value
+        except Exception:  # noqa: BLE001 - a malformed literal is simply not a tag
+            return None
+        return value if isinstance(value, str) else None
+    return None
+
+
+def _string_list(node: cst.BaseExpression) -> list[str] | None:
+    if isinstance(node, (cst.List, cst.Tuple, cst.Set)):
+        values = [_string_value(e.value) for e in node.elements if isinstance(e, cst.Element)]
+        return [v for v in values if v is not None]
+    return None
+
+
+def _keyword(call: cst.Call, name: str) -> cst.BaseExpression | None:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return arg.value
+    return None
+
+
+_NUMBER = re.compile(r"[0-9_.eE+-]+\Z")
+
+
+def _summary(node: cst.BaseExpression) -> str:
+    """A cheap text for an argument: the literal for None/True/False/numbers/strings,
+    "?" for anything else (enough to tell ``timeout=None`` from a real timeout)."""
+    if isinstance(node, cst.Name) and node.value in ("None", "True", "False"):
+        return node.value
+    if isinstance(node, (cst.Integer, cst.Float)):
+        return node.value
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.expression, (cst.Integer, cst.Float)):
+        return "-" + node.expression.value if isinstance(node.operator, cst.Minus) else node.expression.value
+    if isinstance(node, cst.SimpleString):
+        return node.value
+    return "?"
+
+
+@dataclass(frozen=True)
+class _ParamInfo:
+    name: str
+    annotation: cst.BaseExpression | None
+    kind: str
+
+
+def _params(params: cst.Parameters) -> list[_ParamInfo]:
+    out = []
+    for p in (*params.posonly_params, *params.params):
+        out.append(_ParamInfo(p.name.value, p.annotation.annotation if p.annotation else None, "positional"))
+    if isinstance(params.star_arg, cst.Param):
+        p = params.star_arg
+        out.append(_ParamInfo(p.name.value, None, "star"))
+    for p in params.kwonly_params:
+        out.append(_ParamInfo(p.name.value, p.annotation.annotation if p.annotation else None, "keyword"))
+    if params.star_kwarg is not None:
+        out.append(_ParamInfo(params.star_kwarg.name.value, None, "starstar"))
+    return out
+
+
+def extract(module_node: cst.Module, *, path: str, module: str, aliases: tuple[str, ...], is_package: bool,
+            catalog: Catalog, tag_keys: frozenset[str]) -> FileFacts:
+    """Run the single visitor pass over a parsed module."""
+    extractor = _Extractor(module, is_package, catalog, tag_keys)
+    extractor._saved_scopes = []
+    extractor._with_pushed = []
+    MetadataWrapper(module_node, unsafe_skip_copy=True).visit(extractor)
+    return FileFacts(
+        path=path,
+        module=module,
+        aliases=aliases,
+        all_names=tuple(extractor.all_names) if extractor.all_names is not None else None,
+        imports=tuple(extractor.imports),
+        classes=tuple(extractor.classes),
+        functions=tuple(extractor.functions),
+        bindings=tuple(extractor.bindings),
+        returns=tuple(extractor.returns),
+        calls=tuple(extractor.calls),
+        dispatches=tuple(extractor.dispatches),
+        loops=tuple(extractor.loops),
+    )

@@ -1,0 +1,494 @@
+"""The publisher/subscriber graph: every file's facts assembled into one model.
+
+This is the only module that imports networkx.  It resolves symbolic references across
+modules (imports and re-exports, ``self.attr`` through project base classes, module-level
+instances, constructor arguments stored on ``self``) and answers the domain questions the
+checks ask.  Node ids are ``"kind:qualified.name"``; edge keys are
+``"<relation>@path:line:col"`` so a rebuild from cached facts yields the same graph.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import networkx as nx
+
+from .catalog import Catalog, ChannelApi
+from .facts import dotted, is_public_name
+from .model import Binding, CallFact, ClassFact, FileFacts, FunctionFact, Location, Ref, Span
+
+_MAX_DEPTH = 24
+
+# A resolved value.  kind is one of: "module", "class", "instance", "function",
+# "channel" (name = channel id, extra = end role), "api" (an outside name, dotted).
+@dataclass(frozen=True, slots=True)
+class Value:
+    kind: str
+    name: str
+    extra: str = ""
+    heuristic: bool = False
+
+
+@dataclass
+class Channel:
+    id: str
+    api: ChannelApi
+    path: str
+    span: Span
+    owner: str  # module, class or function qualname
+    scope: str  # "module" | "class" | "instance" | "local"
+    module: str
+    element_type: tuple[str, ...] | None
+    creation: CallFact | None
+    names: list[tuple[str, str, Binding]] = field(default_factory=list)  # (name, end role, binding)
+
+    @property
+    def node(self) -> str:
+        return f"channel:{self.id}"
+
+    @property
+    def display(self) -> str:
+        return self.id[len(self.module) + 1:] if self.id.startswith(self.module + ".") else self.id
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """A put or get on a channel."""
+
+    channel: str  # channel id
+    direction: str  # "put" | "get"
+    method: str
+    call: CallFact
+    path: str
+    function: str  # qualname of the enclosing function (or module/class)
+    heuristic: bool = False
+
+
+class EventGraph:
+    def __init__(self, files: list[FileFacts], catalog: Catalog):
+        self.catalog = catalog
+        self.graph = nx.MultiDiGraph()
+        self.files = sorted(files, key=lambda f: f.path)
+        self.modules: dict[str, FileFacts] = {}
+        self.classes: dict[str, ClassFact] = {}
+        self.functions: dict[str, FunctionFact] = {}
+        self.path_of: dict[str, str] = {}  # class/function qualname -> path
+        self.module_bindings: dict[tuple[str, str], Binding] = {}
+        self.class_bindings: dict[tuple[str, str], list[Binding]] = defaultdict(list)
+        self.local_bindings: dict[tuple[str, str], Binding] = {}
+        self.imports: dict[tuple[str, str], str] = {}
+        self.constructors: dict[str, list[CallFact]] | None = None
+        self.channels: dict[str, Channel] = {}
+        self._binding_channel: dict[int, tuple[str, str]] = {}
+        self.operations: list[Operation] = []
+        self._resolving: set = set()
+        self._subclass_cache: dict[str, str | None] = {}
+        for facts in self.files:
+            self._index(facts)
+        self._find_channels()
+        self._find_operations()
+
+    # ---- indexing ---------------------------------------------------------------------
+
+    def _index(self, facts: FileFacts) -> None:
+        if facts.problem is not None:
+            return
+        for name in (facts.module, *facts.aliases):
+            self.modules.setdefault(name, facts)
+        for cls in facts.classes:
+            self.classes[cls.qualname] = cls
+            self.path_of[cls.qualname] = facts.path
+        for fn in facts.functions:
+            self.functions[fn.qualname] = fn
+            self.path_of[fn.qualname] = facts.path
+            self.graph.add_node(f"function:{fn.qualname}", kind="function", path=facts.path, line=fn.span.line)
+        for local, target in facts.imports:
+            self.imports[(facts.module, local)] = target
+        for binding in facts.bindings:
+            if binding.scope == "module":
+                self.module_bindings[(binding.owner, binding.name)] = binding
+            elif binding.scope == "local":
+                self.local_bindings[(binding.owner, binding.name)] = binding
+            else:
+                self.class_bindings[(binding.owner, binding.name)].append(binding)
+        self.path_of[facts.module] = facts.path
+
+    def canonical_module(self, name: str) -> str:
+        facts = self.modules.get(name)
+        return facts.module if facts is not None else name
+
+    def canonical(self, qualname: str) -> str:
+        """Rewrite a qualname that starts with a module alias to the module's own name."""
+        parts = qualname.split(".")
+        for cut in range(len(parts), 0, -1):
+            head = ".".join(parts[:cut])
+            facts = self.modules.get(head)
+            if facts is not None:
+                return ".".join([facts.module, *parts[cut:]])
+        return qualname
+
+    # ---- resolution ---------------------------------------------------------------------
+
+    def resolve(self, ref: Ref | None, depth: int = 0) -> Value | None:
+        if not ref or depth > _MAX_DEPTH:
+            return None
+        root = ref[0]
+        tag, _, rest = root.partition(":")
+        if tag == "G":
+            value = self.resolve_global(rest, depth)
+        elif tag == "I":
+            value = Value("instance", self.canonical(rest))
+        elif tag == "C":
+            value = Value("class", self.canonical(rest))
+        elif tag == "P":
+            value = self.resolve_param(rest, depth)
+        elif tag == "L":
+            function, _, name = rest.rpartition(":")
+            binding = self.local_bindings.get((function, name))
+            value = self.binding_value(binding, depth) if binding is not None else None
+        else:
+            value = None
+        for step in ref[1:]:
+            if value is None:
+                return None
+            value = self.step(value, step, depth)
+        return value
+
+    def resolve_global(self, name: str, depth: int) -> Value | None:
+        parts = name.split(".")
+        for cut in range(len(parts), 0, -1):
+            facts = self.modules.get(".".join(parts[:cut]))
+            if facts is None:
+                continue
+            value: Value | None = Value("module", facts.module)
+            for part in parts[cut:]:
+                value = self.step(value, "." + part, depth) if value is not None else None
+            return value
+        return Value("api", name)
+
+    def module_member(self, module: str, name: str, depth: int) -> Value | None:
+        qualname = f"{module}.{name}"
+        if qualname in self.classes:
+            return Value("class", qualname)
+        if qualname in self.functions:
+            return Value("function", qualname)
+        binding = self.module_bindings.get((module, name))
+        if binding is not None:
+            return self.binding_value(binding, depth)
+        target = self.imports.get((module, name))
+        if target is not None:
+            return self.resolve_global(target, depth + 1)
+        if f"{module}.{name}" in self.modules:
+            return Value("module", self.modules[f"{module}.{name}"].module)
+        return None
+
+    def step(self, value: Value, step: str, depth: int) -> Value | None:
+        if step.startswith("."):
+            attr = step[1:]
+            if value.kind == "module":
+                return self.module_member(value.name, attr, depth + 1)
+            if value.kind in ("class", "instance"):
+                return self.attribute(value.name, attr, depth + 1, value.heuristic)
+            if value.kind == "api":
+                return Value("api", f"{value.name}.{attr}")
+            return None
+        if step == "()":
+            if value.kind == "class":
+                return Value("instance", value.name, heuristic=value.heuristic)
+            if value.kind == "function":
+                fn = self.functions.get(value.name)
+                if fn is not None and fn.returns is not None:
+                    returned = self.resolve(fn.returns, depth + 1)
+                    if returned is not None and returned.kind == "class":
+                        return Value("instance", returned.name)
+                    if returned is not None and returned.kind == "api":
+                        return Value("api", returned.name + "()")
+                return None
+            if value.kind == "api":
+                return Value("api", value.name + "()")
+            return None
+        return None
+
+    def mro(self, qualname: str) -> list[str]:
+        """The class and its project base classes, depth first, without repeats."""
+        order, stack, seen = [], [qualname], set()
+        while stack and len(order) < 64:
+            current = stack.pop(0)
+            if current in seen:
+                continue
+            seen.add(current)
+            order.append(current)
+            cls = self.classes.get(current)
+            if cls is None:
+                continue
+            for base in cls.bases:
+                resolved = self.resolve(base)
+                if resolved is not None and resolved.kind == "class":
+                    stack.append(resolved.name)
+        return order
+
+    def external_bases(self, qualname: str) -> list[str]:
+        names = []
+        for current in self.mro(qualname):
+            cls = self.classes.get(current)
+            if cls is None:
+                continue
+            for base in cls.bases:
+                resolved = self.resolve(base)
+                if resolved is not None and resolved.kind == "api":
+                    names.append(resolved.name)
+        return names
+
+    def attribute(self, cls: str, attr: str, depth: int, heuristic: bool = False) -> Value | None:
+        for current in self.mro(cls):
+            method = f"{current}.{attr}"
+            if method in self.functions:
+                fn = self.functions[method]
+                if fn.is_property and fn.returns is not None:
+                    returned = self.resolve(fn.returns, depth + 1)
+                    if returned is not None and returned.kind == "class":
+                        return Value("instance", returned.name)
+                return Value("function", method)
+            bindings = self.class_bindings.get((current, attr))
+            if bindings:
+                for binding in bindings:
+                    value = self.binding_value(binding, depth)
+                    if value is not None:
+                        return value
+                return None
+            if method in self.classes:
+                return Value("class", method)
+        return None
+
+    def binding_value(self, binding: Binding, depth: int) -> Value | None:
+        key = id(binding)
+        channel = self._binding_channel.get(key)
+        if channel is not None:
+            return Value("channel", channel[0], channel[1])
+        if key in self._resolving or depth > _MAX_DEPTH:
+            return None
+        self._resolving.add(key)
+        try:
+            value = self.resolve(binding.value, depth + 1)
+        finally:
+            self._resolving.discard(key)
+        return value
+
+    def resolve_param(self, spec: str, depth: int) -> Value | None:
+        function, _, name = spec.rpartition(":")
+        fn = self.functions.get(function)
+        if fn is None:
+            return None
+        for index, param in enumerate(fn.params):
+            if param.name != name:
+                continue
+            if param.annotation is not None:
+                annotated = self.resolve(param.annotation, depth + 1)
+                if annotated is not None and annotated.kind == "class":
+                    if self.channel_api_of_class(annotated.name) is None:
+                        return Value("instance", annotated.name)
+            return self.argument_value(fn, index, name, depth)
+        return None
+
+    def argument_value(self, fn: FunctionFact, index: int, name: str, depth: int) -> Value | None:
+        """The one value every known call of ``fn`` passes for this parameter."""
+        if self.constructors is None:
+            self._index_calls()
+        target = fn.qualname
+        if fn.owner_class is not None and fn.qualname.endswith(".__init__"):
+            target = fn.owner_class
+        position = index - (1 if fn.owner_class is not None and fn.params and fn.params[0].name in ("self", "cls") else 0)
+        values = set()
+        for call in self.constructors.get(target, ()):
+            arg = None
+            for key, ref in call.keywords:
+                if key == name:
+                    arg = ref
+            if arg is None and 0 <= position < len(call.args):
+                arg = call.args[position]
+            if arg is None:
+                continue
+            key = ("arg", id(call), position)
+            if key in self._resolving:
+                continue
+            self._resolving.add(key)
+            try:
+                value = self.resolve(arg, depth + 1)
+            finally:
+                self._resolving.discard(key)
+            if value is not None:
+                values.add(value)
+        return values.pop() if len(values) == 1 else None
+
+    def _index_calls(self) -> None:
+        self.constructors = defaultdict(list)
+        for facts in self.files:
+            for call in facts.calls:
+                if not call.args and not call.keywords:
+                    continue
+                callee = self.resolve(call.callee)
+                if callee is not None and callee.kind in ("class", "function"):
+                    self.constructors[callee.name].append(call)
+
+    # ---- channels and operations ----------------------------------------------------------
+
+    def channel_api_of_class(self, qualname: str) -> ChannelApi | None:
+        if qualname not in self._subclass_cache:
+            self._subclass_cache[qualname] = None
+            for base in self.external_bases(qualname):
+                api = self.catalog.channel(base)
+                if api is not None:
+                    self._subclass_cache[qualname] = api.name
+                    break
+        name = self._subclass_cache[qualname]
+        return self.catalog.channel(name) if name else None
+
+    def channel_api(self, callee: Ref) -> ChannelApi | None:
+        name = dotted(callee)
+        if name is not None:
+            api = self.catalog.channel(name)
+            if api is not None:
+                return api
+        value = self.resolve(callee)
+        if value is None:
+            return None
+        if value.kind == "api":
+            return self.catalog.channel(value.name)
+        if value.kind == "class":
+            return self.channel_api_of_class(value.name)
+        return None
+
+    def _find_channels(self) -> None:
+        for facts in self.files:
+            groups: dict[tuple, list[Binding]] = {}
+            for binding in facts.bindings:
+                value = binding.value
+                if value[-1].startswith("#"):
+                    value = value[:-1]
+                if len(value) < 2 or value[-1] != "()" or binding.call is None:
+                    continue
+                groups.setdefault((binding.span, value), []).append(binding)
+            for (span, value), bindings in groups.items():
+                api = self.channel_api(value[:-1])
+                if api is None:
+                    continue
+                first = bindings[0]
+                unpacked = first.value[-1].startswith("#")
+                if unpacked and not api.ends:
+                    continue  # ``a, b = Queue()`` is not a channel binding we understand
+                owner = self.canonical(first.owner)
+                channel = Channel(
+                    id=f"{owner}.{first.name}", api=api, path=facts.path, span=span, owner=owner,
+                    scope=first.scope, module=facts.module, element_type=first.element_type, creation=first.call,
+                )
+                for binding in bindings:
+                    end = ""
+                    if unpacked:
+                        position = int(binding.value[-1][1:])
+                        end = api.ends[position] if position < len(api.ends) else ""
+                    elif api.ends:
+                        continue  # the tuple itself bound to one name: no end to speak of
+                    channel.names.append((binding.name, end, binding))
+                    self._binding_channel[id(binding)] = (channel.id, end)
+                if not channel.names:
+                    continue
+                self.channels.setdefault(channel.id, channel)
+                self.graph.add_node(channel.node, kind="channel", path=facts.path, line=span.line, api=api.name)
+
+    def _find_operations(self) -> None:
+        methods = self.catalog.channel_methods
+        for facts in self.files:
+            for call in facts.calls:
+                callee = call.callee
+                if len(callee) < 2 or not callee[-1].startswith(".") or callee[-1][1:] not in methods:
+                    continue
+                method = callee[-1][1:]
+                receiver = self.resolve(callee[:-1])
+                if receiver is None or receiver.kind != "channel":
+                    continue
+                channel = self.channels.get(receiver.name)
+                if channel is None:
+                    continue
+                if method in channel.api.put:
+                    direction = "put"
+                elif method in channel.api.get:
+                    direction = "get"
+                else:
+                    continue
+                operation = Operation(channel.id, direction, method, call, facts.path, call.caller, receiver.heuristic)
+                self.operations.append(operation)
+                function_node = f"function:{call.caller}"
+                where = f"{facts.path}:{call.span.line}:{call.span.column}"
+                if direction == "put":
+                    self.graph.add_edge(function_node, channel.node, key=f"publishes@{where}", kind="publishes")
+                else:
+                    self.graph.add_edge(channel.node, function_node, key=f"consumes@{where}", kind="consumes")
+
+    # ---- questions the checks ask -------------------------------------------------------------
+
+    def all_channels(self) -> Iterator[Channel]:
+        for channel_id in sorted(self.channels):
+            yield self.channels[channel_id]
+
+    def operations_on(self, channel_id: str) -> list[Operation]:
+        return [op for op in self.operations if op.channel == channel_id]
+
+    def publishers_of(self, channel_id: str) -> list[Operation]:
+        return [op for op in self.operations_on(channel_id) if op.direction == "put"]
+
+    def consumers_of(self, channel_id: str) -> list[Operation]:
+        return [op for op in self.operations_on(channel_id) if op.direction == "get"]
+
+    def is_inside_owner(self, channel: Channel, function: str, path: str) -> bool:
+        """Code in the channel's owner (or the owner's subclasses, or its module for globals)."""
+        if channel.scope == "module":
+            return path == channel.path
+        if channel.scope == "local":
+            return function == channel.owner or function.startswith(channel.owner + ".")
+        owner_class = self.enclosing_class(function)
+        if owner_class is None:
+            return False
+        return channel.owner in self.mro(owner_class)
+
+    def enclosing_class(self, qualname: str) -> str | None:
+        while qualname:
+            fn = self.functions.get(qualname)
+            if fn is not None and fn.owner_class is not None:
+                return fn.owner_class
+            if qualname in self.classes:
+                return qualname
+            qualname = qualname.rpartition(".")[0]
+        return None
+
+    def outside_uses(self, channel: Channel) -> list[Location]:
+        uses = []
+        for op in self.operations_on(channel.id):
+            if not self.is_inside_owner(channel, op.function, op.path):
+                verb = "puts to" if op.direction == "put" else "gets from"
+                uses.append(Location(op.path, op.call.span, f"{op.function} {verb} it directly ({op.method})"))
+        return uses
+
+    def returned_channels(self) -> Iterator[tuple[FunctionFact, Channel, str, Span]]:
+        """(method, channel, returned attribute name, return span) for methods returning a
+        channel attribute."""
+        for facts in self.files:
+            for ret in facts.returns:
+                fn = self.functions.get(ret.function)
+                if fn is None or fn.owner_class is None:
+                    continue
+                value = self.resolve(ret.value)
+                if value is None or value.kind != "channel":
+                    continue
+                channel = self.channels.get(value.name)
+                if channel is None:
+                    continue
+                yield fn, channel, ret.value[-1].lstrip("."), ret.span
+
+    def module_all(self, module: str) -> tuple[str, ...] | None:
+        facts = self.modules.get(module)
+        return facts.all_names if facts is not None else None
+
+    def is_public(self, name: str) -> bool:
+        return is_public_name(name)

@@ -1,0 +1,200 @@
+"""Records shared by every layer: locations, findings, fixes and per-file facts.
+
+Everything here is a frozen, slotted dataclass of plain values so that facts can be
+pickled across the process pool and cached on disk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# A reference is a symbolic path to a value, produced by the facts pass and resolved
+# by the graph.  Its first element is the root, then one step per element:
+#   "G:pkg.mod.name"   a global (module attribute) by qualified name
+#   "I:pkg.mod.Class"  an instance of a class (``self`` in a method)
+#   "C:pkg.mod.Class"  the class object itself (``cls`` in a classmethod)
+#   "P:pkg.mod.func:arg" a parameter of a function
+#   "L:pkg.mod.func:var" a local variable the pass could not pin down
+#   ".attr"            attribute access
+#   "()"               call
+#   "[]"               subscription
+Ref = tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A source range; lines and columns are 1-based, columns in code points."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    path: str
+    span: Span
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TextEdit:
+    """Replace ``span`` of ``path`` with ``replacement``."""
+
+    path: str
+    span: Span
+    replacement: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    safety: str  # "safe" | "unsafe"
+    description: str
+    edits: tuple[TextEdit, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    code: str
+    name: str
+    message: str
+    path: str
+    span: Span
+    symbol: str = ""
+    related: tuple[Location, ...] = ()
+    fix: Fix | None = None
+
+    def sort_key(self) -> tuple:
+        return (self.path, self.span.line, self.span.column, self.code, self.message)
+
+
+# ---- facts -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClassFact:
+    qualname: str
+    bases: tuple[Ref, ...]
+    span: Span
+    public: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    annotation: Ref | None
+    kind: str  # "positional" | "keyword" | "star" | "starstar"
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionFact:
+    qualname: str
+    owner_class: str | None
+    is_async: bool
+    public: bool
+    params: tuple[Param, ...]
+    returns: Ref | None
+    decorators: tuple[Ref, ...]
+    span: Span
+    is_property: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CallFact:
+    """A call site: ``callee(args)`` inside ``caller`` (a function qualname or module)."""
+
+    caller: str
+    callee: Ref
+    span: Span
+    args: tuple[Ref | None, ...] = ()
+    keywords: tuple[tuple[str, Ref | None], ...] = ()
+    arg_texts: tuple[str, ...] = ()
+    keyword_texts: tuple[tuple[str, str], ...] = ()
+    has_star: bool = False
+    awaited: bool = False
+    timeout_scope: str = ""  # "" | "sync" | "async": innermost enclosing timeout scope kind
+    payload: tuple[str, ...] = ()  # kinds of the first argument (see facts.payload_kind)
+    # receiver item names bound from this call's result, e.g. ``item = q.get()``
+    result_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """``name`` in ``scope`` is bound to ``value``.
+
+    scope is "module", "class" (class attribute), "instance" (``self.x``) or "local";
+    owner is the module, class or function qualname.  A value produced by unpacking a
+    call's result ends with the step "#i" (the i-th element).  ``call`` is the call
+    that produced the value, when it was a call, so the graph can read its arguments.
+    ``element_type`` is the declared item type of a generic channel annotation or
+    constructor (``Queue[Event]``): None when undeclared, ``Any`` or ``object``.
+    """
+
+    scope: str
+    owner: str
+    name: str
+    value: Ref
+    span: Span
+    public: bool
+    call: CallFact | None = None
+    element_type: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnFact:
+    function: str
+    value: Ref
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatch:
+    """A branch on a value received from a channel, e.g. ``isinstance(item, A)``."""
+
+    function: str
+    source: Ref  # the channel the item came from (receiver of the get call)
+    kind: tuple[str, ...]  # ("class", *ref) or ("tag", value)
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class LoopFact:
+    """A ``for``/``while`` loop that may consume a channel: ``sources`` are the receivers of
+    get-like calls in its header or body, ``iterates`` what a ``for`` loop iterates over."""
+
+    function: str
+    span: Span
+    sources: tuple[Ref, ...]
+    iterates: Ref | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    line: int
+    codes: tuple[str, ...]  # empty = every code
+    applies_to: tuple[int, ...]  # lines this comment silences
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    reason: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class FileFacts:
+    path: str  # relative to the project root, "/"-separated
+    module: str
+    aliases: tuple[str, ...] = ()  # other names the module is importable as
+    problem: Problem | None = None
+    all_names: tuple[str, ...] | None = None
+    imports: tuple[tuple[str, str], ...] = ()  # module-level (local name, qualified target)
+    classes: tuple[ClassFact, ...] = ()
+    functions: tuple[FunctionFact, ...] = ()
+    bindings: tuple[Binding, ...] = ()
+    returns: tuple[ReturnFact, ...] = ()
+    calls: tuple[CallFact, ...] = ()
+    dispatches: tuple[Dispatch, ...] = ()
+    loops: tuple[LoopFact, ...] = ()
+    suppressions: tuple[Suppression, ...] = ()

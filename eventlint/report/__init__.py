@@ -1,0 +1,1 @@
+"""Reporters turn a ``CheckResult`` into text for people or machines."""

@@ -1,0 +1,49 @@
+"""The default, human format: ``path:line:col: CODE message``, a source excerpt, a summary."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from ..model import Finding
+
+
+def _line(path: str, number: int) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for current, text in enumerate(handle, 1):
+                if current == number:
+                    return text.rstrip("\r\n")
+    except OSError:
+        return None
+    return None
+
+
+def render(findings: list[Finding], files: int, *, color: bool = False, show_source: bool = True,
+           statistics: bool = False) -> str:
+    bold = (lambda s: f"\x1b[1m{s}\x1b[0m") if color else (lambda s: s)
+    red = (lambda s: f"\x1b[31m{s}\x1b[0m") if color else (lambda s: s)
+    dim = (lambda s: f"\x1b[2m{s}\x1b[0m") if color else (lambda s: s)
+    out: list[str] = []
+    for f in findings:
+        out.append(f"{bold(f'{f.path}:{f.span.line}:{f.span.column}:')} {red(f.code)} {f.message}")
+        if show_source:
+            text = _line(f.path, f.span.line) if Path(f.path).is_file() else None
+            if text is not None and text.strip():
+                out.append(f"  {f.span.line:>4} | {text}")
+                width = max(1, (f.span.end_column - f.span.column) if f.span.end_line == f.span.line else len(text) - f.span.column + 1)
+                out.append(f"       | {' ' * (f.span.column - 1)}{red('^' * min(width, 80))}")
+        for r in f.related:
+            out.append(dim(f"    {r.path}:{r.span.line}:{r.span.column}: {r.message}"))
+        if f.fix is not None:
+            out.append(dim(f"    fix ({f.fix.safety}): {f.fix.description}"))
+    if statistics and findings:
+        counts = Counter((f.code, f.name) for f in findings)
+        for (code, name), count in sorted(counts.items()):
+            out.append(f"{count:>5}  {code}  {name}")
+    noun = "file" if files == 1 else "files"
+    if findings:
+        out.append(f"Found {len(findings)} finding{'s' if len(findings) != 1 else ''} in {files} {noun} checked.")
+    else:
+        out.append(f"All checks passed ({files} {noun} checked).")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,148 @@
+"""Read one file and turn it into facts, or into the reason it can't be analysed (EVT000).
+
+This is what a pool worker runs.  Nothing here raises for a user's file: decoding and
+parsing problems become a ``Problem`` on the file's facts.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import sys
+import tokenize
+
+import libcst as cst
+
+from .catalog import Catalog
+from .facts import extract
+from .model import FileFacts, Problem, Span, Suppression
+
+# libcst's native parser crashes the process on about 2,000 nested brackets, and its
+# visitors exceed the recursion limit well before that; files nested this deep are
+# reported instead of parsed.
+MAX_NESTING = 200
+_BRACKETS = re.compile(r"[()\[\]{}]")
+_SUPPRESSION = re.compile(
+    r"#\s*(?:eventlint:\s*ignore(?:\[(?P<codes>[A-Z0-9 ,]*)\])?|noqa(?::\s*(?P<noqa>[A-Z0-9 ,]+))?)",
+)
+_CODE = re.compile(r"[A-Z]+[0-9]+")
+
+
+def decode(raw: bytes) -> tuple[str | None, Problem | None]:
+    """Decode with the BOM or PEP 263 cookie (default UTF-8), as Python would."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+    except SyntaxError as error:
+        if "invalid or missing encoding" not in str(error):
+            return None, Problem(f"cannot decode: {error}", Span(1, 1, 1, 1))
+        encoding = "utf-8"  # undecodable bytes in the first two lines: locate them below
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
+        return None, Problem(f"cannot decode as {encoding}: invalid byte 0x{raw[error.start]:02x}", Span(line, column, line, column))
+    except LookupError:
+        return None, Problem(f"unknown encoding {encoding!r}", Span(1, 1, 1, 1))
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text, None
+
+
+def nesting_problem(text: str) -> Problem | None:
+    """A cheap upper bound on bracket nesting, counted outside strings only roughly: a
+    deeply nested file is rare, so the exact position matters less than not crashing."""
+    if text.count("(") + text.count("[") + text.count("{") < MAX_NESTING:
+        return None
+    depth = 0
+    for match in _BRACKETS.finditer(text):
+        if match.group() in "([{":
+            depth += 1
+            if depth > MAX_NESTING:
+                line = text.count("\n", 0, match.start()) + 1
+                column = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
+                return Problem(f"too deeply nested for the parser (more than {MAX_NESTING} brackets)",
+                               Span(line, column, line, column))
+        elif depth:
+            depth -= 1
+    return None
+
+
+def suppressions(text: str) -> tuple[Suppression, ...]:
+    found = []
+    if "#" not in text:
+        return ()
+    for number, line in enumerate(text.splitlines(), 1):
+        if "#" not in line:
+            continue
+        match = _SUPPRESSION.search(line)
+        if match is None:
+            continue
+        raw_codes = match.group("codes") or match.group("noqa") or ""
+        codes = tuple(_CODE.findall(raw_codes))
+        if match.group(0).lstrip("# ").startswith("noqa") and not codes:
+            continue  # a bare ``# noqa`` belongs to other linters; it does not silence eventlint
+        own_line = line[: match.start()].strip() == ""
+        found.append(Suppression(number, codes, (number, number + 1) if own_line else (number,)))
+    return tuple(found)
+
+
+_AT = re.compile(r"error at (\d+):(\d+): ")
+
+
+def syntax_problem(text: str, error: cst.ParserSyntaxError) -> Problem:
+    """CPython's own message and position when it rejects the file too (libcst 1.9's
+    positions are approximate); libcst's otherwise (syntax newer than this Python)."""
+    try:
+        compile(text, "<file>", "exec", ast.PyCF_ONLY_AST)
+    except SyntaxError as py_error:
+        line = py_error.lineno or 1
+        column = py_error.offset or 1
+        return Problem(f"syntax error: {py_error.msg}", Span(line, column, line, column))
+    except (ValueError, RecursionError, MemoryError):
+        pass
+    message = error.message
+    at = _AT.search(message)
+    line, column = (int(at.group(1)), int(at.group(2)) + 1) if at else (error.raw_line, error.raw_column + 1)
+    message = _AT.sub("", message).replace("parser error: ", "")
+    return Problem(f"syntax error: {message}", Span(line, column, line, column))
+
+
+def analyze_source(raw: bytes, *, path: str, module: str, aliases: tuple[str, ...], is_package: bool,
+                   catalog: Catalog, tag_keys: frozenset[str]) -> FileFacts:
+    text, problem = decode(raw)
+    if problem is None:
+        problem = nesting_problem(text)
+    if problem is not None:
+        return FileFacts(path=path, module=module, aliases=aliases, problem=problem)
+    try:
+        tree = cst.parse_module(text)
+    except cst.ParserSyntaxError as error:
+        return FileFacts(path=path, module=module, aliases=aliases, problem=syntax_problem(text, error))
+    except RecursionError:
+        return FileFacts(path=path, module=module, aliases=aliases,
+                         problem=Problem("too deeply nested for the parser", Span(1, 1, 1, 1)))
+    try:
+        facts = extract(tree, path=path, module=module, aliases=aliases, is_package=is_package,
+                        catalog=catalog, tag_keys=tag_keys)
+    except RecursionError:
+        return FileFacts(path=path, module=module, aliases=aliases,
+                         problem=Problem("too deeply nested to analyse", Span(1, 1, 1, 1)))
+    sups = suppressions(text)
+    if sups:
+        facts = _replace(facts, suppressions=sups)
+    return facts
+
+
+def _replace(facts: FileFacts, **changes) -> FileFacts:
+    from dataclasses import replace
+
+    return replace(facts, **changes)
+
+
+def raise_recursion_limit() -> None:
+    # libcst visitors recurse once per nesting level; the default 1,000 is too low for
+    # large generated files (the stdlib's pydoc_data/topics.py among them).
+    if sys.getrecursionlimit() < 10_000:
+        sys.setrecursionlimit(10_000)

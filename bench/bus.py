@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextvars
 import os
 import queue
 import sys
@@ -21,6 +22,9 @@ from dataclasses import dataclass
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from eventlint.bus import AsyncEventBus, EventBus  # noqa: E402
+
+
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +81,10 @@ def raw_thread(events: list[Tick], maxsize: int = 0) -> float:
     return elapsed
 
 
-def bus_thread(events: list[Tick], maxsize: int = 0, overflow: str = "drop") -> float:
+def bus_thread(events: list[Tick], maxsize: int = 0, overflow: str = "drop",
+               with_context: bool = False) -> float:
+    if with_context:
+        request_id.set("req-1")
     work = Work()
     start = time.perf_counter()
     bus = EventBus()
@@ -123,8 +130,10 @@ def raw_async(events: list[Tick]) -> float:
     return asyncio.run(main())
 
 
-def bus_async(events: list[Tick]) -> float:
+def bus_async(events: list[Tick], with_context: bool = False) -> float:
     async def main() -> float:
+        if with_context:
+            request_id.set("req-1")
         work = AsyncWork()
         start = time.perf_counter()
         async with AsyncEventBus() as bus:
@@ -259,9 +268,13 @@ def main() -> None:
         rows.append((label, n / min(ours_t), n / min(raw_t)))
 
     pair("EventBus vs queue.Queue+thread (unbounded)", bus_thread, raw_thread)
+    pair("  same, publisher has a ContextVar set", bus_thread, raw_thread,
+         ours_kw={"with_context": True})
     pair("EventBus block maxsize=1024 vs Queue(1024)", bus_thread, raw_thread,
          ours_kw={"maxsize": 1024, "overflow": "block"}, raw_kw={"maxsize": 1024})
     pair("AsyncEventBus vs asyncio.Queue+task", bus_async, raw_async)
+    pair("  same, publisher has a ContextVar set", bus_async, raw_async,
+         ours_kw={"with_context": True})
     pair("AsyncEventBus vs asyncio.Queue, yield/64", bus_async_interleaved,
          raw_async_interleaved)
 

@@ -42,6 +42,7 @@ class Channel:
     module: str
     element_type: tuple[str, ...] | None
     creation: CallFact | None
+    constructor: str = ""  # how the code named the constructor, e.g. "multiprocessing.get_context().Queue"
     names: list[tuple[str, str, Binding]] = field(default_factory=list)  # (name, end role, binding)
 
     @property
@@ -360,6 +361,22 @@ class EventGraph:
             return self.channel_api_of_class(value.name)
         return None
 
+    def constructor_name(self, callee: Ref, api: ChannelApi) -> str:
+        name = dotted(callee)
+        if name is not None and self.catalog.channel(name) is not None:
+            return name
+        value = self.resolve(callee)
+        if value is not None and value.kind == "class":
+            return f"{value.name.rsplit('.', 1)[-1]} (a {api.name})"
+        return value.name if value is not None and value.kind == "api" else api.name
+
+    def short_name(self, qualname: str, path: str) -> str:
+        """A qualname without its module prefix, for messages."""
+        for facts in self.files:
+            if facts.path == path and qualname.startswith(facts.module + "."):
+                return qualname[len(facts.module) + 1:]
+        return qualname
+
     def _find_channels(self) -> None:
         for facts in self.files:
             groups: dict[tuple, list[Binding]] = {}
@@ -367,7 +384,7 @@ class EventGraph:
                 value = binding.value
                 if value[-1].startswith("#"):
                     value = value[:-1]
-                if len(value) < 2 or value[-1] != "()" or binding.call is None:
+                if len(value) < 2 or value[-1] != "()":
                     continue
                 groups.setdefault((binding.span, value), []).append(binding)
             for (span, value), bindings in groups.items():
@@ -382,6 +399,7 @@ class EventGraph:
                 channel = Channel(
                     id=f"{owner}.{first.name}", api=api, path=facts.path, span=span, owner=owner,
                     scope=first.scope, module=facts.module, element_type=first.element_type, creation=first.call,
+                    constructor=self.constructor_name(value[:-1], api),
                 )
                 for binding in bindings:
                     end = ""
@@ -467,7 +485,8 @@ class EventGraph:
         for op in self.operations_on(channel.id):
             if not self.is_inside_owner(channel, op.function, op.path):
                 verb = "puts to" if op.direction == "put" else "gets from"
-                uses.append(Location(op.path, op.call.span, f"{op.function} {verb} it directly ({op.method})"))
+                where = self.short_name(op.function, op.path) if op.function in self.functions else "module code"
+                uses.append(Location(op.path, op.call.span, f"{where} {verb} it directly (.{op.method}())"))
         return uses
 
     def returned_channels(self) -> Iterator[tuple[FunctionFact, Channel, str, Span]]:

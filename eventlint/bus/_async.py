@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from threading import get_ident
 import types
 from collections import deque
-from types import CoroutineType
 from contextvars import Context
+from threading import get_ident
+from types import CoroutineType
 from typing import Any, Generator
 
 from ._core import (
@@ -21,41 +21,83 @@ from ._core import (
 )
 
 
-@types.coroutine
-def _resume(ctx: Context, coro: Any, yielded: Any) -> Generator[Any, Any, Any]:
-    """Drive a suspended coroutine to its end, running each step inside ``ctx``.
+class _Failed:
+    """What the driver yields when a handler call raised."""
 
-    Whatever the coroutine yields (futures, or None for a bare yield) is passed
-    up to the task awaiting us, and what the task sends or throws back is
-    passed down, so the handler runs as if it were awaited directly, only in
-    the publisher's context. This costs nothing for handlers that never
-    suspend and avoids a task per event.
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+_DONE = object()
+
+
+@types.coroutine
+def _driver(handler: Any) -> Generator[Any, Any, None]:
+    """A long-lived generator that runs one handler call per ``send(event)``.
+
+    The worker calls ``ctx.run(driver.send, event)``, so the handler, and
+    every later step of it, runs inside the publisher's context. The call
+    ends by yielding ``_DONE`` or a ``_Failed``, never by returning, which
+    saves raising StopIteration for every event; anything else it yields
+    comes from the handler (a future, or None for a bare yield) and is for
+    the task to wait on. ``types.coroutine`` lets it ``yield from`` a
+    coroutine.
     """
+    event = yield
     while True:
         try:
-            value = yield yielded
+            call = handler(event)
+            if type(call) is CoroutineType:
+                yield from call
+            elif hasattr(call, "__await__"):
+                yield from call.__await__()
+            else:
+                raise TypeError(
+                    f"handler returned {type(call).__name__}, not an awaitable: "
+                    "AsyncEventBus handlers must be async functions"
+                )
         except GeneratorExit:
-            ctx.run(coro.close)
             raise
         except BaseException as exc:
-            try:
-                yielded = ctx.run(coro.throw, exc)
-            except StopIteration as stop:
-                return stop.value
+            outcome: Any = _Failed(exc)
         else:
-            try:
-                yielded = ctx.run(coro.send, value)
-            except StopIteration as stop:
-                return stop.value
+            outcome = _DONE
+        call = None
+        event = yield outcome
+        outcome = None
 
 
-async def _await_other(result: Any) -> Any:
-    if not hasattr(result, "__await__"):
-        raise TypeError(
-            f"handler returned {type(result).__name__}, not an awaitable: "
-            "AsyncEventBus handlers must be async functions"
-        )
-    return await result
+def _new_driver(handler: Any) -> Any:
+    driver = _driver(handler)
+    driver.send(None)
+    return driver
+
+
+@types.coroutine
+def _finish(ctx: Context, driver: Any, outcome: Any) -> Generator[Any, Any, None]:
+    """Carry a handler call that suspended through to its end.
+
+    What the handler yields is passed up to the awaiting task, and what the
+    task sends or throws back (results, cancellation) is passed down, each
+    step inside ``ctx``; so the handler behaves as if awaited directly.
+    Raises the handler's exception if it failed.
+    """
+    while True:
+        if outcome is _DONE:
+            return
+        if type(outcome) is _Failed:
+            raise outcome.error
+        try:
+            value = yield outcome
+        except GeneratorExit:
+            ctx.run(driver.close)
+            raise
+        except BaseException as exc:
+            outcome = ctx.run(driver.throw, exc)
+        else:
+            outcome = ctx.run(driver.send, value)
 
 
 def _cancel_requested() -> bool:
@@ -72,7 +114,7 @@ class _AsyncSubscription(Subscription):
     Everything runs on the loop's thread, so the counters need no lock.
     """
 
-    __slots__ = ("_queue", "_waiter", "_task", "_stopping", "_loop", "_thread_id")
+    __slots__ = ("_queue", "_waiter", "_task", "_stopping", "_loop", "_thread_id", "_driver")
 
     def __init__(self, bus: AsyncEventBus, *args: Any) -> None:
         super().__init__(bus, *args)
@@ -80,6 +122,7 @@ class _AsyncSubscription(Subscription):
         self._waiter: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._driver: Any = None
         self._loop = bus._loop
         self._thread_id = bus._thread_id
 
@@ -127,25 +170,9 @@ class _AsyncSubscription(Subscription):
             self._queue.clear()
         self._wake()
 
-    def _begin(self, ctx: Context, event: Any) -> Any:
-        """Start one handler call in a copy of ``ctx``.
-
-        Returns None if it already finished, else an awaitable for the rest.
-        """
-        ctx = ctx.copy()
-        coro = ctx.run(self.handler, event)
-        if type(coro) is not CoroutineType:
-            return _await_other(coro)
-        try:
-            first = ctx.run(coro.send, None)
-        except StopIteration:
-            return None
-        return _resume(ctx, coro, first)
-
     async def _attempt(self, ctx: Context, event: Any) -> None:
-        rest = self._begin(ctx, event)
-        if rest is not None:
-            await rest
+        driver = self._driver
+        await _finish(ctx, driver, ctx.run(driver.send, event))
 
     async def _deliver(self, event: Any, ctx: Context) -> None:
         loop = self._loop
@@ -156,9 +183,9 @@ class _AsyncSubscription(Subscription):
             started = loop.time()
             try:
                 if timeout is None:
-                    await self._attempt(ctx, event)
+                    await self._attempt(ctx.copy(), event)
                 else:
-                    await asyncio.wait_for(self._attempt(ctx, event), timeout)
+                    await asyncio.wait_for(self._attempt(ctx.copy(), event), timeout)
             except asyncio.CancelledError as exc:
                 if _cancel_requested():
                     raise
@@ -183,8 +210,9 @@ class _AsyncSubscription(Subscription):
         queue = self._queue
         popleft = queue.popleft
         loop = self._loop
-        handler = self.handler
         simple = self.timeout is None and self.retries == 0
+        driver = self._driver = _new_driver(self.handler)
+        send = driver.send
         in_flight = False
         try:
             while True:
@@ -197,33 +225,31 @@ class _AsyncSubscription(Subscription):
                 event = popleft()
                 ctx = popleft()
                 in_flight = True
-                if simple:
-                    # Inlined _begin: this is the per-event hot path.
-                    try:
-                        ctx = ctx.copy()
-                        coro = ctx.run(handler, event)
-                        if type(coro) is CoroutineType:
-                            try:
-                                first = ctx.run(coro.send, None)
-                            except StopIteration:
-                                pass
-                            else:
-                                await _resume(ctx, coro, first)
-                        else:
-                            await _await_other(coro)
-                    except asyncio.CancelledError as exc:
-                        if _cancel_requested():
-                            raise
-                        self._dead_letter(event, exc, 1)
-                    except Exception as exc:
-                        self._dead_letter(event, exc, 1)
-                    else:
-                        self._delivered += 1
-                else:
+                if not simple:
                     await self._deliver(event, ctx)
+                else:
+                    # The per-event hot path: _attempt inlined, and no
+                    # coroutine or exception unless the handler suspends
+                    # or fails.
+                    ctx = ctx.copy()
+                    outcome = ctx.run(send, event)
+                    if outcome is _DONE:
+                        self._delivered += 1
+                    else:
+                        try:
+                            await _finish(ctx, driver, outcome)
+                        except asyncio.CancelledError as exc:
+                            if _cancel_requested():
+                                raise
+                            self._dead_letter(event, exc, 1)
+                        except Exception as exc:
+                            self._dead_letter(event, exc, 1)
+                        else:
+                            self._delivered += 1
                 in_flight = False
-        except asyncio.CancelledError:
-            # The loop is shutting down under us: account for what we held.
+        except BaseException:
+            # Cancelled by the loop shutting down, or KeyboardInterrupt /
+            # SystemExit from a handler: account for what we held.
             self._accepting = False
             self._dropped += len(queue) // 2 + in_flight
             queue.clear()

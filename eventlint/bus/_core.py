@@ -13,7 +13,7 @@ import numbers
 import threading
 import time
 from collections import deque
-from contextvars import copy_context
+from contextvars import Context, copy_context
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -169,6 +169,9 @@ def validate_subscription(
     return timeout
 
 
+_EMPTY_CONTEXT = Context()
+
+
 class _RateLimit:
     """Lets one message through per interval and counts the ones held back."""
 
@@ -257,13 +260,16 @@ class Subscription:
 
     def stats(self) -> SubscriptionStats:
         """Return a snapshot of this subscription's counters."""
+        # Worker-side counters first: they only trail ``offered``, so read
+        # in this order a live snapshot never shows a negative ``pending``.
+        delivered, dead = self._delivered, self._dead
         with self._lock:
             offered, dropped, filter_dead = self._offered, self._dropped, self._filter_dead
         return SubscriptionStats(
             offered=offered,
-            delivered=self._delivered,
+            delivered=delivered,
             dropped=dropped,
-            dead_lettered=self._dead + filter_dead,
+            dead_lettered=dead + filter_dead,
         )
 
     # -- hooks the two buses implement ------------------------------------
@@ -286,7 +292,7 @@ class Subscription:
         held = self._drop_log.allow()
         if held is not None:
             logger.warning(
-                "queue full (maxsize=%d) for %s: dropped a %s event%s",
+                "queue full (maxsize=%d) for %s: dropped %s event%s",
                 self.maxsize, describe(self.handler), type(event).__name__,
                 f" ({held} more dropped since the last warning)" if held else "",
             )
@@ -312,8 +318,8 @@ class Subscription:
         held = self._dead_log.allow()
         if held is not None:
             logger.error(
-                "%s failed on a %s event after %d attempt(s); dead-lettered%s",
-                describe(self.handler), type(event).__name__, attempts,
+                "dead-lettered %s event for %s after %d attempt(s)%s",
+                type(event).__name__, describe(self.handler), attempts,
                 f" ({held} more since the last report)" if held else "",
                 exc_info=error,
             )
@@ -447,7 +453,9 @@ class BusBase:
             self._store.append(event)
         if not targets:
             return
-        ctx = copy_context()
+        # An empty snapshot is swapped for a shared one, so that it is freed
+        # at once instead of living in a queue (less work for the GC).
+        ctx = copy_context() or _EMPTY_CONTEXT
         refused = None
         for offer, keep in targets:
             if keep is not None and not _kept(keep, offer, event):

@@ -26,7 +26,7 @@ def check(graph: EventGraph, config: Config) -> Iterator[Finding]:
         for name, end, binding in channel.names:
             if not binding.public:
                 continue
-            what = f"{channel.api.name}" + (f" ({end} end)" if end and end != "both" else "")
+            what = f"{channel.constructor}" + (f" ({end} end)" if end and end != "both" else "")
             if channel.scope == "module":
                 listed = graph.module_all(channel.module)
                 if listed is not None and name not in listed:
@@ -46,7 +46,7 @@ def check(graph: EventGraph, config: Config) -> Iterator[Finding]:
         owner = method.owner_class.rsplit(".", 1)[-1]
         kind = "property" if method.is_property else "method"
         short = method.qualname.rsplit(".", 1)[-1]
-        message = (f"public {kind} `{owner}.{short}` returns the private raw {channel.api.name} `{attr}`, "
+        message = (f"public {kind} `{owner}.{short}` returns the private raw {channel.constructor} `{attr}`, "
                    f"handing callers the channel itself")
         yield Finding(CODE, NAME, message, graph.path_of[method.qualname], span, symbol=method.qualname,
                       related=tuple(graph.outside_uses(channel)))

@@ -7,10 +7,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import baseline as baselines
 from .catalog import CatalogError
 from .config import Config, ConfigError, find_project_root, load_config
 from .discovery import SourceFile, source_files
-from .engine import ProgressFn, analyze_files, filter_findings, run_checks, selected_rules, with_paths
+from .engine import (ProgressFn, analyze_files, filter_findings, matches_codes, run_checks, selected_rules,
+                     with_paths)
 from .model import FileFacts, Finding
 
 
@@ -33,6 +35,7 @@ class CheckResult:
     graph: object = None
     cache_hits: int = 0
     rules: list = field(default_factory=list)
+    baselined: int = 0  # findings hidden by the baseline
 
     @property
     def unanalyzable(self) -> int:
@@ -72,7 +75,11 @@ def display_path(root: Path):
 
 def check(paths: list[str], *, select: tuple[str, ...] = (), ignore: tuple[str, ...] = (), jobs: int | None = None,
           config_file: str | None = None, use_cache: bool = True, cache_dir: str | None = None,
-          progress: ProgressFn | None = None, overrides: dict | None = None, keep_graph: bool = False) -> CheckResult:
+          progress: ProgressFn | None = None, overrides: dict | None = None, keep_graph: bool = False,
+          report_unused_suppressions: bool = False, baseline: str | None = None,
+          write_baseline: str | None = None) -> CheckResult:
+    """Check ``paths``.  ``baseline`` hides the findings recorded in that file;
+    ``write_baseline`` records the findings of this run there (before any baseline)."""
     from .graph import EventGraph
 
     project = load_project(paths, config_file=config_file, overrides=overrides)
@@ -88,8 +95,22 @@ def check(paths: list[str], *, select: tuple[str, ...] = (), ignore: tuple[str, 
     except CatalogError as error:
         raise UsageError(f"catalogue: {error}") from None
     graph = EventGraph(analysis.files, analysis.catalog)
-    rules = selected_rules(select or config.select, ignore + config.ignore)
+    ignored = ignore + config.ignore
+    rules = selected_rules(select or config.select, ignored)
     findings = run_checks(graph, config, rules)
-    findings = filter_findings(findings, analysis.files, config)
+    lines = baselines.SourceLines(project.root)
+    findings = filter_findings(findings, analysis.files, config,
+                               report_unused=report_unused_suppressions and not matches_codes("EVT900", ignored),
+                               ran=tuple(rule.code for rule in rules), line_text=lines.get)
+    hidden = 0
+    try:
+        recorded = baselines.load(Path(baseline)) if baseline else None
+        if write_baseline:
+            baselines.write(Path(write_baseline), baselines.entries(findings, lines))
+    except baselines.BaselineError as error:
+        raise UsageError(str(error)) from None
+    if recorded is not None:
+        findings, hidden = baselines.split(findings, recorded, lines)
     findings = with_paths(findings, display_path(project.root))
-    return CheckResult(findings, analysis.files, project, graph if keep_graph else None, analysis.cache_hits, rules)
+    return CheckResult(findings, analysis.files, project, graph if keep_graph else None, analysis.cache_hits, rules,
+                       hidden)

@@ -1,53 +1,19 @@
-"""Shared helpers for the eventlint.bus tests."""
+"""Fixtures for the eventlint.bus tests."""
 
 from __future__ import annotations
 
 import os
 import sys
-import threading
-import time
 
 import pytest
 
-# The sample event types must be importable by module path for the store
-# tests, whatever pytest import mode is in use.
-HERE = os.path.dirname(os.path.abspath(__file__))
-if HERE not in sys.path:
-    sys.path.insert(0, HERE)
+# Make bus_helpers and bus_sample_events importable (by module path, as the
+# store tests need) whatever import mode pytest runs in.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
 
-#: Generous upper bound for anything that should happen "soon"; only
-#: reached when something is broken.
-PATIENCE = 10.0
-
-
-def wait_until(predicate, timeout: float = PATIENCE) -> None:
-    """Poll ``predicate`` until it is true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.001)
-
-
-class Gate:
-    """A handler helper that blocks until opened and tells when it was entered."""
-
-    def __init__(self) -> None:
-        self.entered = threading.Event()
-        self.opened = threading.Event()
-
-    def wait(self) -> None:
-        self.entered.set()
-        assert self.opened.wait(PATIENCE), "gate never opened"
-
-    def open(self) -> None:
-        self.opened.set()
-
-
-def assert_balanced(sub) -> None:
-    s = sub.stats()
-    assert s.offered == s.delivered + s.dropped + s.dead_lettered, s
-    assert s.pending == 0
+from bus_helpers import Gate  # noqa: E402
 
 
 @pytest.fixture

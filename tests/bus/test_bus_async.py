@@ -9,7 +9,7 @@ import threading
 
 import pytest
 from bus_sample_events import Base, Child, Other, Ping
-from conftest import PATIENCE, assert_balanced
+from bus_helpers import PATIENCE, assert_balanced
 
 from eventlint.bus import AsyncEventBus, BusClosed, BusFull, DeadLetter, SubscriptionStats
 

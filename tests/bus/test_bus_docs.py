@@ -9,11 +9,10 @@ import sys
 import textwrap
 
 import pytest
-from conftest import HERE
+from bus_helpers import REPO
 
 import eventlint.bus
 
-REPO = os.path.dirname(os.path.dirname(HERE))
 HEADING = "## The reference bus: eventlint.bus"
 
 

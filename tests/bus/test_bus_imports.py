@@ -6,9 +6,8 @@ import os
 import subprocess
 import sys
 
-from conftest import HERE
+from bus_helpers import REPO
 
-REPO = os.path.dirname(os.path.dirname(HERE))
 
 CHECK = (
     "import eventlint.bus, sys; "

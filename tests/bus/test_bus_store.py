@@ -10,6 +10,7 @@ import sys
 import textwrap
 import threading
 import uuid
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -29,11 +30,9 @@ from bus_sample_events import (
     Point,
     WithComputed,
 )
-from conftest import HERE
+from bus_helpers import HERE, REPO
 
 from eventlint.bus import AsyncEventBus, EventBus, SQLiteEventStore
-
-REPO = os.path.dirname(os.path.dirname(HERE))
 
 
 @pytest.fixture
@@ -270,7 +269,7 @@ def test_local_event_class_is_refused(store):
 def test_unknown_type_on_replay_is_a_clear_error(store, tmp_path):
     for i in range(3):
         store.append(Ping(i))
-    with sqlite3.connect(tmp_path / "events.db") as db:
+    with closing(sqlite3.connect(tmp_path / "events.db")) as db, db:
         db.execute("UPDATE events SET type = 'app.events:Gone' WHERE id = 3")
     replay = store.replay()
     assert next(replay) == Ping(0)
@@ -282,7 +281,7 @@ def test_unknown_type_on_replay_is_a_clear_error(store, tmp_path):
 
 def test_unknown_nested_type_names_it_and_the_offset(store, tmp_path):
     store.append(Holder(Color.RED))
-    with sqlite3.connect(tmp_path / "events.db") as db:
+    with closing(sqlite3.connect(tmp_path / "events.db")) as db, db:
         db.execute("UPDATE events SET data = replace(data, 'bus_sample_events:Color', "
                    "'bus_sample_events:Colour')")
     with pytest.raises(LookupError, match="'bus_sample_events:Colour' stored at offset 1"):

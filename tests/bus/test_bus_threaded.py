@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 from bus_sample_events import Base, Child, Other, Ping
-from conftest import PATIENCE, assert_balanced, wait_until
+from bus_helpers import PATIENCE, assert_balanced, wait_until
 
 from eventlint.bus import (
     BusClosed,

@@ -83,6 +83,10 @@ def check(paths: list[str], *, select: tuple[str, ...] = (), ignore: tuple[str, 
     from .graph import EventGraph
 
     project = load_project(paths, config_file=config_file, overrides=overrides)
+    try:
+        recorded = baselines.load(Path(baseline)) if baseline else None
+    except baselines.BaselineError as error:
+        raise UsageError(str(error)) from None
     config = project.config
     jobs = jobs if jobs is not None else (config.jobs or os.cpu_count() or 1)
     cache_folder = None
@@ -103,12 +107,11 @@ def check(paths: list[str], *, select: tuple[str, ...] = (), ignore: tuple[str, 
                                report_unused=report_unused_suppressions and not matches_codes("EVT900", ignored),
                                ran=tuple(rule.code for rule in rules), line_text=lines.get)
     hidden = 0
-    try:
-        recorded = baselines.load(Path(baseline)) if baseline else None
-        if write_baseline:
+    if write_baseline:
+        try:
             baselines.write(Path(write_baseline), baselines.entries(findings, lines))
-    except baselines.BaselineError as error:
-        raise UsageError(str(error)) from None
+        except baselines.BaselineError as error:
+            raise UsageError(str(error)) from None
     if recorded is not None:
         findings, hidden = baselines.split(findings, recorded, lines)
     findings = with_paths(findings, display_path(project.root))

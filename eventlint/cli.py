@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import traceback
+from pathlib import Path
 
 import click
 
@@ -50,7 +52,8 @@ def cli() -> None:
 
 @cli.command("check")
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "sarif", "github"]), default="text",
+              show_default=True, help="text for people, json, sarif (code scanning) or github (annotations).")
 @click.option("--select", help="Comma-separated rule codes (or prefixes) to run.")
 @click.option("--ignore", help="Comma-separated rule codes (or prefixes) to skip.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: one per core).")
@@ -60,17 +63,23 @@ def cli() -> None:
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--statistics", is_flag=True, help="Print a count per rule.")
 @click.option("--output", "-o", "output_file", type=click.Path(), help="Write the report to this file.")
+@click.option("--report-unused-suppressions", is_flag=True,
+              help="Report eventlint suppression comments that silence nothing (EVT900).")
+@click.option("--baseline", "baseline_file", type=click.Path(), help="Hide the findings recorded in this file.")
+@click.option("--write-baseline", "write_baseline_file", type=click.Path(),
+              help="Record the current findings in this file and exit 0.")
 @click.option("--verbose", "-v", is_flag=True, help="Show tracebacks of internal errors.")
 def check_command(paths, output_format, select, ignore, jobs, config_file, no_cache, cache_dir, exit_zero, statistics,
-                  output_file, verbose):
+                  output_file, report_unused_suppressions, baseline_file, write_baseline_file, verbose):
     """Check PATHS (files or folders, default: the current folder)."""
     from . import api
-    from .report import json_format, text
 
-    progress = _Progress(sys.stderr.isatty())
+    progress = _Progress(_progress_wanted())
     try:
         result = api.check(list(paths) or ["."], select=_codes(select), ignore=_codes(ignore), jobs=jobs,
-                           config_file=config_file, use_cache=not no_cache, cache_dir=cache_dir, progress=progress)
+                           config_file=config_file, use_cache=not no_cache, cache_dir=cache_dir, progress=progress,
+                           report_unused_suppressions=report_unused_suppressions, baseline=baseline_file,
+                           write_baseline=write_baseline_file)
     except api.UsageError as error:
         progress.finish()
         _fail(str(error))
@@ -82,12 +91,37 @@ def check_command(paths, output_format, select, ignore, jobs, config_file, no_ca
         _fail(f"internal error: {type(error).__name__}: {error} (run with --verbose for the traceback)")
         sys.exit(EXIT_ERROR)
     progress.finish()
+    if write_baseline_file:
+        count = len(result.findings)
+        click.echo(f"eventlint: recorded {count} finding{'s' if count != 1 else ''} in {write_baseline_file}", err=True)
+        sys.exit(EXIT_CLEAN)
+    _emit(_render(output_format, result, output_file, statistics), output_file)
+    sys.exit(EXIT_FINDINGS if result.findings and not exit_zero else EXIT_CLEAN)
+
+
+def _progress_wanted() -> bool:
+    """Only people watching a terminal want a progress line; CI logs and pipes don't."""
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+def _render(output_format: str, result, output_file: str | None, statistics: bool) -> str:
+    from .engine import known_rules
+    from .report import github, json_format, sarif, text
+
     files = len(result.files)
     if output_format == "json":
-        report = json_format.render(result.findings, files, result.unanalyzable)
-    else:
-        to_terminal = output_file is None and sys.stdout.isatty()
-        report = text.render(result.findings, files, color=to_terminal, statistics=statistics)
+        return json_format.render(result.findings, files, result.unanalyzable)
+    if output_format == "sarif":
+        named = {f.code for f in result.findings}
+        rules = list(result.rules) + [rule for rule in known_rules() if rule.code in named]
+        return sarif.render(result.findings, rules, base=Path.cwd())
+    if output_format == "github":
+        return github.render(result.findings)
+    to_terminal = output_file is None and sys.stdout.isatty()
+    return text.render(result.findings, files, color=to_terminal, statistics=statistics, baselined=result.baselined)
+
+
+def _emit(report: str, output_file: str | None) -> None:
     if output_file:
         try:
             with open(output_file, "w", encoding="utf-8") as handle:
@@ -97,7 +131,6 @@ def check_command(paths, output_format, select, ignore, jobs, config_file, no_ca
             sys.exit(EXIT_ERROR)
     else:
         click.echo(report, nl=False)
-    sys.exit(EXIT_FINDINGS if result.findings and not exit_zero else EXIT_CLEAN)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -323,6 +323,12 @@ class _Extractor(cst.CSTVisitor):
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if node.value is None:
+            # ``inbox: Queue[Event]`` in a class body declares the type of an attribute
+            # assigned elsewhere (usually in ``__init__``)
+            declared = self.element_type(node.annotation.annotation)
+            if declared is not None and self.frame.kind == "class" and isinstance(node.target, cst.Name):
+                self.bindings.append(Binding("class", self.frame.qualname, node.target.value, ("T:declared",),
+                                             self.span(node), False, None, declared))
             return
         self.bind(node.target, node.value, node, node.annotation.annotation)
 
@@ -477,6 +483,10 @@ class _Extractor(cst.CSTVisitor):
         return fact
 
     def arg_ref(self, value: cst.BaseExpression) -> Ref | None:
+        if isinstance(value, cst.Name):
+            fn = self.function_frame()
+            if fn is not None and value.value in fn.received:
+                return fn.received[value.value] + ("<item>",)
         if isinstance(value, cst.Lambda):
             # ``lambda: fn(...)`` registers fn
             body = value.body
@@ -630,21 +640,34 @@ class _Extractor(cst.CSTVisitor):
         if fn is None:
             return None
         if isinstance(node, cst.Name):
-            if node.value in fn.received:
-                return fn.received[node.value], "item"
             if node.value in fn.tags:
                 return fn.tags[node.value], "tag"
-            return None
-        if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name) and node.value.value in fn.received:
-            return fn.received[node.value.value], "tag"
+            item = self.item_ref(fn, node.value)
+            return (item, "item") if item is not None else None
+        if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name):
+            item = self.item_ref(fn, node.value.value)
+            return (item, "tag") if item is not None else None
         if (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "get"
-                and isinstance(node.func.value, cst.Name) and node.func.value.value in fn.received):
-            return fn.received[node.func.value.value], "tag"
+                and isinstance(node.func.value, cst.Name)):
+            item = self.item_ref(fn, node.func.value.value)
+            return (item, "tag") if item is not None else None
         if (isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "type" and node.args
-                and isinstance(node.args[0].value, cst.Name) and node.args[0].value.value in fn.received):
-            return fn.received[node.args[0].value.value], "type"
-        if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value in fn.received:
-            return fn.received[node.value.value], "tag"  # item.kind == "user"
+                and isinstance(node.args[0].value, cst.Name)):
+            item = self.item_ref(fn, node.args[0].value.value)
+            return (item, "type") if item is not None else None
+        if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name):
+            item = self.item_ref(fn, node.value.value)  # item.kind == "user"
+            return (item, "tag") if item is not None else None
+        return None
+
+    @staticmethod
+    def item_ref(fn: _Frame, name: str) -> Ref | None:
+        """What ``name`` holds when it may be a received item: the receiving channel's
+        ref, or the parameter (the graph follows the arguments of its callers)."""
+        if name in fn.received:
+            return fn.received[name]
+        if name in fn.params and name != fn.self_name:
+            return (f"P:{fn.qualname}:{name}",)
         return None
 
     def add_dispatch(self, source: Ref, kind: tuple[str, ...], node: cst.CSTNode) -> None:

@@ -86,6 +86,8 @@ class EventGraph:
         self.operations: list[Operation] = []
         self._resolving: set = set()
         self._subclass_cache: dict[str, str | None] = {}
+        self._channels_by_attr: dict[str, list[str]] | None = None
+        self._dispatches: dict[str, list] | None = None
         for facts in self.files:
             self._index(facts)
         self._find_channels()
@@ -186,6 +188,15 @@ class EventGraph:
         return None
 
     def step(self, value: Value, step: str, depth: int) -> Value | None:
+        if value.kind == "channel":
+            channel = self.channels.get(value.name)
+            if step == "<item>":
+                return Value("item", value.name, heuristic=value.heuristic)
+            if channel is not None and step.startswith(".") and step[1:] in channel.api.get:
+                return Value("getter", value.name, heuristic=value.heuristic)
+            return None
+        if value.kind == "getter":
+            return Value("item", value.name, heuristic=value.heuristic) if step == "()" else None
         if step.startswith("."):
             attr = step[1:]
             if value.kind == "module":
@@ -412,8 +423,32 @@ class EventGraph:
                     self._binding_channel[id(binding)] = (channel.id, end)
                 if not channel.names:
                     continue
+                if channel.element_type is None and channel.scope in ("class", "instance"):
+                    channel.element_type = self.declared_type(owner, first.name)
                 self.channels.setdefault(channel.id, channel)
                 self.graph.add_node(channel.node, kind="channel", path=facts.path, line=span.line, api=api.name)
+
+    def resolve_channel(self, ref: Ref) -> Value | None:
+        """The channel ``ref`` names; as a last resort, the one channel whose attribute
+        has that name (marked heuristic, and the finding says so)."""
+        value = self.resolve(ref)
+        if value is not None:
+            return value if value.kind == "channel" else None
+        if len(ref) < 2 or not ref[-1].startswith("."):
+            return None
+        if self._channels_by_attr is None:
+            by_attr: dict[str, list[str]] = defaultdict(list)
+            for channel in self.channels.values():
+                if channel.scope in ("class", "instance"):
+                    for name, _, _ in channel.names:
+                        by_attr[name].append(channel.id)
+            self._channels_by_attr = by_attr
+        candidates = self._channels_by_attr.get(ref[-1][1:], [])
+        if len(candidates) == 1:
+            channel = self.channels[candidates[0]]
+            end = next((e for n, e, _ in channel.names if n == ref[-1][1:]), "")
+            return Value("channel", channel.id, end, heuristic=True)
+        return None
 
     def _find_operations(self) -> None:
         methods = self.catalog.channel_methods
@@ -423,8 +458,8 @@ class EventGraph:
                 if len(callee) < 2 or not callee[-1].startswith(".") or callee[-1][1:] not in methods:
                     continue
                 method = callee[-1][1:]
-                receiver = self.resolve(callee[:-1])
-                if receiver is None or receiver.kind != "channel":
+                receiver = self.resolve_channel(callee[:-1])
+                if receiver is None:
                     continue
                 channel = self.channels.get(receiver.name)
                 if channel is None:
@@ -511,3 +546,163 @@ class EventGraph:
 
     def is_public(self, name: str) -> bool:
         return is_public_name(name)
+
+    # ---- exports for reports (``eventlint graph``) ----------------------------------------------
+
+    def to_node_link(self) -> dict:
+        """The whole graph as node-link JSON data: keys ``nodes`` and ``edges``."""
+        return nx.node_link_data(self.graph, edges="edges")
+
+    def _module_of(self, qualname: str) -> str:
+        if qualname in self.modules:
+            return self.modules[qualname].module
+        parts = qualname.split(".")
+        for cut in range(len(parts) - 1, 0, -1):
+            head = ".".join(parts[:cut])
+            if head in self.modules:
+                return self.modules[head].module
+        return parts[0]
+
+    def subgraph_for_picture(self) -> tuple[list[dict], list[dict]]:
+        """The part of the graph worth drawing, as plain lists: every channel, the nodes
+        that touch one, and their neighbours; functions far from any channel are left out.
+
+        A node is ``{"id", "kind", "name", "label", "module", "path", "line", "api"}`` (``kind``
+        is "channel", "function" or "module" for module-level code; ``api`` is a channel's
+        constructor); an edge is ``{"source",
+        "target", "relation", "path", "line", "column"}``, one per operation site."""
+        graph = self.graph
+        channels = {node for node, kind in graph.nodes(data="kind") if kind == "channel"}
+        core = set(channels)
+        for node in channels:
+            core.update(graph.predecessors(node))
+            core.update(graph.successors(node))
+        keep = set(core)
+        for node in core - channels:
+            keep.update(graph.predecessors(node))
+            keep.update(graph.successors(node))
+        nodes = []
+        for node in sorted(keep):
+            data = graph.nodes[node]
+            kind, _, name = node.partition(":")
+            if kind == "channel":
+                channel = self.channels.get(name)
+                module = channel.module if channel is not None else self._module_of(name)
+                label = channel.display if channel is not None else name
+            else:
+                module = self._module_of(name)
+                label = name[len(module) + 1:] if name.startswith(module + ".") else name
+                if name == module:
+                    kind, label = "module", "(module code)"
+            path = data.get("path") or self.path_of.get(name) or self.path_of.get(module, "")
+            nodes.append({"id": node, "kind": kind, "name": name, "label": label, "module": module, "path": path,
+                          "line": data.get("line", 0), "api": data.get("api", "")})
+        edges = []
+        for source, target, key, data in sorted(graph.edges(keys=True, data=True), key=lambda e: (e[0], e[1], e[2])):
+            if source not in keep or target not in keep:
+                continue
+            relation, _, where = key.partition("@")
+            path, line, column = where.rsplit(":", 2) if where.count(":") >= 2 else (where, "0", "0")
+            edges.append({"source": source, "target": target, "relation": data.get("kind", relation), "path": path,
+                          "line": int(line), "column": int(column)})
+        return nodes, edges
+
+    def declared_type(self, owner: str, name: str) -> tuple[str, ...] | None:
+        for current in self.mro(owner):
+            for binding in self.class_bindings.get((current, name), ()):
+                if binding.element_type is not None:
+                    return binding.element_type
+        return None
+
+    # ---- event kinds (EVT002) -------------------------------------------------------------
+
+    def is_exception_class(self, qualname: str) -> bool:
+        for name in [qualname, *self.external_bases(qualname)]:
+            if _looks_like_exception(name):
+                return True
+        return False
+
+    def kind_of_class(self, value: Value | None) -> str | None:
+        """A display name for an event class, or None when it is not an event kind."""
+        if value is None:
+            return None
+        if value.kind == "class":
+            if self.is_exception_class(value.name):
+                return None
+            return self.short_name(value.name, self.path_of.get(value.name, ""))
+        if value.kind == "api":
+            name = value.name
+            last = name.rsplit(".", 1)[-1]
+            if name.startswith("builtins.") or not last[:1].isupper() or _looks_like_exception(name) or "()" in name:
+                return None
+            return last
+        return None
+
+    def payload_kinds(self, channel_id: str) -> list[tuple[str, Location]]:
+        kinds = []
+        for op in self.publishers_of(channel_id):
+            payload = op.call.payload
+            if not payload:
+                continue
+            tag = payload[0]
+            if tag == "tag":
+                kinds.append((repr(payload[1]), Location(op.path, op.call.span, f"puts {payload[1]!r} events")))
+            elif tag in ("new", "ref"):
+                value = self.resolve(payload[1:])
+                if value is not None and value.kind == "instance":
+                    value = Value("class", value.name)
+                elif tag == "new" and value is not None and value.kind == "function":
+                    value = self.step(value, "()", 0)
+                    value = Value("class", value.name) if value is not None and value.kind == "instance" else None
+                if tag == "ref" and value is not None and value.kind == "class" and not self.is_exception_class(value.name):
+                    value = None  # a class object itself, not an event
+                kind = self.kind_of_class(value)
+                if kind is not None:
+                    kinds.append((kind, Location(op.path, op.call.span, f"puts {kind}")))
+        return kinds
+
+    def dispatches_by_channel(self) -> dict[str, list]:
+        if self._dispatches is None:
+            index: dict[str, list] = defaultdict(list)
+            for facts in self.files:
+                for dispatch in facts.dispatches:
+                    if dispatch.source[0].startswith("P:"):
+                        value = self.resolve(dispatch.source)
+                        channel = value.name if value is not None and value.kind == "item" else None
+                    else:
+                        value = self.resolve_channel(dispatch.source)
+                        channel = value.name if value is not None else None
+                    if channel is not None:
+                        index[channel].append((facts, dispatch))
+            self._dispatches = index
+        return self._dispatches
+
+    def dispatch_kinds(self, channel_id: str) -> list[tuple[str, Location]]:
+        """Kinds a consumer of the channel dispatches on, from consumers with 2+ branches."""
+        per_function: dict[str, list[tuple[str, Location]]] = defaultdict(list)
+        for facts, dispatch in self.dispatches_by_channel().get(channel_id, ()):
+            if dispatch.kind[0] == "tag":
+                label = repr(dispatch.kind[1])
+            else:
+                value = self.resolve(dispatch.kind[1:])
+                if value is not None and value.kind == "api" and value.name.startswith("builtins."):
+                    label = None if _looks_like_exception(value.name) or value.name == "builtins.type" else value.name[9:]
+                else:
+                    label = self.kind_of_class(value)
+            if label is not None:
+                where = self.short_name(dispatch.function, facts.path)
+                per_function[dispatch.function].append(
+                    (label, Location(facts.path, dispatch.span, f"{where} dispatches on {label}")))
+        kinds = []
+        for branches in per_function.values():
+            if len({label for label, _ in branches}) >= 2:
+                kinds.extend(branches)
+        return kinds
+
+
+_EXCEPTION_SUFFIXES = ("Error", "Exception", "Warning", "Exit", "Interrupt", "Failure")
+
+
+def _looks_like_exception(name: str) -> bool:
+    last = name.rsplit(".", 1)[-1]
+    return last.endswith(_EXCEPTION_SUFFIXES) or last in ("BaseException", "StopIteration", "StopAsyncIteration", "CancelledError")

@@ -21,9 +21,9 @@ class Rule:
 
 
 def all_rules() -> list[Rule]:
-    from . import evt000_unanalyzable_file, evt001_exposed_raw_queue
+    from . import evt000_unanalyzable_file, evt001_exposed_raw_queue, evt002_mixed_type_channel
 
-    return [evt000_unanalyzable_file.RULE, evt001_exposed_raw_queue.RULE]
+    return [evt000_unanalyzable_file.RULE, evt001_exposed_raw_queue.RULE, evt002_mixed_type_channel.RULE]
 
 
 def rule_by_code() -> dict[str, Rule]:

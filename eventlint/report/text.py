@@ -20,7 +20,7 @@ def _line(path: str, number: int) -> str | None:
 
 
 def render(findings: list[Finding], files: int, *, color: bool = False, show_source: bool = True,
-           statistics: bool = False) -> str:
+           statistics: bool = False, baselined: int = 0) -> str:
     bold = (lambda s: f"\x1b[1m{s}\x1b[0m") if color else (lambda s: s)
     red = (lambda s: f"\x1b[31m{s}\x1b[0m") if color else (lambda s: s)
     dim = (lambda s: f"\x1b[2m{s}\x1b[0m") if color else (lambda s: s)
@@ -42,8 +42,9 @@ def render(findings: list[Finding], files: int, *, color: bool = False, show_sou
         for (code, name), count in sorted(counts.items()):
             out.append(f"{count:>5}  {code}  {name}")
     noun = "file" if files == 1 else "files"
+    hidden = f", {baselined} more in the baseline" if baselined else ""
     if findings:
-        out.append(f"Found {len(findings)} finding{'s' if len(findings) != 1 else ''} in {files} {noun} checked.")
+        out.append(f"Found {len(findings)} finding{'s' if len(findings) != 1 else ''} in {files} {noun} checked{hidden}.")
     else:
-        out.append(f"All checks passed ({files} {noun} checked).")
+        out.append(f"All checks passed ({files} {noun} checked{hidden}).")
     return "\n".join(out) + "\n"

@@ -72,14 +72,25 @@ def cli() -> None:
 def check_command(paths, output_format, select, ignore, jobs, config_file, no_cache, cache_dir, exit_zero, statistics,
                   output_file, report_unused_suppressions, baseline_file, write_baseline_file, verbose):
     """Check PATHS (files or folders, default: the current folder)."""
+    result = _run_check(paths, verbose, select=_codes(select), ignore=_codes(ignore), jobs=jobs,
+                        config_file=config_file, use_cache=not no_cache, cache_dir=cache_dir,
+                        report_unused_suppressions=report_unused_suppressions, baseline=baseline_file,
+                        write_baseline=write_baseline_file)
+    if write_baseline_file:
+        count = len(result.findings)
+        click.echo(f"eventlint: recorded {count} finding{'s' if count != 1 else ''} in {write_baseline_file}", err=True)
+        sys.exit(EXIT_CLEAN)
+    _emit(_render(output_format, result, output_file, statistics), output_file)
+    sys.exit(EXIT_FINDINGS if result.findings and not exit_zero else EXIT_CLEAN)
+
+
+def _run_check(paths, verbose: bool, **options):
+    """``api.check`` with a progress line; a usage or internal error exits 2 with one line."""
     from . import api
 
     progress = _Progress(_progress_wanted())
     try:
-        result = api.check(list(paths) or ["."], select=_codes(select), ignore=_codes(ignore), jobs=jobs,
-                           config_file=config_file, use_cache=not no_cache, cache_dir=cache_dir, progress=progress,
-                           report_unused_suppressions=report_unused_suppressions, baseline=baseline_file,
-                           write_baseline=write_baseline_file)
+        return api.check(list(paths) or ["."], progress=progress, **options)
     except api.UsageError as error:
         progress.finish()
         _fail(str(error))
@@ -90,13 +101,8 @@ def check_command(paths, output_format, select, ignore, jobs, config_file, no_ca
             traceback.print_exc()
         _fail(f"internal error: {type(error).__name__}: {error} (run with --verbose for the traceback)")
         sys.exit(EXIT_ERROR)
-    progress.finish()
-    if write_baseline_file:
-        count = len(result.findings)
-        click.echo(f"eventlint: recorded {count} finding{'s' if count != 1 else ''} in {write_baseline_file}", err=True)
-        sys.exit(EXIT_CLEAN)
-    _emit(_render(output_format, result, output_file, statistics), output_file)
-    sys.exit(EXIT_FINDINGS if result.findings and not exit_zero else EXIT_CLEAN)
+    finally:
+        progress.finish()
 
 
 def _progress_wanted() -> bool:
@@ -131,6 +137,66 @@ def _emit(report: str, output_file: str | None) -> None:
             sys.exit(EXIT_ERROR)
     else:
         click.echo(report, nl=False)
+
+
+@cli.command("rules")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def rules_command(output_format):
+    """List every rule: code, name, whether it can be fixed, and what it finds."""
+    import json
+
+    from .engine import known_rules
+
+    rules = known_rules()
+    if output_format == "json":
+        rows = [{"code": r.code, "name": r.name, "fixable": r.fixable, "summary": r.summary} for r in rules]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = [("code", "name", "fixable", "summary")] + [(r.code, r.name, r.fixable, r.summary) for r in rules]
+    widths = [max(len(row[column]) for row in table) for column in range(3)]
+    for row in table:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
+
+
+@cli.command("explain")
+@click.argument("code")
+def explain_command(code):
+    """Print the documentation of rule CODE (e.g. EVT001)."""
+    from .engine import known_rules
+    from .report.sarif import rule_page
+
+    rule = {r.code: r for r in known_rules()}.get(code.strip().upper())
+    if rule is None:
+        _fail(f"unknown rule code {code!r} (`eventlint rules` lists them)")
+        sys.exit(EXIT_ERROR)
+    page = rule_page(rule.code)
+    click.echo(page if page is not None else f"# {rule.code} {rule.name}\n\n{rule.summary}\n", nl=False)
+
+
+@cli.command("graph")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--format", "output_format", type=click.Choice(["dot", "mermaid", "json"]), default="dot",
+              show_default=True, help="Graphviz DOT, a mermaid flowchart, or node-link JSON (the whole graph).")
+@click.option("--output", "-o", "output_file", type=click.Path(), help="Write the graph to this file.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: one per core).")
+@click.option("--config", "config_file", type=click.Path(), help="Read settings from this file.")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the facts cache.")
+@click.option("--verbose", "-v", is_flag=True, help="Show tracebacks of internal errors.")
+def graph_command(paths, output_format, output_file, jobs, config_file, no_cache, verbose):
+    """Draw who publishes to and who consumes from which channel in PATHS; nodes with a
+    finding are red.  Render DOT with `dot -Tsvg graph.dot -o graph.svg`."""
+    from .api import display_path
+    from .report import graph_picture
+
+    result = _run_check(paths, verbose, jobs=jobs, config_file=config_file, use_cache=not no_cache, keep_graph=True)
+    rewrite = display_path(result.project.root)
+    if output_format == "json":
+        _emit(graph_picture.render_json(result.graph.to_node_link(), rewrite), output_file)
+        return
+    nodes, edges = graph_picture.with_display_paths(*result.graph.subgraph_for_picture(), rewrite)
+    flagged = graph_picture.flagged_nodes(nodes, result.findings)
+    render = graph_picture.render_dot if output_format == "dot" else graph_picture.render_mermaid
+    _emit(render(nodes, edges, flagged), output_file)
 
 
 def main(argv: list[str] | None = None) -> int:

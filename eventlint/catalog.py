@@ -49,6 +49,8 @@ class SubscriptionApi:
     by_name: bool = False  # matched by its last name alone (distinctive names only)
     decorator: bool = False  # ``@api(...)`` registers the decorated function
     call_result: bool = False  # the handler argument is a call: ``create_task(fn())``
+    override: str = ""  # subclasses' method of this name is a handler (``Thread.run``)
+    callback: bool = False  # the name is a callback keyword or attribute (``on_message=fn``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +78,13 @@ class ClientApi:
 
     name: str
     methods: tuple[str, ...]
-    timeout: ParamSpec | None  # the constructor's timeout argument, if it takes one
-    default: float | None = None
-    timeout_attribute: str | None = None  # e.g. ``session.timeout = 5`` does nothing for requests
+    timeout: ParamSpec | None = None  # each method's own timeout argument
+    constructor_timeout: ParamSpec | None = None  # the client's timeout argument
+    default: float | None = None  # the client's default when neither is given
+    timeout_method: str = ""  # calling this on the object sets a timeout (``settimeout``)
+    fix: str = "unsafe"
+    reason: str = ""
+    context: str = "any"
 
 
 class _Matcher:
@@ -89,7 +95,9 @@ class _Matcher:
         self.patterns: list[tuple[re.Pattern[str], object]] = []
         for name, entry in entries.items():
             if "*" in name:
-                regex = r"\.".join("[^.]+" if part == "*" else re.escape(part) for part in name.split("."))
+                regex = r"\.".join(
+                    ".+" if part == "**" else "[^.]+" if part == "*" else re.escape(part) for part in name.split(".")
+                )
                 self.patterns.append((re.compile(regex + r"\Z"), entry))
             else:
                 self.exact[name] = entry
@@ -125,11 +133,42 @@ class Catalog:
     def channel(self, dotted: str) -> ChannelApi | None:
         return self._matcher("channels").get(dotted)
 
-    def subscription(self, dotted: str) -> SubscriptionApi | None:
-        return self._matcher("subscriptions").get(dotted)
+    def subscriptions_for(self, dotted: str) -> list[SubscriptionApi]:
+        """Every subscription entry whose name matches (a name may have several roles)."""
+        index = self._index.get("subscriptions_all")
+        if index is None:
+            index = {}
+            for entry in self.subscriptions:
+                index.setdefault(entry.name, []).append(entry)
+            self._index["subscriptions_all"] = index
+            self._index["subscriptions_patterns"] = [
+                (_Matcher({entry.name: entry}), entry) for entry in self.subscriptions if "*" in entry.name
+            ]
+        found = list(index.get(dotted, ()))
+        for matcher, entry in self._index["subscriptions_patterns"]:
+            if matcher.get(dotted) is not None:
+                found.append(entry)
+        return found
+
+    def subscriptions_by_name(self, last: str) -> list[SubscriptionApi]:
+        index = self._index.get("subscriptions_by_name")
+        if index is None:
+            index = {}
+            for entry in self.subscriptions:
+                if entry.by_name:
+                    index.setdefault(entry.name, []).append(entry)
+            self._index["subscriptions_by_name"] = index
+        return index.get(last, [])
 
     def blocking_api(self, dotted: str) -> BlockingApi | None:
         return self._matcher("blocking").get(dotted)
+
+    def blocking_by_name(self, last: str) -> BlockingApi | None:
+        index = self._index.get("blocking_by_name")
+        if index is None:
+            index = {e.name: e for e in self.blocking if e.by_name}
+            self._index["blocking_by_name"] = index
+        return index.get(last)
 
     def timeout_scope(self, dotted: str) -> TimeoutScopeApi | None:
         return self._matcher("timeout_scopes").get(dotted)
@@ -179,10 +218,11 @@ def _names(raw: dict, where: str) -> list[str]:
 
 _SECTION_KEYS = {
     "channel": {"name", "names", "family", "put", "get", "ends", "maxsize"},
-    "subscription": {"name", "names", "handler", "by-name", "decorator", "call-result"},
+    "subscription": {"name", "names", "handler", "by-name", "decorator", "call-result", "override", "callback"},
     "blocking": {"name", "names", "timeout", "default", "fix", "reason", "context", "by-name", "requires"},
     "timeout-scope": {"name", "names", "kind", "deadline"},
-    "client": {"name", "names", "methods", "timeout", "default", "timeout-attribute"},
+    "client": {"name", "names", "methods", "timeout", "constructor-timeout", "default", "timeout-method", "fix",
+               "reason", "context"},
 }
 
 
@@ -215,7 +255,8 @@ def _entry(key: str, name: str, raw: dict, where: str):
         if key == "subscription":
             handler = _param(raw.get("handler", {"position": 0}), where)
             return SubscriptionApi(name, handler, bool(raw.get("by-name", False)), bool(raw.get("decorator", False)),
-                                   bool(raw.get("call-result", False)))
+                                   bool(raw.get("call-result", False)), str(raw.get("override", "")),
+                                   bool(raw.get("callback", False)))
         if key == "blocking":
             fix = raw.get("fix", "unsafe")
             if fix not in ("safe", "unsafe"):
@@ -233,7 +274,9 @@ def _entry(key: str, name: str, raw: dict, where: str):
             return TimeoutScopeApi(name, kind, _param(raw.get("deadline"), where))
         default = raw.get("default")
         return ClientApi(name, tuple(raw.get("methods", ())), _param(raw.get("timeout"), where),
-                         None if default is None else float(default), raw.get("timeout-attribute"))
+                         _param(raw.get("constructor-timeout"), where), None if default is None else float(default),
+                         str(raw.get("timeout-method", "")), raw.get("fix", "unsafe"), raw.get("reason", ""),
+                         raw.get("context", "any"))
     except (TypeError, ValueError) as error:
         if isinstance(error, CatalogError):
             raise

@@ -22,13 +22,15 @@ def _codes(value: str | None) -> tuple[str, ...]:
 class _Progress:
     """A progress line on stderr, only on a terminal and only once a run takes a while."""
 
+    delay = 1.0  # seconds before the first line: quick runs stay quiet
+
     def __init__(self, enabled: bool):
         self.enabled = enabled
         self.start = time.monotonic()
         self.shown = False
 
     def __call__(self, done: int, total: int) -> None:
-        if not self.enabled or time.monotonic() - self.start < 1.0:
+        if not self.enabled or time.monotonic() - self.start < self.delay:
             return
         self.shown = True
         sys.stderr.write(f"\reventlint: analysed {done}/{total} files")

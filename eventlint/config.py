@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -40,12 +42,19 @@ class Config:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
+_CODE_OR_PREFIX = re.compile(r"(?:ALL|E|EV|EVT[0-9]{0,3})\Z")
+
+
 def _codes(key: str, value) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [v for v in value.replace(" ", "").split(",") if v]
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise ConfigError(f"`{key}` must be a list of rule codes, e.g. [\"EVT001\"]")
-    return tuple(v.strip().upper() for v in value)
+    codes = tuple(v.strip().upper() for v in value)
+    for code in codes:
+        if not _CODE_OR_PREFIX.match(code):
+            raise ConfigError(f"`{key}`: {code!r} is not a rule code or prefix (EVT001, EVT, ALL)")
+    return codes
 
 
 def _strings(key: str, value) -> tuple[str, ...]:
@@ -60,7 +69,28 @@ def _number(key: str, value, *, minimum: float = 0.0) -> float:
     return float(value)
 
 
+KNOWN_SETTINGS = ("select", "ignore", "per-file-ignores", "exclude", "extend-exclude", "default-timeout",
+                  "max-default-timeout", "catalog", "jobs", "cache-dir", "src", "tag-keys")
+
+
 def parse_settings(raw: dict, source: str) -> Config:
+    """Settings from the ``[tool.eventlint]`` table of ``source``; a bad one raises a
+    ``ConfigError`` that names the file and the key."""
+    try:
+        return _parse_settings(raw, source)
+    except ConfigError as error:
+        table = "[tool.eventlint] " if Path(source).name == "pyproject.toml" else ""
+        raise ConfigError(f"{_shown(source)}: {table}{error}") from None
+
+
+def _shown(source: str) -> str:
+    try:
+        return Path(source).resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except (ValueError, OSError):
+        return source
+
+
+def _parse_settings(raw: dict, source: str) -> Config:
     values: dict = {"source": source}
     for key, value in raw.items():
         if key in ("select", "ignore"):
@@ -86,7 +116,9 @@ def parse_settings(raw: dict, source: str) -> Config:
                 raise ConfigError("`catalog` must be a table of catalogue sections")
             values["catalog"] = value
         else:
-            raise ConfigError(f"unknown setting `{key}` in {source}")
+            close = difflib.get_close_matches(key, KNOWN_SETTINGS, n=1)
+            hint = f"did you mean `{close[0]}`?" if close else f"known: {', '.join(KNOWN_SETTINGS)}"
+            raise ConfigError(f"unknown setting `{key}` ({hint})")
     return Config(**values)
 
 
@@ -112,13 +144,13 @@ def load_config(root: Path, explicit: Path | None = None) -> Config:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"cannot read {path}: {error}") from None
+        raise ConfigError(f"cannot read {_shown(str(path))}: {error}") from None
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: invalid TOML: {error}") from None
+        raise ConfigError(f"{_shown(str(path))}: invalid TOML: {error}") from None
     if explicit is not None and path.name != "pyproject.toml":
         section = data.get("tool", {}).get("eventlint", data)
     else:
         section = data.get("tool", {}).get("eventlint", {})
     if not isinstance(section, dict):
-        raise ConfigError(f"{path}: [tool.eventlint] must be a table")
+        raise ConfigError(f"{_shown(str(path))}: [tool.eventlint] must be a table")
     return parse_settings(section, str(path))

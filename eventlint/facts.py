@@ -416,6 +416,13 @@ class _Extractor(cst.CSTVisitor):
             if frame.kind == "module":
                 frame.names[name] = (f"G:{self.module}.{name}",)
             return
+        if isinstance(target, cst.Attribute) and target.attr.value.startswith("on_") and value_ref is not None:
+            root = self.ref(target.value)
+            if root is not None and not (len(root) == 1 and root[0][:2] in ("I:", "C:")):
+                # ``client.on_message = handle``: a callback attribute, registered later by the client
+                self.bindings.append(Binding("callback", self.frame.qualname, target.attr.value, value_ref,
+                                             self.span(stmt), False))
+                return
         if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and value_ref is not None and fn is not None:
             root = self.lookup(target.value.value)
             if len(root) == 1 and root[0][:2] in ("I:", "C:"):

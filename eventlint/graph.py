@@ -29,6 +29,7 @@ class Value:
     name: str
     extra: str = ""
     heuristic: bool = False
+    origin: CallFact | None = None  # for outside instances: the call that made them
 
 
 @dataclass
@@ -88,6 +89,7 @@ class EventGraph:
         self._subclass_cache: dict[str, str | None] = {}
         self._channels_by_attr: dict[str, list[str]] | None = None
         self._dispatches: dict[str, list] | None = None
+        self._call_graph = None
         for facts in self.files:
             self._index(facts)
         self._find_channels()
@@ -197,6 +199,8 @@ class EventGraph:
             return None
         if value.kind == "getter":
             return Value("item", value.name, heuristic=value.heuristic) if step == "()" else None
+        if step.startswith("#"):
+            return Value("api", value.name + step, origin=value.origin) if value.kind == "api" else None
         if step.startswith("."):
             attr = step[1:]
             if value.kind == "module":
@@ -204,7 +208,7 @@ class EventGraph:
             if value.kind in ("class", "instance"):
                 return self.attribute(value.name, attr, depth + 1, value.heuristic)
             if value.kind == "api":
-                return Value("api", f"{value.name}.{attr}")
+                return Value("api", f"{value.name}.{attr}", origin=value.origin)
             return None
         if step == "()":
             if value.kind == "class":
@@ -272,6 +276,10 @@ class EventGraph:
                 return None
             if method in self.classes:
                 return Value("class", method)
+        bases = self.external_bases(cls)
+        if bases:
+            # an attribute the project doesn't define comes from the outside base class
+            return Value("api", f"{bases[0]}().{attr}")
         return None
 
     def binding_value(self, binding: Binding, depth: int) -> Value | None:
@@ -286,6 +294,8 @@ class EventGraph:
             value = self.resolve(binding.value, depth + 1)
         finally:
             self._resolving.discard(key)
+        if value is not None and value.kind == "api" and binding.call is not None and value.origin is None:
+            value = Value("api", value.name, value.extra, value.heuristic, binding.call)
         return value
 
     def resolve_param(self, spec: str, depth: int) -> Value | None:
@@ -301,6 +311,8 @@ class EventGraph:
                 if annotated is not None and annotated.kind == "class":
                     if self.channel_api_of_class(annotated.name) is None:
                         return Value("instance", annotated.name)
+                if annotated is not None and annotated.kind == "api" and annotated.name.rsplit(".", 1)[-1][:1].isupper():
+                    return Value("api", annotated.name + "()")
             return self.argument_value(fn, index, name, depth)
         return None
 
@@ -607,6 +619,34 @@ class EventGraph:
                           "line": int(line), "column": int(column)})
         return nodes, edges
 
+    def is_bounded(self, channel: Channel) -> bool:
+        spec = channel.api.maxsize
+        if spec is None or channel.creation is None:
+            return False
+        from .callgraph import CallGraph
+
+        return not _is_unbounded_text(CallGraph.argument_text(channel.creation, spec))
+
+    def call_graph(self, max_default_timeout: float):
+        """Handlers, call edges and blocking calls (built on first use)."""
+        if self._call_graph is None:
+            from .callgraph import CallGraph
+
+            self._call_graph = CallGraph(self, max_default_timeout)
+            for handler in self._call_graph.handlers():
+                where = handler.registration
+                self.graph.add_edge(f"api:{handler.via}", f"function:{handler.function}",
+                                    key=f"registers@{where.path}:{where.span.line}:{where.span.column}", kind="registers")
+        return self._call_graph
+
+    def handlers(self, max_default_timeout: float = 60.0):
+        return self.call_graph(max_default_timeout).handlers()
+
+    def call_paths(self, handler, max_default_timeout: float = 60.0):
+        """Blocking calls reachable from ``handler`` with no deadline on the way, each with
+        its shortest call path."""
+        return self.call_graph(max_default_timeout).reach(handler)
+
     def declared_type(self, owner: str, name: str) -> tuple[str, ...] | None:
         for current in self.mro(owner):
             for binding in self.class_bindings.get((current, name), ()):
@@ -706,3 +746,12 @@ _EXCEPTION_SUFFIXES = ("Error", "Exception", "Warning", "Exit", "Interrupt", "Fa
 def _looks_like_exception(name: str) -> bool:
     last = name.rsplit(".", 1)[-1]
     return last.endswith(_EXCEPTION_SUFFIXES) or last in ("BaseException", "StopIteration", "StopAsyncIteration", "CancelledError")
+
+
+def _is_unbounded_text(text: str | None) -> bool:
+    if text is None:
+        return True
+    try:
+        return float(text) <= 0
+    except ValueError:
+        return False  # a variable or expression: assume the author meant a bound

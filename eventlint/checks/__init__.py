@@ -21,9 +21,15 @@ class Rule:
 
 
 def all_rules() -> list[Rule]:
-    from . import evt000_unanalyzable_file, evt001_exposed_raw_queue, evt002_mixed_type_channel
+    from . import (
+        evt000_unanalyzable_file,
+        evt001_exposed_raw_queue,
+        evt002_mixed_type_channel,
+        evt003_untimed_blocking_handler,
+    )
 
-    return [evt000_unanalyzable_file.RULE, evt001_exposed_raw_queue.RULE, evt002_mixed_type_channel.RULE]
+    return [evt000_unanalyzable_file.RULE, evt001_exposed_raw_queue.RULE, evt002_mixed_type_channel.RULE,
+            evt003_untimed_blocking_handler.RULE]
 
 
 def rule_by_code() -> dict[str, Rule]:

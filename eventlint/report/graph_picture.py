@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from typing import Callable
+from types import MappingProxyType
+from typing import Callable, Mapping
 
 from ..model import Finding
 
@@ -25,13 +26,16 @@ def with_display_paths(nodes: list[dict], edges: list[dict], rewrite: Callable[[
             [{**e, "path": rewrite(e["path"]) if e["path"] else ""} for e in edges])
 
 
-def flagged_nodes(nodes: list[dict], findings: list[Finding]) -> set[str]:
-    """Nodes with a finding at their location (same path and line) or about them (the
-    finding's enclosing symbol is the node's name).  Paths must be comparable: both the
-    report's display paths."""
-    at = {(f.path, f.span.line) for f in findings}
-    symbols = {f.symbol for f in findings if f.symbol}
-    return {n["id"] for n in nodes if (n["path"], n["line"]) in at or n["name"] in symbols}
+def flagged_nodes(nodes: list[dict], findings: list[Finding]) -> dict[str, tuple[str, ...]]:
+    """Node id -> the codes of the findings at its location (same path and line) or about
+    it (the finding's enclosing symbol is the node's name).  Paths must be comparable:
+    both the report's display paths."""
+    codes: dict[str, set[str]] = defaultdict(set)
+    for node in nodes:
+        for finding in findings:
+            if (finding.path, finding.span.line) == (node["path"], node["line"]) or finding.symbol == node["name"]:
+                codes[node["id"]].add(finding.code)
+    return {node: tuple(sorted(found)) for node, found in codes.items()}
 
 
 def _arrows(edges: list[dict]) -> list[tuple[str, str, str, int]]:
@@ -55,7 +59,7 @@ def _dot_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def render_dot(nodes: list[dict], edges: list[dict], flagged: set[str] = frozenset()) -> str:
+def render_dot(nodes: list[dict], edges: list[dict], flagged: Mapping[str, tuple[str, ...]] = MappingProxyType({})) -> str:
     ids = _short_ids(nodes)
     out = [
         "digraph eventlint {",
@@ -73,7 +77,7 @@ def render_dot(nodes: list[dict], edges: list[dict], flagged: set[str] = frozens
         out.append(f'    label={_dot_string(title)}; style="rounded,filled"; fillcolor="#f4f6f8"; '
                    'color="#b0bec5"; fontcolor="#37474f";')
         for node in members:
-            out.append(f"    {ids[node['id']]} [{_dot_node(node, node['id'] in flagged)}];")
+            out.append(f"    {ids[node['id']]} [{_dot_node(node, flagged.get(node['id'], ()))}];")
         out.append("  }")
     for source, target, verb, count in _arrows(edges):
         label = verb if count == 1 else f"{verb} ×{count}"
@@ -84,7 +88,7 @@ def render_dot(nodes: list[dict], edges: list[dict], flagged: set[str] = frozens
     return "\n".join(out) + "\n"
 
 
-def _dot_node(node: dict, flagged: bool) -> str:
+def _dot_node(node: dict, codes: tuple[str, ...]) -> str:
     if node["kind"] == "channel":
         label = f"{node['label']}\n{node['api']}" if node["api"] else node["label"]
         attributes = ['shape=cylinder', 'fillcolor="#e3f2fd"', 'margin="0.15,0.08"']
@@ -94,8 +98,8 @@ def _dot_node(node: dict, flagged: bool) -> str:
     else:
         label = node["label"]
         attributes = ['shape=ellipse']
-    if flagged:
-        label += "\n⚠ finding"
+    if codes:
+        label += "\n⚠ " + " ".join(codes)
         attributes = [a for a in attributes if not a.startswith("fillcolor")]
         attributes += [f'color="{_FLAG}"', f'fontcolor="{_FLAG}"', 'fillcolor="#ffebee"', "penwidth=2.2"]
     tooltip = f"{node['name']} ({node['path']}:{node['line']})" if node["path"] else node["name"]
@@ -106,13 +110,16 @@ def _mermaid_text(text: str) -> str:
     return '"' + text.replace('"', "#quot;").replace("\n", "<br/>") + '"'
 
 
-def render_mermaid(nodes: list[dict], edges: list[dict], flagged: set[str] = frozenset()) -> str:
+def render_mermaid(nodes: list[dict], edges: list[dict],
+                   flagged: Mapping[str, tuple[str, ...]] = MappingProxyType({})) -> str:
     ids = _short_ids(nodes)
     out = ["flowchart LR"]
     for number, (module, members) in enumerate(_by_module(nodes).items()):
         out.append(f"  subgraph m{number}[{_mermaid_text(module)}]")
         for node in members:
-            text = _mermaid_text(node["label"] + (f"\n{node['api']}" if node["api"] else ""))
+            codes = flagged.get(node["id"], ())
+            text = _mermaid_text(node["label"] + (f"\n{node['api']}" if node["api"] else "")
+                                 + ("\n⚠ " + " ".join(codes) if codes else ""))
             if node["kind"] == "channel":
                 shape = f"[({text})]"
             elif node["kind"] == "module":

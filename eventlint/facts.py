@@ -90,6 +90,7 @@ class _Extractor(cst.CSTVisitor):
         self.constants: dict[str, str] = {}  # module-level NAME = "literal"
         self.all_names: list[str] | None = None
         self.imports: list[tuple[str, str]] = []
+        self.tables: list[tuple[str, str, tuple]] = []
         self.classes: list[ClassFact] = []
         self.functions: list[FunctionFact] = []
         self.bindings: list[Binding] = []
@@ -350,8 +351,32 @@ class _Extractor(cst.CSTVisitor):
                 return
             self.bind_unpacked(elements, value, stmt)
             return
+        if isinstance(value, cst.Dict) and value.elements:
+            self.note_table(target, value)
         value_ref, call, element_type = self.value_of(value, annotation)
         self.bind_one(target, value_ref, call, element_type, stmt, value)
+
+    def note_table(self, target: cst.BaseExpression, value: cst.Dict) -> None:
+        """``HANDLERS = {"user": on_user, Payment: on_payment}``: a dispatch table."""
+        keys = []
+        for element in value.elements:
+            if not isinstance(element, cst.DictElement):
+                return
+            tag = _string_value(element.key)
+            if tag is not None:
+                keys.append(("tag", tag))
+                continue
+            ref = self.ref(element.key) if isinstance(element.key, (cst.Name, cst.Attribute)) else None
+            if ref is None:
+                return
+            keys.append(("class",) + ref)
+        if isinstance(target, cst.Name) and self.frame.kind in ("module", "class"):
+            owner = self.module if self.frame.kind == "module" else self.frame.qualname
+            self.tables.append((owner, target.value, tuple(keys)))
+        elif isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
+            root = self.lookup(target.value.value)
+            if len(root) == 1 and root[0].startswith("I:"):
+                self.tables.append((root[0][2:], target.attr.value, tuple(keys)))
 
     def value_of(self, value: cst.BaseExpression, annotation: cst.BaseExpression | None):
         inner = value.expression if isinstance(value, cst.Await) else value
@@ -904,4 +929,5 @@ def extract(module_node: cst.Module, *, path: str, module: str, aliases: tuple[s
         calls=tuple(extractor.calls),
         dispatches=tuple(extractor.dispatches),
         loops=tuple(extractor.loops),
+        tables=tuple(extractor.tables),
     )

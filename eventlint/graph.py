@@ -90,6 +90,7 @@ class EventGraph:
         self._channels_by_attr: dict[str, list[str]] | None = None
         self._dispatches: dict[str, list] | None = None
         self._call_graph = None
+        self._tables: dict | None = None
         for facts in self.files:
             self._index(facts)
         self._find_channels()
@@ -579,10 +580,11 @@ class EventGraph:
         """The part of the graph worth drawing, as plain lists: every channel, the nodes
         that touch one, and their neighbours; functions far from any channel are left out.
 
-        A node is ``{"id", "kind", "name", "label", "module", "path", "line", "api"}`` (``kind``
-        is "channel", "function" or "module" for module-level code; ``api`` is a channel's
-        constructor); an edge is ``{"source",
-        "target", "relation", "path", "line", "column"}``, one per operation site."""
+        A node is ``{"id", "kind", "name", "label", "module", "path", "line", "api"}``:
+        ``kind`` is "channel", "function", "module" (module-level code) or the id's prefix
+        for other nodes such as "api", whose ``module`` is ""; ``api`` is a channel's
+        constructor.  An edge is ``{"source", "target", "relation", "path", "line",
+        "column"}``, one per site (a put, a get, a registration)."""
         graph = self.graph
         channels = {node for node, kind in graph.nodes(data="kind") if kind == "channel"}
         core = set(channels)
@@ -601,6 +603,8 @@ class EventGraph:
                 channel = self.channels.get(name)
                 module = channel.module if channel is not None else self._module_of(name)
                 label = channel.display if channel is not None else name
+            elif kind != "function":
+                module, label = "", name  # outside the project: an API, a pseudo-API such as "consumer loop"
             else:
                 module = self._module_of(name)
                 label = name[len(module) + 1:] if name.startswith(module + ".") else name
@@ -717,10 +721,34 @@ class EventGraph:
             self._dispatches = index
         return self._dispatches
 
+    def table_keys(self, ref: Ref) -> tuple:
+        if self._tables is None:
+            self._tables = {}
+            for facts in self.files:
+                for owner, name, keys in facts.tables:
+                    self._tables[(self.canonical(owner), name)] = keys
+        if len(ref) == 1 and ref[0].startswith("G:"):
+            owner, _, name = ref[0][2:].rpartition(".")
+            return self._tables.get((self.canonical(owner), name), ())
+        if len(ref) == 2 and ref[0][:2] in ("I:", "C:") and ref[1].startswith("."):
+            for cls in self.mro(self.canonical(ref[0][2:])):
+                keys = self._tables.get((cls, ref[1][1:]))
+                if keys:
+                    return keys
+        return ()
+
     def dispatch_kinds(self, channel_id: str) -> list[tuple[str, Location]]:
         """Kinds a consumer of the channel dispatches on, from consumers with 2+ branches."""
         per_function: dict[str, list[tuple[str, Location]]] = defaultdict(list)
         for facts, dispatch in self.dispatches_by_channel().get(channel_id, ()):
+            if dispatch.kind[0] == "table":
+                for key in self.table_keys(dispatch.kind[1:]):
+                    label = repr(key[1]) if key[0] == "tag" else self.kind_of_class(self.resolve(key[1:]))
+                    if label is not None:
+                        where = self.short_name(dispatch.function, facts.path)
+                        per_function[dispatch.function].append(
+                            (label, Location(facts.path, dispatch.span, f"{where} looks up {label} in a handler table")))
+                continue
             if dispatch.kind[0] == "tag":
                 label = repr(dispatch.kind[1])
             else:

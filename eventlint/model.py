@@ -197,4 +197,6 @@ class FileFacts:
     calls: tuple[CallFact, ...] = ()
     dispatches: tuple[Dispatch, ...] = ()
     loops: tuple[LoopFact, ...] = ()
+    # dict literals keyed by tags or classes: (owner, name, keys); a key is ("tag", v) or ("class", *ref)
+    tables: tuple[tuple[str, str, tuple[tuple[str, ...], ...]], ...] = ()
     suppressions: tuple[Suppression, ...] = ()

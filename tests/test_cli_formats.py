@@ -149,3 +149,11 @@ def test_exit_zero(project, capsys):
 def test_unknown_format_is_exit_2(project, capsys):
     assert check("--format", "xml") == 2
     assert "Invalid value for '--format'" in capsys.readouterr().err
+
+
+def test_text_colour_only_on_a_terminal(project, capsys, monkeypatch):
+    assert check() == 1
+    assert "\x1b[" not in capsys.readouterr().out
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True, raising=False)
+    assert check() == 1
+    assert "\x1b[31mEVT001\x1b[0m" in capsys.readouterr().out

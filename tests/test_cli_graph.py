@@ -100,3 +100,23 @@ def test_no_channels(project, capsys):
 def test_usage_error_is_exit_2(project, capsys):
     assert main(["graph", "missing"]) == 2
     assert capsys.readouterr().err == "eventlint: error: path not found: missing\n"
+
+
+def test_outside_apis_are_drawn_outside_the_modules():
+    from eventlint.report import graph_picture
+
+    nodes = [
+        {"id": "api:threading.Thread", "kind": "api", "name": "threading.Thread", "label": "threading.Thread",
+         "module": "", "path": "", "line": 0, "api": ""},
+        {"id": "function:app.w.loop", "kind": "function", "name": "app.w.loop", "label": "loop", "module": "app.w",
+         "path": "app/w.py", "line": 3, "api": ""},
+    ]
+    edges = [{"source": "api:threading.Thread", "target": "function:app.w.loop", "relation": "registers",
+              "path": "app/w.py", "line": 9, "column": 1}]
+    dot = graph_picture.render_dot(nodes, edges)
+    outside = dot.split("subgraph cluster_")[0]
+    assert 'n0 [label="threading.Thread", shape=box' in outside
+    assert 'n0 -> n1 [label="registers", color="#757575", fontcolor="#757575", style=dashed];' in dot
+    mermaid = graph_picture.render_mermaid(nodes, edges).splitlines()
+    assert mermaid[1] == '  n0[["threading.Thread"]]'
+    assert '  n0 -.->|registers| n1' in mermaid

@@ -10,7 +10,7 @@ from eventlint import api
 
 from .fixture_cases import FIXTURES, cases, expected
 
-RULES = ["EVT001"]
+RULES = ["EVT001", "EVT002", "EVT003"]
 
 
 def _run(case, code):

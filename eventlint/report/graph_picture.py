@@ -3,7 +3,8 @@ or node-link JSON.
 
 The pictures take the plain node and edge lists of ``EventGraph.subgraph_for_picture()``
 (channels, the functions that touch them, and their neighbours): one box per module,
-channels as cylinders, functions as ellipses, and every node that carries a finding in red.
+channels as cylinders, functions as ellipses, outside APIs (what registers a handler) as
+plain boxes outside the modules, and every node that carries a finding in red.
 Several operations between the same function and channel are drawn as one arrow with a
 count, so a function that puts in five places doesn't draw five arrows.
 """
@@ -19,9 +20,11 @@ from ..model import Finding
 
 _VERB = {"publishes": "put", "consumes": "get"}
 _FLAG = "#c62828"
+_EDGE_STYLE = {"put": ("#1565c0", "solid"), "get": ("#2e7d32", "solid")}
 
 
-def with_display_paths(nodes: list[dict], edges: list[dict], rewrite: Callable[[str], str]) -> tuple[list[dict], list[dict]]:
+def with_display_paths(nodes: list[dict], edges: list[dict],
+                       rewrite: Callable[[str], str]) -> tuple[list[dict], list[dict]]:
     return ([{**n, "path": rewrite(n["path"]) if n["path"] else ""} for n in nodes],
             [{**e, "path": rewrite(e["path"]) if e["path"] else ""} for e in edges])
 
@@ -59,7 +62,8 @@ def _dot_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def render_dot(nodes: list[dict], edges: list[dict], flagged: Mapping[str, tuple[str, ...]] = MappingProxyType({})) -> str:
+def render_dot(nodes: list[dict], edges: list[dict],
+               flagged: Mapping[str, tuple[str, ...]] = MappingProxyType({})) -> str:
     ids = _short_ids(nodes)
     out = [
         "digraph eventlint {",
@@ -71,6 +75,9 @@ def render_dot(nodes: list[dict], edges: list[dict], flagged: Mapping[str, tuple
     if not nodes:
         out.append('  empty [shape=plaintext, label="no channels found"];')
     for number, (module, members) in enumerate(_by_module(nodes).items()):
+        if not module:
+            out.extend(f"  {ids[node['id']]} [{_dot_node(node, flagged.get(node['id'], ()))}];" for node in members)
+            continue
         path = members[0]["path"]
         title = f"{module}  ({path})" if path else module
         out.append(f"  subgraph cluster_{number} {{")
@@ -81,9 +88,9 @@ def render_dot(nodes: list[dict], edges: list[dict], flagged: Mapping[str, tuple
         out.append("  }")
     for source, target, verb, count in _arrows(edges):
         label = verb if count == 1 else f"{verb} ×{count}"
-        color = "#1565c0" if verb == "put" else "#2e7d32"
+        color, style = _EDGE_STYLE.get(verb, ("#757575", "dashed"))
         out.append(f'  {ids[source]} -> {ids[target]} [label={_dot_string(label)}, color="{color}", '
-                   f'fontcolor="{color}"];')
+                   f'fontcolor="{color}", style={style}];')
     out.append("}")
     return "\n".join(out) + "\n"
 
@@ -95,6 +102,10 @@ def _dot_node(node: dict, codes: tuple[str, ...]) -> str:
     elif node["kind"] == "module":
         label = node["label"]
         attributes = ['shape=note', 'fillcolor="#fffde7"']
+    elif node["kind"] != "function":
+        label = node["label"]
+        attributes = ['shape=box', 'style="rounded,filled,dashed"', 'fillcolor="#fafafa"', 'color="#757575"',
+                      'fontcolor="#424242"']
     else:
         label = node["label"]
         attributes = ['shape=ellipse']
@@ -115,7 +126,9 @@ def render_mermaid(nodes: list[dict], edges: list[dict],
     ids = _short_ids(nodes)
     out = ["flowchart LR"]
     for number, (module, members) in enumerate(_by_module(nodes).items()):
-        out.append(f"  subgraph m{number}[{_mermaid_text(module)}]")
+        if module:
+            out.append(f"  subgraph m{number}[{_mermaid_text(module)}]")
+        indent = "    " if module else "  "
         for node in members:
             codes = flagged.get(node["id"], ())
             text = _mermaid_text(node["label"] + (f"\n{node['api']}" if node["api"] else "")
@@ -124,13 +137,17 @@ def render_mermaid(nodes: list[dict], edges: list[dict],
                 shape = f"[({text})]"
             elif node["kind"] == "module":
                 shape = f"[/{text}/]"
+            elif node["kind"] != "function":
+                shape = f"[[{text}]]"
             else:
                 shape = f"([{text}])"
-            out.append(f"    {ids[node['id']]}{shape}")
-        out.append("  end")
+            out.append(f"{indent}{ids[node['id']]}{shape}")
+        if module:
+            out.append("  end")
     for source, target, verb, count in _arrows(edges):
         label = verb if count == 1 else f"{verb} ×{count}"
-        out.append(f"  {ids[source]} -->|{label}| {ids[target]}")
+        arrow = "-->" if verb in _EDGE_STYLE else "-.->"
+        out.append(f"  {ids[source]} {arrow}|{label}| {ids[target]}")
     marked = [ids[node["id"]] for node in nodes if node["id"] in flagged]
     if marked:
         out.append(f"  classDef flagged fill:#ffebee,stroke:{_FLAG},stroke-width:2px,color:{_FLAG}")

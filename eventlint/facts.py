@@ -380,6 +380,8 @@ class _Extractor(cst.CSTVisitor):
 
     def value_of(self, value: cst.BaseExpression, annotation: cst.BaseExpression | None):
         inner = value.expression if isinstance(value, cst.Await) else value
+        if inner is not value:
+            self.awaited.add(id(inner))  # visit_Await has not run yet for this statement
         call = None
         element_type = self.element_type(annotation)
         if isinstance(inner, cst.Call):
@@ -539,9 +541,12 @@ class _Extractor(cst.CSTVisitor):
             if name is not None:
                 scope = self.catalog.timeout_scope(name)
                 if scope is not None and _has_deadline(node, scope.deadline):
-                    # ``asyncio.wait_for(coro(), 5)`` bounds the calls in its arguments
+                    # ``asyncio.wait_for(coro(), 5)`` bounds the calls in its arguments,
+                    # and awaits the coroutine it is given
                     self.scope_stack.append(scope.kind)
                     self.scoped_calls.append(node)
+                    if node.args and isinstance(node.args[0].value, cst.Call):
+                        self.awaited.add(id(node.args[0].value))
         self.note_dispatch_call(node)
         if self.loop_stack and isinstance(node.func, cst.Attribute) and node.func.attr.value in GET_METHODS:
             receiver = self.ref(node.func.value)
@@ -556,6 +561,8 @@ class _Extractor(cst.CSTVisitor):
     def visit_With(self, node: cst.With) -> None:
         kinds = []
         for item in node.items:
+            if node.asynchronous is not None:
+                self.awaited.add(id(item.item))  # ``async with session.get(...)`` awaits its __aenter__
             if isinstance(item.item, cst.Call):
                 name = dotted(self.ref(item.item.func))
                 scope = self.catalog.timeout_scope(name) if name else None
@@ -610,10 +617,8 @@ class _Extractor(cst.CSTVisitor):
         fn = self.function_frame()
         if fn is None or (not sources and iterates is None):
             return
-        unique = tuple(dict.fromkeys(sources))
-        self.loops.append(LoopFact(fn.qualname, self.span(node), unique, iterates))
-        if self.loop_stack:
-            self.loop_stack[-1][1].extend(unique)
+        # the loop's input is its first receive; later receives in the body are work it does
+        self.loops.append(LoopFact(fn.qualname, self.span(node), tuple(sources[:1]), iterates))
 
     # ---- payload kinds and dispatch (EVT002) ------------------------------------------------
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import baseline as baselines
@@ -73,6 +73,44 @@ def display_path(root: Path):
     return rewrite
 
 
+def _cache_folder(project: Project, use_cache: bool, cache_dir: str | None) -> Path | None:
+    if not use_cache:
+        return None
+    folder = Path(cache_dir or project.config.cache_dir)
+    return folder if folder.is_absolute() else project.root / folder
+
+
+@dataclass
+class _Analysed:
+    files: list[FileFacts]
+    graph: object  # eventlint.graph.EventGraph
+    rules: list
+    findings: list[Finding]  # root-relative paths, suppressions and per-file ignores applied
+    cache_hits: int
+
+
+def _analyse(project: Project, *, select: tuple[str, ...], ignore: tuple[str, ...], jobs: int,
+             cache_folder: Path | None, progress: ProgressFn | None = None, report_unused: bool = False,
+             contents: dict[str, bytes] | None = None, lines=None) -> _Analysed:
+    from .graph import EventGraph
+
+    config = project.config
+    try:
+        analysis = analyze_files(project.sources, config, jobs=jobs, cache_dir=cache_folder, progress=progress,
+                                 contents=contents)
+    except CatalogError as error:
+        raise UsageError(f"catalogue: {error}") from None
+    graph = EventGraph(analysis.files, analysis.catalog)
+    ignored = ignore + config.ignore
+    rules = selected_rules(select or config.select, ignored)
+    findings = run_checks(graph, config, rules)
+    findings = filter_findings(findings, analysis.files, config,
+                               report_unused=report_unused and not matches_codes("EVT900", ignored),
+                               ran=tuple(rule.code for rule in rules),
+                               line_text=lines.get if lines is not None else None)
+    return _Analysed(analysis.files, graph, rules, findings, analysis.cache_hits)
+
+
 def check(paths: list[str], *, select: tuple[str, ...] = (), ignore: tuple[str, ...] = (), jobs: int | None = None,
           config_file: str | None = None, use_cache: bool = True, cache_dir: str | None = None,
           progress: ProgressFn | None = None, overrides: dict | None = None, keep_graph: bool = False,
@@ -80,8 +118,6 @@ def check(paths: list[str], *, select: tuple[str, ...] = (), ignore: tuple[str, 
           write_baseline: str | None = None) -> CheckResult:
     """Check ``paths``.  ``baseline`` hides the findings recorded in that file;
     ``write_baseline`` records the findings of this run there (before any baseline)."""
-    from .graph import EventGraph
-
     project = load_project(paths, config_file=config_file, overrides=overrides)
     try:
         recorded = baselines.load(Path(baseline)) if baseline else None
@@ -89,23 +125,11 @@ def check(paths: list[str], *, select: tuple[str, ...] = (), ignore: tuple[str, 
         raise UsageError(str(error)) from None
     config = project.config
     jobs = jobs if jobs is not None else (config.jobs or os.cpu_count() or 1)
-    cache_folder = None
-    if use_cache:
-        cache_folder = Path(cache_dir or config.cache_dir)
-        if not cache_folder.is_absolute():
-            cache_folder = project.root / cache_folder
-    try:
-        analysis = analyze_files(project.sources, config, jobs=jobs, cache_dir=cache_folder, progress=progress)
-    except CatalogError as error:
-        raise UsageError(f"catalogue: {error}") from None
-    graph = EventGraph(analysis.files, analysis.catalog)
-    ignored = ignore + config.ignore
-    rules = selected_rules(select or config.select, ignored)
-    findings = run_checks(graph, config, rules)
     lines = baselines.SourceLines(project.root)
-    findings = filter_findings(findings, analysis.files, config,
-                               report_unused=report_unused_suppressions and not matches_codes("EVT900", ignored),
-                               ran=tuple(rule.code for rule in rules), line_text=lines.get)
+    analysed = _analyse(project, select=select, ignore=ignore, jobs=jobs,
+                        cache_folder=_cache_folder(project, use_cache, cache_dir), progress=progress,
+                        report_unused=report_unused_suppressions, lines=lines)
+    findings = analysed.findings
     hidden = 0
     if write_baseline:
         try:
@@ -115,5 +139,108 @@ def check(paths: list[str], *, select: tuple[str, ...] = (), ignore: tuple[str, 
     if recorded is not None:
         findings, hidden = baselines.split(findings, recorded, lines)
     findings = with_paths(findings, display_path(project.root))
-    return CheckResult(findings, analysis.files, project, graph if keep_graph else None, analysis.cache_hits, rules,
-                       hidden)
+    return CheckResult(findings, analysed.files, project, analysed.graph if keep_graph else None, analysed.cache_hits,
+                       analysed.rules, hidden)
+
+
+@dataclass
+class FixResult:
+    """What ``fix`` did.  Paths are as shown (relative to the current directory)."""
+
+    project: Project
+    changed: list[str]  # files with changes (written, or only shown with ``diff``)
+    fixed: dict[str, int]  # file -> findings that went away there
+    skipped: list  # codemods.Skipped: sites left untouched, and files not written, with the reason
+    notes: list[str]
+    remaining: list[Finding]  # findings of the fixed codes still there afterwards
+    hidden: int  # remaining findings whose fix is unsafe, without ``unsafe``
+    codes: tuple[str, ...]  # the codes this run fixed
+    diff: str = ""
+    ran: list[str] = field(default_factory=list)  # codemods that ran
+
+
+def _chosen_codemods(names: tuple[str, ...], unsafe: bool) -> list[tuple[object, object]]:
+    from .codemods import registry
+
+    if not names:
+        return [(entry, codemod) for entry, codemod in registry.available()]
+    chosen = []
+    for name in names:
+        entry = registry.entry(name)
+        if entry is None:
+            known = ", ".join(e.name for e, _ in registry.available())
+            raise UsageError(f"unknown codemod {name!r} (known: {known}; `eventlint codemods` lists them)")
+        try:
+            codemod = registry.load(entry)
+        except registry.Unavailable:
+            raise UsageError(f"codemod {name} is not available in this installation") from None
+        if codemod.safety == "unsafe" and not unsafe:
+            raise UsageError(f"codemod {name} is unsafe ({codemod.description}); run it with --unsafe-fixes")
+        if all(chosen_entry.name != name for chosen_entry, _ in chosen):
+            chosen.append((entry, codemod))
+    return chosen
+
+
+def fix(paths: list[str], *, select: tuple[str, ...] = (), ignore: tuple[str, ...] = (), codemods: tuple[str, ...] = (),
+        unsafe: bool = False, diff: bool = False, timeout: float | None = None, jobs: int | None = None,
+        config_file: str | None = None, use_cache: bool = True, cache_dir: str | None = None,
+        progress: ProgressFn | None = None) -> FixResult:
+    """Apply the fixes of the findings in ``paths``: the named ``codemods``, or every codemod
+    for the findings it fixes; unsafe edits only with ``unsafe``.  With ``diff`` nothing is
+    written and ``FixResult.diff`` holds the changes."""
+    from .codemods import CodemodContext, Skipped, registry
+    from .fixer import Workspace
+
+    if timeout is not None and not timeout > 0:
+        raise UsageError("--timeout must be a number of seconds greater than 0")
+    project = load_project(paths, config_file=config_file, overrides={"default_timeout": timeout})
+    config = project.config
+    chosen = _chosen_codemods(tuple(codemods), unsafe)
+    jobs = jobs if jobs is not None else (config.jobs or os.cpu_count() or 1)
+    cache_folder = _cache_folder(project, use_cache, cache_dir)
+    workspace = Workspace((source.rel, source.path) for source in project.sources)
+    options = dict(select=select, ignore=ignore, jobs=jobs, cache_folder=cache_folder)
+    analysed = _analyse(project, progress=progress, contents=workspace.contents(), **options)
+    ran_codes = {rule.code for rule in analysed.rules}
+    codes = tuple(sorted({code for entry, codemod in chosen for code in registry.codes_of(entry, codemod)} & ran_codes))
+    before = [f for f in analysed.findings if f.code in codes]
+    skipped: list[Skipped] = list(workspace.unreadable)
+    notes: list[str] = []
+    ran: list[str] = []
+    for entry, codemod in chosen:
+        own = set(registry.codes_of(entry, codemod))
+        if not any(f.code in own for f in analysed.findings):
+            continue
+        if codemod.safety == "unsafe" and not unsafe:
+            continue  # counted in ``hidden`` below
+        context = CodemodContext(analysed.graph, list(analysed.findings), config, project.root, workspace.read,
+                                 unsafe=unsafe, timeout=config.default_timeout)
+        result = codemod.run(context)
+        ran.append(codemod.name)
+        skipped.extend(result.skipped)
+        notes.extend(result.notes)
+        refused = workspace.propose(result.changes, codemod.name)
+        skipped.extend(refused)
+        if result.changes and not refused:
+            analysed = _analyse(project, contents=workspace.contents(), **options)
+    changed = workspace.changed()
+    rewrite = display_path(project.root)
+    diff_text = ""
+    if diff:
+        diff_text = workspace.diff(rewrite)
+        after = analysed.findings
+    else:
+        written, refused = workspace.write()
+        skipped.extend(refused)
+        changed = written
+        after = _analyse(project, **options).findings if written else analysed.findings
+    remaining = [f for f in after if f.code in codes]
+    fixed: dict[str, int] = {}
+    for rel in sorted({f.path for f in before} | set(changed)):
+        gone = sum(1 for f in before if f.path == rel) - sum(1 for f in remaining if f.path == rel)
+        if gone > 0 or rel in changed:
+            fixed[rewrite(rel)] = max(gone, 0)
+    hidden = 0 if unsafe else sum(1 for f in remaining if f.fix is not None and f.fix.safety == "unsafe")
+    shown_skips = [replace(s, path=rewrite(s.path)) for s in skipped]
+    return FixResult(project, [rewrite(rel) for rel in changed], fixed, shown_skips, notes,
+                     with_paths(remaining, rewrite), hidden, codes, diff_text, ran)

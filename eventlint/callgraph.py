@@ -40,6 +40,10 @@ class BlockingCall:
     fix_reason: str
     timeout: ParamSpec | None
     stalls_loop: bool = False  # a sync call that blocks an event loop
+    # a client whose timeout is set where it is created (``redis.Redis(socket_timeout=)``):
+    # the creating call, when it is in the same file, and where it takes the timeout
+    constructor: CallFact | None = None
+    constructor_timeout: ParamSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +134,9 @@ class CallGraph:
             for call in facts.calls:
                 value = self.value(call)
                 entries = []
-                if value is not None and value.kind == "api":
+                if value is not None and value.kind in ("api", "class", "function"):
+                    # a project class or function counts by its qualified name too (the
+                    # standard library's own ``threading.Thread`` when it is analysed)
                     entries = [e for e in catalog.subscriptions_for(value.name) if not e.override and not e.callback]
                 last = call.callee[-1][1:] if call.callee[-1].startswith(".") else ""
                 if last:
@@ -174,7 +180,7 @@ class CallGraph:
                                           f"@{entry.name.replace('**.', '')}", fn.is_async)
                             break
             for cls in facts.classes:
-                for base in self.graph.external_bases(cls.qualname):
+                for base in [*self.graph.mro(cls.qualname)[1:], *self.graph.external_bases(cls.qualname)]:
                     for entry in catalog.subscriptions_for(base):
                         if entry.override:
                             method = f"{cls.qualname}.{entry.override}"
@@ -257,6 +263,13 @@ class CallGraph:
         name = value.name if value is not None and value.kind == "api" else dotted(call.callee)
         if name is not None:
             entry = self.catalog.blocking_api(name)
+        if entry is None and value is not None and value.kind == "function":
+            fn = self.graph.functions.get(value.name)
+            if fn is not None and fn.owner_class is not None:
+                name = f"{fn.owner_class}().{value.name.rsplit('.', 1)[-1]}"
+            else:
+                name = value.name
+            entry = self.catalog.blocking_api(name)
         method = call.callee[-1][1:] if call.callee[-1].startswith(".") else ""
         channel = None
         if entry is None and method:
@@ -332,7 +345,12 @@ class CallGraph:
         else:
             reason = "has no timeout (the client sets none)"
         fix = client.fix if client.timeout else ""
-        return BlockingCall(call, path, display, reason, fix, client.reason, client.timeout, in_async and not call.awaited)
+        constructor = None
+        if not client.timeout and client.constructor_timeout and origin is not None \
+                and self.call_path.get(id(origin)) == path:
+            constructor, fix = origin, client.fix
+        return BlockingCall(call, path, display, reason, fix, client.reason, client.timeout, in_async and not call.awaited,
+                            constructor, client.constructor_timeout if constructor is not None else None)
 
     # ---- reachability -------------------------------------------------------------------------
 

@@ -141,6 +141,92 @@ def _emit(report: str, output_file: str | None) -> None:
         click.echo(report, nl=False)
 
 
+@cli.command("fix")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--unsafe-fixes", is_flag=True, help="Also apply fixes that can change behaviour (renames, new exceptions).")
+@click.option("--codemod", "codemods", multiple=True, metavar="NAME",
+              help="Run only this codemod (repeatable); `eventlint codemods` lists them.")
+@click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff and write nothing (exit 1 when there are changes).")
+@click.option("--timeout", type=float, help="Seconds for added timeouts (default: `default-timeout`, 10).")
+@click.option("--select", help="Comma-separated rule codes (or prefixes) to fix.")
+@click.option("--ignore", help="Comma-separated rule codes (or prefixes) to leave alone.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: one per core).")
+@click.option("--config", "config_file", type=click.Path(), help="Read settings from this file.")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the facts cache.")
+@click.option("--cache-dir", type=click.Path(), help="Where to keep the facts cache.")
+@click.option("--verbose", "-v", is_flag=True, help="Show tracebacks of internal errors.")
+def fix_command(paths, unsafe_fixes, codemods, show_diff, timeout, select, ignore, jobs, config_file, no_cache, cache_dir,
+                verbose):
+    """Apply the fixes of the findings in PATHS (default: the current folder), then check
+    again: exit 0 when none of the fixed kinds remain, 1 when some do, 2 on errors.
+    With --diff: exit 1 when there would be changes, 0 otherwise."""
+    from . import api
+
+    progress = _Progress(_progress_wanted())
+    try:
+        result = api.fix(list(paths) or ["."], select=_codes(select), ignore=_codes(ignore), codemods=tuple(codemods),
+                         unsafe=unsafe_fixes, diff=show_diff, timeout=timeout, jobs=jobs, config_file=config_file,
+                         use_cache=not no_cache, cache_dir=cache_dir, progress=progress)
+    except api.UsageError as error:
+        progress.finish()
+        _fail(str(error))
+        sys.exit(EXIT_ERROR)
+    except Exception as error:  # noqa: BLE001 - an internal error is reported, not shown as a traceback
+        progress.finish()
+        if verbose:
+            traceback.print_exc()
+        _fail(f"internal error: {type(error).__name__}: {error} (run with --verbose for the traceback)")
+        sys.exit(EXIT_ERROR)
+    finally:
+        progress.finish()
+    if show_diff:
+        click.echo(result.diff, nl=False)
+    _report_fix(result, show_diff)
+    if show_diff:
+        sys.exit(EXIT_FINDINGS if result.changed else EXIT_CLEAN)
+    sys.exit(EXIT_FINDINGS if result.remaining else EXIT_CLEAN)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _report_fix(result, show_diff: bool) -> None:
+    """With ``--diff`` the summary goes to stderr, so that stdout is a clean patch."""
+    def out(line: str) -> None:
+        click.echo(line, err=show_diff)
+
+    for path, count in result.fixed.items():
+        verb = "would fix" if show_diff else "fixed"
+        out(f"{path}: {verb} {_plural(count, 'finding')}" if count else f"{path}: {'would update' if show_diff else 'updated'}")
+    for skip in result.skipped:
+        where = f"{skip.path}:{skip.line}" if skip.line else skip.path
+        out(f"{where}: skipped: {skip.reason}")
+    for note in result.notes:
+        out(f"note: {note}")
+    total = sum(result.fixed.values())
+    if show_diff:
+        out(f"Would change {_plural(len(result.changed), 'file')}." if result.changed else "Nothing to change.")
+    else:
+        out(f"Fixed {_plural(total, 'finding')} in {_plural(len(result.changed), 'file')}.")
+    if result.remaining:
+        out(f"{_plural(len(result.remaining), 'finding')} remain ({', '.join(result.codes)}); `eventlint check` shows them.")
+    if result.hidden:
+        fixes = "1 more fix" if result.hidden == 1 else f"{result.hidden} more fixes"
+        out(f"{fixes} can be applied with --unsafe-fixes.")
+
+
+@cli.command("codemods")
+def codemods_command():
+    """List the codemods `eventlint fix --codemod NAME` can run."""
+    from .codemods import registry
+
+    rows = [(codemod.name, codemod.safety, codemod.description) for _, codemod in registry.available()]
+    width = max((len(name) for name, _, _ in rows), default=0)
+    for name, safety, description in rows:
+        click.echo(f"{name.ljust(width)}  {safety.ljust(6)}  {description}")
+
+
 @cli.command("rules")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def rules_command(output_format):

@@ -158,10 +158,25 @@ def _run_pool(pending: list[tuple[_Job, bytes]], jobs: int, config: Config,
     return results
 
 
+def _extractor_digest() -> str:
+    """A hash of the code that produces facts, so a changed extractor never reads stale
+    cache entries (the version alone does not change between commits)."""
+    digest = hashlib.blake2b(digest_size=8)
+    here = Path(__file__).resolve().parent
+    for name in ("facts.py", "source.py", "model.py"):
+        try:
+            digest.update((here / name).read_bytes())
+        except OSError:
+            pass
+    return digest.hexdigest()
+
+
 def analyze_files(sources: list[SourceFile], config: Config, *, jobs: int, cache_dir: Path | None,
-                  progress: ProgressFn | None = None) -> Analysis:
+                  progress: ProgressFn | None = None, contents: dict[str, bytes] | None = None) -> Analysis:
+    """``contents`` (root-relative path -> bytes) replaces what is on disk: ``fix`` analyses
+    the text it read, and the text earlier codemods produced, before anything is written."""
     catalog = load_catalog(config.catalog)
-    salt = f"{__version__}\0{catalog.digest}\0{','.join(config.tag_keys)}"
+    salt = f"{__version__}\0{_extractor_digest()}\0{catalog.digest}\0{','.join(config.tag_keys)}"
     cache = FactsCache(cache_dir, salt)
     facts_by_path: dict[str, FileFacts] = {}
     pending: list[tuple[_Job, bytes]] = []
@@ -170,7 +185,7 @@ def analyze_files(sources: list[SourceFile], config: Config, *, jobs: int, cache
     for source in sources:
         job = _Job(str(source.path), source.rel, source.module, source.aliases, source.is_package)
         try:
-            raw = source.path.read_bytes()
+            raw = contents[source.rel] if contents is not None and source.rel in contents else source.path.read_bytes()
         except OSError as error:
             facts_by_path[job.rel] = FileFacts(job.rel, job.module, job.aliases,
                                                problem=Problem(f"cannot read: {error.strerror or error}", Span(1, 1, 1, 1)))

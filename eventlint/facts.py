@@ -548,10 +548,9 @@ class _Extractor(cst.CSTVisitor):
                     if node.args and isinstance(node.args[0].value, cst.Call):
                         self.awaited.add(id(node.args[0].value))
         self.note_dispatch_call(node)
-        if self.loop_stack and isinstance(node.func, cst.Attribute) and node.func.attr.value in GET_METHODS:
-            receiver = self.ref(node.func.value)
-            if receiver is not None:
-                self.loop_stack[-1][1].append(receiver)
+        if self.loop_stack and fact is not None and fact.callee[-1][1:] in GET_METHODS and len(fact.callee) > 1:
+            # ``q.get()``, or ``get = q.get`` … ``get()``: the receiver is what precedes ``.get``
+            self.loop_stack[-1][1].append(fact.callee[:-1])
 
     def leave_Call(self, original_node: cst.Call) -> None:
         if self.scoped_calls and self.scoped_calls[-1] is original_node:

@@ -362,7 +362,7 @@ class EventGraph:
     def channel_api_of_class(self, qualname: str) -> ChannelApi | None:
         if qualname not in self._subclass_cache:
             self._subclass_cache[qualname] = None
-            for base in self.external_bases(qualname):
+            for base in [*self.mro(qualname), *self.external_bases(qualname)]:
                 api = self.catalog.channel(base)
                 if api is not None:
                     self._subclass_cache[qualname] = api.name

@@ -48,7 +48,8 @@ def test_syntax_error_and_exposed_queue(project, capsys):
     assert report["summary"] == {"files": 2, "findings": 2, "by_code": {"EVT000": 1, "EVT001": 1}, "unanalyzable": 1}
     first = report["findings"][1]
     assert set(first) >= {"code", "name", "message", "path", "line", "column", "end_line", "end_column", "related", "fix"}
-    assert (first["column"], first["end_line"], first["end_column"], first["fix"]) == (1, 2, 23, None)
+    assert (first["column"], first["end_line"], first["end_column"]) == (1, 2, 23)
+    assert first["fix"] == {"safety": "unsafe", "description": "privatize-queues: rename to a private name and add methods"}
 
 
 def test_text_output_has_location_excerpt_and_summary(project, capsys):

@@ -7,11 +7,12 @@ from typing import Iterator
 from ..config import Config
 from ..facts import is_public_name
 from ..graph import Channel, EventGraph
-from ..model import Finding
+from ..model import Finding, Fix
 from . import Rule
 
 CODE = "EVT001"
 NAME = "exposed-raw-queue"
+FIX = Fix("unsafe", "privatize-queues: rename to a private name and add methods")
 
 
 def _owner_name(graph: EventGraph, channel: Channel) -> str:
@@ -39,7 +40,7 @@ def check(graph: EventGraph, config: Config) -> Iterator[Finding]:
                 message = (f"public attribute `{owner}.{name}` is a raw {what}; callers bypass {owner}'s validation — "
                            f"make it private and expose methods instead")
                 symbol = f"{channel.owner}.{name}"
-            yield Finding(CODE, NAME, message, channel.path, binding.span, symbol=symbol, related=related)
+            yield Finding(CODE, NAME, message, channel.path, binding.span, symbol=symbol, related=related, fix=FIX)
     for method, channel, attr, span in graph.returned_channels():
         if not method.public or is_public_name(attr) or channel.scope == "local":
             continue
@@ -49,7 +50,7 @@ def check(graph: EventGraph, config: Config) -> Iterator[Finding]:
         message = (f"public {kind} `{owner}.{short}` returns the private raw {channel.constructor} `{attr}`, "
                    f"handing callers the channel itself")
         yield Finding(CODE, NAME, message, graph.path_of[method.qualname], span, symbol=method.qualname,
-                      related=tuple(graph.outside_uses(channel)))
+                      related=tuple(graph.outside_uses(channel)), fix=FIX)
 
 
 RULE = Rule(CODE, NAME, "A raw queue or channel is reachable from outside its owner through a public name.", "unsafe", check)

@@ -6,12 +6,13 @@ from typing import Iterator
 
 from ..config import Config
 from ..graph import EventGraph
-from ..model import Finding
+from ..model import Finding, Fix
 from . import Rule
 
 CODE = "EVT002"
 NAME = "mixed-type-channel"
 _MAX_RELATED = 12
+FIX = Fix("unsafe", "migrate-to-bus: move the channel to eventlint.bus with one typed subscription per kind")
 
 
 def check(graph: EventGraph, config: Config) -> Iterator[Finding]:
@@ -33,7 +34,8 @@ def check(graph: EventGraph, config: Config) -> Iterator[Finding]:
                    f"declare its element type or give each kind its own typed channel")
         if heuristic:
             message += " (some uses were matched to this channel by its unique attribute name)"
-        yield Finding(CODE, NAME, message, channel.path, channel.span, symbol=channel.id, related=tuple(related))
+        yield Finding(CODE, NAME, message, channel.path, channel.span, symbol=channel.id, related=tuple(related),
+                      fix=FIX)
 
 
 RULE = Rule(CODE, NAME, "One untyped channel carries unrelated event kinds and consumers dispatch on type or tag.",

@@ -46,8 +46,13 @@ def check(graph: EventGraph, config: Config) -> Iterator[Finding]:
         fix = None
         if blocking.fix:
             timeout = config.default_timeout
-            description = (f"wrap in asyncio.wait_for(..., timeout={timeout:g})" if blocking.timeout is None
-                           else f"pass {blocking.timeout.keyword or 'timeout'}={timeout:g}")
+            if blocking.constructor_timeout is not None:
+                description = (f"pass {blocking.constructor_timeout.keyword or 'timeout'}={timeout:g} where the client "
+                               f"is created (line {blocking.constructor.span.line})")
+            elif blocking.timeout is None:
+                description = f"wrap in asyncio.wait_for(..., timeout={timeout:g})"
+            else:
+                description = f"pass {blocking.timeout.keyword or 'timeout'}={timeout:g}"
             fix = Fix(blocking.fix, description + (f" ({blocking.fix_reason})" if blocking.fix_reason else ""))
         caller = reach.path[-1][0]
         yield Finding(CODE, NAME, message, blocking.path, blocking.call.span, symbol=caller, related=tuple(related), fix=fix)

@@ -11,8 +11,7 @@ from . import baseline as baselines
 from .catalog import CatalogError
 from .config import Config, ConfigError, find_project_root, load_config
 from .discovery import SourceFile, source_files
-from .engine import (ProgressFn, analyze_files, filter_findings, matches_codes, run_checks, selected_rules,
-                     with_paths)
+from .engine import ProgressFn, analyze_files, filter_findings, matches_codes, run_checks, selected_rules, with_paths
 from .model import FileFacts, Finding
 
 
@@ -175,7 +174,7 @@ def _chosen_codemods(names: tuple[str, ...], unsafe: bool) -> list[tuple[object,
         except registry.Unavailable:
             raise UsageError(f"codemod {name} is not available in this installation") from None
         if codemod.safety == "unsafe" and not unsafe:
-            raise UsageError(f"codemod {name} is unsafe ({codemod.description}); run it with --unsafe-fixes")
+            raise UsageError(f"codemod {name} is unsafe (it can change what the code does); run it with --unsafe-fixes")
         if all(chosen_entry.name != name for chosen_entry, _ in chosen):
             chosen.append((entry, codemod))
     return chosen
@@ -199,27 +198,30 @@ def fix(paths: list[str], *, select: tuple[str, ...] = (), ignore: tuple[str, ..
     jobs = jobs if jobs is not None else (config.jobs or os.cpu_count() or 1)
     cache_folder = _cache_folder(project, use_cache, cache_dir)
     workspace = Workspace((source.rel, source.path) for source in project.sources)
-    options = dict(select=select, ignore=ignore, jobs=jobs, cache_folder=cache_folder)
+    options = {"select": select, "ignore": ignore, "jobs": jobs, "cache_folder": cache_folder}
     analysed = _analyse(project, progress=progress, contents=workspace.contents(), **options)
     ran_codes = {rule.code for rule in analysed.rules}
-    codes = tuple(sorted({code for entry, codemod in chosen for code in registry.codes_of(entry, codemod)} & ran_codes))
+    explicit = bool(codemods)
+    codes = tuple(sorted({code for entry, _ in chosen for code in registry.codes_of(entry, explicit)} & ran_codes))
     before = [f for f in analysed.findings if f.code in codes]
     skipped: list[Skipped] = list(workspace.unreadable)
     notes: list[str] = []
     ran: list[str] = []
     for entry, codemod in chosen:
-        own = set(registry.codes_of(entry, codemod))
-        if not any(f.code in own for f in analysed.findings):
+        own = set(registry.codes_of(entry, explicit))
+        relevant = [f for f in analysed.findings if f.code in own]
+        if not relevant:
             continue
         if codemod.safety == "unsafe" and not unsafe:
             continue  # counted in ``hidden`` below
-        context = CodemodContext(analysed.graph, list(analysed.findings), config, project.root, workspace.read,
+        context = CodemodContext(analysed.graph, relevant, config, project.root, workspace.read,
                                  unsafe=unsafe, timeout=config.default_timeout)
         result = codemod.run(context)
         ran.append(codemod.name)
         skipped.extend(result.skipped)
         notes.extend(result.notes)
-        refused = workspace.propose(result.changes, codemod.name)
+        refused = workspace.propose(result.changes, codemod.name,
+                                    independent=getattr(codemod, "independent_files", False))
         skipped.extend(refused)
         if result.changes and not refused:
             analysed = _analyse(project, contents=workspace.contents(), **options)

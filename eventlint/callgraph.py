@@ -137,7 +137,8 @@ class CallGraph:
                 if value is not None and value.kind in ("api", "class", "function"):
                     # a project class or function counts by its qualified name too (the
                     # standard library's own ``threading.Thread`` when it is analysed)
-                    entries = [e for e in catalog.subscriptions_for(value.name) if not e.override and not e.callback]
+                    name = value.name if value.kind == "api" else self.graph.import_name(value.name)
+                    entries = [e for e in catalog.subscriptions_for(name) if not e.override and not e.callback]
                 last = call.callee[-1][1:] if call.callee[-1].startswith(".") else ""
                 if last:
                     entries += [e for e in catalog.subscriptions_by_name(last) if not e.callback]
@@ -180,7 +181,8 @@ class CallGraph:
                                           f"@{entry.name.replace('**.', '')}", fn.is_async)
                             break
             for cls in facts.classes:
-                for base in [*self.graph.mro(cls.qualname)[1:], *self.graph.external_bases(cls.qualname)]:
+                for base in [*map(self.graph.import_name, self.graph.mro(cls.qualname)[1:]),
+                             *self.graph.external_bases(cls.qualname)]:
                     for entry in catalog.subscriptions_for(base):
                         if entry.override:
                             method = f"{cls.qualname}.{entry.override}"
@@ -266,9 +268,9 @@ class CallGraph:
         if entry is None and value is not None and value.kind == "function":
             fn = self.graph.functions.get(value.name)
             if fn is not None and fn.owner_class is not None:
-                name = f"{fn.owner_class}().{value.name.rsplit('.', 1)[-1]}"
+                name = f"{self.graph.import_name(fn.owner_class)}().{value.name.rsplit('.', 1)[-1]}"
             else:
-                name = value.name
+                name = self.graph.import_name(value.name)
             entry = self.catalog.blocking_api(name)
         method = call.callee[-1][1:] if call.callee[-1].startswith(".") else ""
         channel = None

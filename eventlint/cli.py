@@ -181,6 +181,7 @@ def fix_command(paths, unsafe_fixes, codemods, show_diff, timeout, select, ignor
         progress.finish()
     if show_diff:
         click.echo(result.diff, nl=False)
+        sys.stdout.flush()  # the patch before the summary on stderr, when both go to a terminal
     _report_fix(result, show_diff)
     if show_diff:
         sys.exit(EXIT_FINDINGS if result.changed else EXIT_CLEAN)
@@ -210,7 +211,9 @@ def _report_fix(result, show_diff: bool) -> None:
     else:
         out(f"Fixed {_plural(total, 'finding')} in {_plural(len(result.changed), 'file')}.")
     if result.remaining:
-        out(f"{_plural(len(result.remaining), 'finding')} remain ({', '.join(result.codes)}); `eventlint check` shows them.")
+        codes = ", ".join(sorted({f.code for f in result.remaining}))
+        verb = "remains" if len(result.remaining) == 1 else "remain"
+        out(f"{_plural(len(result.remaining), 'finding')} {verb} ({codes}); `eventlint check` shows them.")
     if result.hidden:
         fixes = "1 more fix" if result.hidden == 1 else f"{result.hidden} more fixes"
         out(f"{fixes} can be applied with --unsafe-fixes.")

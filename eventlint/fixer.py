@@ -18,9 +18,9 @@ import os
 import shutil
 import tempfile
 import tokenize
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 import libcst as cst
 
@@ -38,7 +38,6 @@ class Original:
     text: str | None  # None when the file can't be decoded (EVT000): never edited
     encoding: str
     size: int
-    mtime_ns: int
 
 
 def _encoding(raw: bytes) -> str:
@@ -63,7 +62,7 @@ def read_original(rel: str, path: Path) -> Original:
             text = None  # it would not round-trip byte for byte: never rewrite it
     else:
         text = None
-    return Original(rel, path, raw, text, encoding, stat.st_size, stat.st_mtime_ns)
+    return Original(rel, path, raw, text, encoding, stat.st_size)
 
 
 def parse_error(text: str) -> str | None:
@@ -145,10 +144,11 @@ class Workspace:
 
     # ---- proposals ---------------------------------------------------------------------
 
-    def propose(self, changes: dict[str, str], author: str) -> list[Skipped]:
+    def propose(self, changes: dict[str, str], author: str, *, independent: bool = False) -> list[Skipped]:
         """Take a codemod's changes, all or none: one file that does not parse, can't be
         encoded or isn't an analysed file refuses the whole result (its edits may depend
-        on each other, e.g. a rename across files)."""
+        on each other, e.g. a rename across files).  ``independent``: each file's edit
+        stands alone, so a file changed on disk later holds back only itself."""
         refused: list[Skipped] = []
         accepted: dict[str, str] = {}
         for rel, text in sorted(changes.items()):
@@ -178,7 +178,7 @@ class Workspace:
             else:
                 self.current[rel] = text
         names = list(accepted)
-        for other in names[1:]:
+        for other in names[1:] if not independent else ():
             self._union(names[0], other)
         return []
 

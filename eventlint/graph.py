@@ -20,6 +20,7 @@ from .facts import dotted, is_public_name
 from .model import Binding, CallFact, ClassFact, FileFacts, FunctionFact, Location, Ref, Span
 
 _MAX_DEPTH = 24
+_MISSING = object()
 
 # A resolved value.  kind is one of: "module", "class", "instance", "function",
 # "channel" (name = channel id, extra = end role), "api" (an outside name, dotted).
@@ -91,6 +92,10 @@ class EventGraph:
         self._dispatches: dict[str, list] | None = None
         self._call_graph = None
         self._tables: dict | None = None
+        self._import_names: dict[str, str] = {}
+        self._resolved: dict[Ref, Value | None] = {}
+        self._mro: dict[str, list[str]] = {}
+        self._cut_short = 0
         for facts in self.files:
             self._index(facts)
         self._find_channels()
@@ -138,8 +143,21 @@ class EventGraph:
     # ---- resolution ---------------------------------------------------------------------
 
     def resolve(self, ref: Ref | None, depth: int = 0) -> Value | None:
+        """What ``ref`` names.  Results are memoised unless a cycle guard or the depth
+        limit cut the resolution short (then the answer depends on where it started)."""
         if not ref or depth > _MAX_DEPTH:
+            self._cut_short += 1
             return None
+        cached = self._resolved.get(ref, _MISSING)
+        if cached is not _MISSING:
+            return cached
+        before = self._cut_short
+        value = self._resolve(ref, depth)
+        if self._cut_short == before:
+            self._resolved[ref] = value
+        return value
+
+    def _resolve(self, ref: Ref, depth: int) -> Value | None:
         root = ref[0]
         tag, _, rest = root.partition(":")
         if tag == "G":
@@ -162,7 +180,26 @@ class EventGraph:
             value = self.step(value, step, depth)
         return value
 
+    def import_name(self, qualname: str) -> str:
+        """The shortest name a project class or function is importable by (its module's
+        shortest alias), used to match it against the catalogue."""
+        cached = self._import_names.get(qualname)
+        if cached is not None:
+            return cached
+        best = qualname
+        parts = qualname.split(".")
+        for cut in range(len(parts) - 1, 0, -1):
+            facts = self.modules.get(".".join(parts[:cut]))
+            if facts is not None:
+                shortest = min((facts.module, *facts.aliases), key=len)
+                best = ".".join([shortest, *parts[cut:]])
+                break
+        self._import_names[qualname] = best
+        return best
+
     def resolve_global(self, name: str, depth: int) -> Value | None:
+        if name in ("builtins.None", "builtins.NotImplemented"):
+            return None
         parts = name.split(".")
         for cut in range(len(parts), 0, -1):
             facts = self.modules.get(".".join(parts[:cut]))
@@ -230,6 +267,12 @@ class EventGraph:
 
     def mro(self, qualname: str) -> list[str]:
         """The class and its project base classes, depth first, without repeats."""
+        cached = self._mro.get(qualname)
+        if cached is None:
+            cached = self._mro[qualname] = self._compute_mro(qualname)
+        return cached
+
+    def _compute_mro(self, qualname: str) -> list[str]:
         order, stack, seen = [], [qualname], set()
         while stack and len(order) < 64:
             current = stack.pop(0)
@@ -289,6 +332,7 @@ class EventGraph:
         if channel is not None:
             return Value("channel", channel[0], channel[1])
         if key in self._resolving or depth > _MAX_DEPTH:
+            self._cut_short += 1
             return None
         self._resolving.add(key)
         try:
@@ -337,6 +381,7 @@ class EventGraph:
                 continue
             key = ("arg", id(call), position)
             if key in self._resolving:
+                self._cut_short += 1
                 continue
             self._resolving.add(key)
             try:
@@ -362,7 +407,7 @@ class EventGraph:
     def channel_api_of_class(self, qualname: str) -> ChannelApi | None:
         if qualname not in self._subclass_cache:
             self._subclass_cache[qualname] = None
-            for base in [*self.mro(qualname), *self.external_bases(qualname)]:
+            for base in [*map(self.import_name, self.mro(qualname)), *self.external_bases(qualname)]:
                 api = self.catalog.channel(base)
                 if api is not None:
                     self._subclass_cache[qualname] = api.name

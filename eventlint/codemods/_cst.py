@@ -1,0 +1,176 @@
+"""libcst helpers the codemods share: find nodes by position, add an argument the way
+the call is already formatted, add an import where a person would put it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+
+def parse(text: str) -> MetadataWrapper:
+    return MetadataWrapper(cst.parse_module(text), unsafe_skip_copy=True)
+
+
+def nodes_at(wrapper: MetadataWrapper, kind: type) -> dict[tuple[int, int, int, int], cst.CSTNode]:
+    """Every node of ``kind`` by its span (line, column, end line, end column), 1-based
+    as in findings: ``f(x).g()`` and ``f(x)`` start at the same place but end apart."""
+    found: dict[tuple[int, int, int, int], cst.CSTNode] = {}
+    for node, where in wrapper.resolve(PositionProvider).items():
+        if isinstance(node, kind):
+            found.setdefault((where.start.line, where.start.column + 1, where.end.line, where.end.column + 1), node)
+    return found
+
+
+def is_none(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Name) and node.value == "None"
+
+
+def _without_comment(whitespace: cst.BaseParenthesizableWhitespace) -> cst.BaseParenthesizableWhitespace:
+    if isinstance(whitespace, cst.ParenthesizedWhitespace):
+        return whitespace.with_changes(first_line=cst.TrailingWhitespace(), empty_lines=[])
+    return whitespace
+
+
+def _separator(call: cst.Call) -> cst.Comma:
+    """The comma and whitespace the call already puts between its arguments."""
+    args = call.args
+    if len(args) >= 2 and isinstance(args[-2].comma, cst.Comma):
+        comma = args[-2].comma
+        return comma.with_changes(whitespace_after=_without_comment(comma.whitespace_after))
+    if isinstance(call.whitespace_before_args, cst.ParenthesizedWhitespace):
+        return cst.Comma(whitespace_after=_without_comment(call.whitespace_before_args))
+    return cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+
+
+def append_arg(call: cst.Call, arg: cst.Arg) -> cst.Call:
+    """``f(a, b)`` → ``f(a, b, new)``, keeping one-line, hanging and trailing-comma layouts."""
+    args = list(call.args)
+    if not args:
+        return call.with_changes(args=[arg])
+    last = args[-1]
+    separator = _separator(call)
+    trailing = last.comma
+    if isinstance(trailing, cst.Comma) and isinstance(trailing.whitespace_after, cst.ParenthesizedWhitespace) \
+            and isinstance(separator.whitespace_after, cst.ParenthesizedWhitespace):
+        # one argument per line and a trailing comma: the last argument keeps its own
+        # comment; the new one takes the line break before the closing parenthesis
+        closing = trailing.whitespace_after
+        args[-1] = last.with_changes(comma=trailing.with_changes(
+            whitespace_after=closing.with_changes(indent=separator.whitespace_after.indent,
+                                                  last_line=separator.whitespace_after.last_line)))
+        new = arg.with_changes(comma=cst.Comma(whitespace_after=closing.with_changes(
+            first_line=cst.TrailingWhitespace(), empty_lines=[])))
+    elif isinstance(trailing, cst.Comma):
+        args[-1] = last.with_changes(comma=separator)
+        new = arg.with_changes(comma=trailing)
+    else:
+        args[-1] = last.with_changes(comma=separator, whitespace_after_arg=cst.SimpleWhitespace(""))
+        new = arg.with_changes(whitespace_after_arg=last.whitespace_after_arg)
+    return call.with_changes(args=[*args, new])
+
+
+def keyword_arg(name: str, value: cst.BaseExpression) -> cst.Arg:
+    return cst.Arg(value=value, keyword=cst.Name(name),
+                   equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
+                                         whitespace_after=cst.SimpleWhitespace("")))
+
+
+def _top_imports(module: cst.Module) -> Iterator[tuple[int, cst.SimpleStatementLine, cst.BaseSmallStatement]]:
+    for index, statement in enumerate(module.body):
+        if isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                if isinstance(small, (cst.Import, cst.ImportFrom)):
+                    yield index, statement, small
+
+
+def _dotted(node: cst.BaseExpression | None) -> str:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return f"{_dotted(node.value)}.{node.attr.value}"
+    return ""
+
+
+def module_alias(module: cst.Module, name: str) -> str | None:
+    """The local name a module-level ``import name [as alias]`` binds, if any."""
+    for _, _, small in _top_imports(module):
+        if isinstance(small, cst.Import):
+            for alias in small.names:
+                if _dotted(alias.name) == name:
+                    if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                        return alias.asname.name.value
+                    return name
+    return None
+
+
+def _is_docstring(statement: cst.BaseStatement) -> bool:
+    return (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
+            and isinstance(statement.body[0], cst.Expr)
+            and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString)))
+
+
+def _is_future(statement: cst.BaseStatement) -> bool:
+    return isinstance(statement, cst.SimpleStatementLine) and any(
+        isinstance(small, cst.ImportFrom) and _dotted(small.module) == "__future__" for small in statement.body)
+
+
+def _is_import(statement: cst.BaseStatement) -> bool:
+    return isinstance(statement, cst.SimpleStatementLine) and all(
+        isinstance(small, (cst.Import, cst.ImportFrom)) for small in statement.body)
+
+
+def _insert_before(body: list, index: int, line: cst.SimpleStatementLine) -> None:
+    """The new line takes the blank lines and comments above its neighbour."""
+    target = body[index]
+    body[index] = target.with_changes(leading_lines=[])
+    body.insert(index, line.with_changes(leading_lines=target.leading_lines))
+
+
+def add_import(module: cst.Module, name: str) -> cst.Module:
+    """Add ``import name`` at module level where a person would: in the section of
+    imports (a run of import lines between blank lines) that already imports from the
+    same package, else the first one; among its plain ``import x`` lines in alphabetical
+    order, else at its top.  With no imports, after the docstring and ``__future__``."""
+    line = cst.SimpleStatementLine(body=[cst.Import(names=[cst.ImportAlias(name=cst.parse_expression(name))])])
+    body = list(module.body)
+    start = 1 if body and _is_docstring(body[0]) else 0
+    while start < len(body) and _is_future(body[start]):
+        start += 1
+    sections: list[list[int]] = []
+    for index in range(start, len(body)):
+        if not _is_import(body[index]) or _is_future(body[index]):
+            if sections:
+                break
+            continue
+        if not sections or body[index].leading_lines or index != sections[-1][-1] + 1:
+            sections.append([])
+        sections[-1].append(index)
+    if not sections:
+        following = body[start] if start < len(body) else None
+        if start > 0:
+            line = line.with_changes(leading_lines=[cst.EmptyLine(indent=False)])
+        body.insert(start, line)
+        if following is not None and not following.leading_lines:
+            body[start + 1] = following.with_changes(leading_lines=[cst.EmptyLine(indent=False)])
+        return module.with_changes(body=body)
+    top = name.split(".")[0]
+    section = next((s for s in sections if any(_imports_package(body[i], top) for i in s)), sections[0])
+    plain = [i for i in section if isinstance(body[i].body[0], cst.Import)]
+    for index in plain:
+        if _dotted(body[index].body[0].names[0].name) > name:
+            _insert_before(body, index, line)
+            return module.with_changes(body=body)
+    if plain:
+        body.insert(plain[-1] + 1, line)
+    else:
+        _insert_before(body, section[0], line)
+    return module.with_changes(body=body)
+
+
+def _imports_package(statement: cst.SimpleStatementLine, top: str) -> bool:
+    small = statement.body[0]
+    if isinstance(small, cst.ImportFrom):
+        return not small.relative and _dotted(small.module).split(".")[0] == top
+    return any(_dotted(alias.name).split(".")[0] == top for alias in small.names)

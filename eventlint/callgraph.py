@@ -69,6 +69,7 @@ class CallGraph:
         self._timeout_receivers: set | None = None
         self._handlers: list[Handler] | None = None
         self._blocking: dict[int, BlockingCall | None] = {}
+        self._catalogued: dict[int, bool] = {}
 
     # ---- resolution helpers ---------------------------------------------------------------
 
@@ -237,6 +238,28 @@ class CallGraph:
             self._blocking[key] = self._classify(call, in_async)
         return self._blocking[key]
 
+    def catalogued(self, call: CallFact) -> bool:
+        """The call is a catalogued blocking API or channel operation (the standard
+        library's own ``Queue.get`` when it is part of the analysed code)."""
+        key = id(call)
+        known = self._catalogued.get(key)
+        if known is None:
+            known = False
+            value = self.value(call)
+            if value is not None and value.kind in ("function", "class"):
+                fn = self.graph.functions.get(value.name)
+                name = self.graph.import_name(value.name)
+                if fn is not None and fn.owner_class is not None:
+                    method = value.name.rsplit(".", 1)[-1]
+                    owner = self.graph.import_name(fn.owner_class)
+                    known = (self.catalog.blocking_api(f"{owner}().{method}") is not None
+                             or self.catalog.blocking_api(f"{owner}.{method}") is not None)
+                known = known or self.catalog.blocking_api(name) is not None
+            if not known and call.callee[-1][1:] in self.catalog.channel_methods:
+                known = self.graph.resolve_channel(call.callee[:-1]) is not None
+            self._catalogued[key] = known
+        return known
+
     def _timed_by_argument(self, call: CallFact, spec: ParamSpec | None) -> bool | None:
         """True when a timeout is passed, False when ``None`` is passed, None when absent."""
         if call.has_star:
@@ -401,6 +424,8 @@ class CallGraph:
                 blocking = self.blocking(call, in_async)
                 if blocking is not None:
                     results.append(Reach(handler, blocking, self._path(parents, function)))
+                if self.catalogued(call):
+                    continue  # a catalogued operation is judged by its entry, not by its implementation
                 for callee in self.callees(call):
                     if callee in parents or self.edge_timed(call, callee):
                         continue

@@ -21,6 +21,8 @@ from .model import Binding, CallFact, ClassFact, FileFacts, FunctionFact, Locati
 
 _MAX_DEPTH = 24
 _MISSING = object()
+_MAX_PARAM_DEPTH = 3
+_MAX_CALL_SITES = 64
 
 # A resolved value.  kind is one of: "module", "class", "instance", "function",
 # "channel" (name = channel id, extra = end role), "api" (an outside name, dotted).
@@ -96,6 +98,7 @@ class EventGraph:
         self._resolved: dict[Ref, Value | None] = {}
         self._mro: dict[str, list[str]] = {}
         self._cut_short = 0
+        self._param_depth = 0
         for facts in self.files:
             self._index(facts)
         self._find_channels()
@@ -344,6 +347,18 @@ class EventGraph:
         return value
 
     def resolve_param(self, spec: str, depth: int) -> Value | None:
+        # following arguments through callers is worth a few levels; beyond that the
+        # number of call sites explodes and the answer is rarely unique anyway
+        if self._param_depth >= _MAX_PARAM_DEPTH:
+            self._cut_short += 1
+            return None
+        self._param_depth += 1
+        try:
+            return self._resolve_param(spec, depth)
+        finally:
+            self._param_depth -= 1
+
+    def _resolve_param(self, spec: str, depth: int) -> Value | None:
         function, _, name = spec.rpartition(":")
         fn = self.functions.get(function)
         if fn is None:
@@ -370,7 +385,10 @@ class EventGraph:
             target = fn.owner_class
         position = index - (1 if fn.owner_class is not None and fn.params and fn.params[0].name in ("self", "cls") else 0)
         values = set()
-        for call in self.constructors.get(target, ()):
+        calls = self.constructors.get(target, ())
+        if len(calls) > _MAX_CALL_SITES:
+            return None
+        for call in calls:
             arg = None
             for key, ref in call.keywords:
                 if key == name:
@@ -390,6 +408,8 @@ class EventGraph:
                 self._resolving.discard(key)
             if value is not None:
                 values.add(value)
+                if len(values) > 1:
+                    return None
         return values.pop() if len(values) == 1 else None
 
     def _index_calls(self) -> None:
@@ -501,7 +521,10 @@ class EventGraph:
                     for name, _, _ in channel.names:
                         by_attr[name].append(channel.id)
             self._channels_by_attr = by_attr
-        candidates = self._channels_by_attr.get(ref[-1][1:], [])
+        attr = ref[-1][1:]
+        if attr.startswith("_"):
+            return None  # a private name used from elsewhere is too weak a clue
+        candidates = self._channels_by_attr.get(attr, [])
         if len(candidates) == 1:
             channel = self.channels[candidates[0]]
             end = next((e for n, e, _ in channel.names if n == ref[-1][1:]), "")

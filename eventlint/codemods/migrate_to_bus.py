@@ -97,7 +97,8 @@ _PLAIN_DATA = frozenset({
     "collections.Counter", "collections.deque",
 })  # what eventlint.bus refuses to publish or subscribe to (plain data, numbers)
 _TAG = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[_\-. ][A-Za-z0-9]+)*\Z")
-_LEFTOVER_IMPORTS = {"queue": (), "threading": ("Thread",), "asyncio": ("Queue", "create_task", "ensure_future")}
+# imports the rewrite can leave unused: removed then (and only then)
+_LEFTOVER_IMPORTS = frozenset({"queue", "threading", "asyncio"})
 _LEFTOVER_FROM = {"queue": ("Queue", "SimpleQueue"), "threading": ("Thread",),
                   "asyncio": ("Queue", "create_task", "ensure_future")}
 
@@ -108,7 +109,7 @@ class _Skip(Exception):
 
 class MigrateToBus:
     name = "migrate-to-bus"
-    description = "Move a raw queue, its producers and its dispatching consumer onto eventlint.bus (one subscribe per kind)."
+    description = "Move a raw queue, its producers and its dispatching consumer onto eventlint.bus."
     safety = "unsafe"
 
     def run(self, context: CodemodContext) -> CodemodResult:
@@ -371,8 +372,8 @@ class _Apply(cst.CSTTransformer):
     def on_leave(self, original_node, updated_node):
         key = id(original_node)
         if key in self.edits.remove:
-            return cst.RemovalSentinel.REMOVE
-        if key in self.edits.replace:
+            updated_node = cst.RemovalSentinel.REMOVE
+        elif key in self.edits.replace:
             updated_node = self.edits.replace[key](updated_node)
         if isinstance(updated_node, cst.IndentedBlock) and not updated_node.body:
             updated_node = updated_node.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])])
@@ -493,7 +494,8 @@ def _import_uses(module: cst.Module, wrapper: MetadataWrapper | None = None) -> 
                 if key is None:
                     continue
                 local = _dotted(alias.name).split(".")[0] if isinstance(small, cst.Import) else _dotted(alias.name)
-                counts[key] = sum(len(a.references) for a in scope.assignments[local] if getattr(a, "node", None) is small)
+                counts[key] = sum(len(a.references) for a in scope.assignments[local]
+                                  if getattr(a, "node", None) is small)
     return counts
 
 
@@ -584,7 +586,8 @@ class _LoopMatcher:
             if done is not None:
                 loop.task_done.append(done)
                 continue
-            if isinstance(statement, cst.If) and not chain_seen and loop.sentinel is None and self.sentinel_check(loop, statement):
+            if isinstance(statement, cst.If) and not chain_seen and loop.sentinel is None \
+                    and self.sentinel_check(loop, statement):
                 continue
             if isinstance(statement, cst.Try) and not chain_seen:
                 if statement.handlers or statement.orelse is not None or statement.finalbody is None:
@@ -620,8 +623,8 @@ class _LoopMatcher:
         if not (ok and isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)
                 and call.func.attr.value == "get" and not call.args
                 and self.source.code(call.func.value) == self.receiver):
-            raise self.fail(statement, f"the consumer loop doesn't start with `item = {'await ' if self.is_async else ''}"
-                                       f"{self.receiver}.get()`")
+            get = f"{'await ' if self.is_async else ''}{self.receiver}.get()"
+            raise self.fail(statement, f"the consumer loop doesn't start with `item = {get}`")
         target = small.targets[0].target
         if isinstance(target, cst.Name):
             return _Loop(call, target.value, None, [], None, "", [], [], [])
@@ -661,8 +664,8 @@ class _LoopMatcher:
         if statement.orelse is not None or not _exits(body):
             return False  # a dispatch branch (a tag), or a test the dispatch will refuse
         done = [self.task_done(extra) for extra in body[:-1]]
-        if None in done:
-            raise self.fail(statement, "the consumer does more than stop at its sentinel")
+        if None in done:  # (located at the test: ``statement`` may be a copy without a position)
+            raise self.fail(statement.test, "the consumer does more than stop at its sentinel")
         loop.task_done.extend(done)
         loop.sentinel = sentinel
         loop.sentinel_code = self.source.module.code_for_node(statement.test.comparisons[0].comparator)
@@ -716,7 +719,9 @@ class _LoopMatcher:
 
 
 def _is_true(test: cst.BaseExpression) -> bool:
-    return (isinstance(test, cst.Name) and test.value == "True") or (isinstance(test, cst.Integer) and test.value == "1")
+    if isinstance(test, cst.Name):
+        return test.value == "True"
+    return isinstance(test, cst.Integer) and test.value == "1"
 
 
 def _string(node: cst.CSTNode) -> str | None:
@@ -1440,9 +1445,7 @@ class _Migration:
             if isinstance(node, (cst.Break, cst.Continue)) and not _in_inner_loop(source, node, branch.body):
                 raise _Skip(f"a dispatch branch uses {type(node).__name__.lower()} ({source.where(node)})")
         inside = {id(n) for n in _walk(branch.body)}
-        scope = source.scopes[self.consumer.body]
-        for statement in _statements(self.consumer.body)[:1]:
-            scope = source.scopes[statement]
+        scope = source.scopes[branch.node.test if isinstance(branch.node, cst.If) else self.loop.get]
         kept = {loop.item, *loop.fields, self.self_name}
         for assignment in scope.assignments:
             nodes = [getattr(assignment, "node", None), *(access.node for access in assignment.references)]

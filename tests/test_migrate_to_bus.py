@@ -254,6 +254,63 @@ def test_windows_newlines_are_kept(tmp_path):
     assert new == expected
 
 
+@pytest.mark.parametrize("old,new,reason", [
+    ("EVENTS.put(B(2))", "EVENTS.put(Decimal(2))", "publishes a Decimal"),
+    ("import threading\n", "import threading\nfrom mylib import EventBus\n", "`EventBus` already means something else"),
+    ("        item = EVENTS.get()\n", "        item = EVENTS.get()\n        print(item)\n",
+     "the consumer loop does more than dispatch (`print(item)`"),
+    ("        if isinstance(item, A):", "        match item:\n            case A():\n                print('a')\n"
+                                      "        if isinstance(item, A):", "dispatches with `match`"),
+])
+def test_unsafe_variants_are_skipped(tmp_path, old, new, reason):
+    """Plain data the bus refuses, a name the new import would shadow, a loop that does
+    more than dispatch, a dispatch this codemod doesn't read."""
+    text = _THREAD_CONSUMER.format(module="queue", constructor="queue.Queue()")
+    text = text.replace("import threading\n", "import threading\nfrom decimal import Decimal\n")
+    assert old in text
+    (found,) = _skips(tmp_path, {"app.py": text.replace(old, new)})
+    assert reason in found
+
+
+def test_publish_during_construction_is_skipped(tmp_path):
+    """Subscribed in __init__, an event published there could reach a handler before
+    __init__ has set what the handler needs (the queue would have held it)."""
+    text = (CASES / "instance_hub.before.py").read_text(encoding="utf-8")
+    text = text.replace("        self.lines = []\n", "        self.inbox.put(Signup('root'))\n        self.lines = []\n")
+    (found,) = _skips(tmp_path, {"case.py": text})
+    assert "published to while Hub is being built" in found
+
+
+_URGENT = '''        self._urgent = queue.Queue()
+        threading.Thread(target=self._work_urgent, daemon=True).start()
+
+    def urgent(self, image):
+        self._urgent.put(Thumbnail(image))
+        self._urgent.put(Resize(image, 10))
+
+    def _work_urgent(self):
+        while True:
+            job = self._urgent.get()
+            if isinstance(job, Resize):
+                self.done.append(f"urgent resize: {job.image}")
+            elif isinstance(job, Thumbnail):
+                self.done.append(f"urgent thumbnail: {job.image}")
+'''
+
+
+def test_two_channels_of_one_class_get_their_own_handlers(tmp_path):
+    """New handler names never collide, also between channels migrated in one run."""
+    text = (CASES / "bounded_queue.before.py").read_text(encoding="utf-8")
+    anchor = "        self._worker.start()\n"
+    result = _migrate(_project(tmp_path / "project", {"case.py": text.replace(anchor, anchor + _URGENT)}))
+    assert result.skipped == []
+    new = result.changes["case.py"]
+    cst.parse_module(new)
+    assert sorted(re.findall(r"def (_on_\w+)", new)) == ["_on_resize", "_on_resize_2", "_on_thumbnail",
+                                                         "_on_thumbnail_2"]
+    assert "self._urgent.subscribe(Resize, self._on_resize_2, maxsize=0)" in new
+
+
 def test_codemod_interface():
     codemod = MigrateToBus()
     assert codemod.name == "migrate-to-bus"

@@ -15,7 +15,6 @@ import dataclasses
 import functools
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -70,7 +69,7 @@ def _migrate(root: Path, paths: list[Path] | None = None, **options) -> CodemodR
     return MigrateToBus().run(context)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _before(case: str, base: str) -> CodemodResult:
     return _migrate(_project(Path(base) / case / "before", _files(case, "before")))
 
@@ -259,8 +258,9 @@ def test_windows_newlines_are_kept(tmp_path):
     ("import threading\n", "import threading\nfrom mylib import EventBus\n", "`EventBus` already means something else"),
     ("        item = EVENTS.get()\n", "        item = EVENTS.get()\n        print(item)\n",
      "the consumer loop does more than dispatch (`print(item)`"),
-    ("        if isinstance(item, A):", "        match item:\n            case A():\n                print('a')\n"
-                                      "        if isinstance(item, A):", "dispatches with `match`"),
+    ("        if isinstance(item, A):",
+     ("        match item:\n            case A():\n                print('a')\n        if isinstance(item, A):"),
+     "dispatches with `match`"),
 ])
 def test_unsafe_variants_are_skipped(tmp_path, old, new, reason):
     """Plain data the bus refuses, a name the new import would shadow, a loop that does

@@ -30,12 +30,15 @@ Where the subscriptions go.  They must be registered before anything is publishe
 events published before them would reach nobody (a queue would have kept them):
 
 - a module-level channel subscribes at module level, right after the last statement that
-  defines something the subscriptions name (the bus, the event classes, the handlers).
-  That runs at import, before any function of the module can publish; module code that
-  could run before that point (a bare call, ``if __name__ == "__main__":``) makes the site
-  unsafe, and it is skipped;
+  defines something the subscriptions name (the bus, the classes, the handlers).  That
+  runs at import, before any function of the module can publish; module code that could
+  run before that point (a bare call, ``if __name__ == "__main__":``, a put at import time)
+  makes the site unsafe, and it is skipped.  The consumer must be a module-level function
+  of the channel's module;
 - an instance channel subscribes in ``__init__``, right after ``self.x = EventBus()``:
-  every instance has its subscriptions before its methods can publish;
+  every instance has its subscriptions before any of its methods can publish.  A put in
+  ``__init__`` itself is skipped (its handler could run before ``__init__`` has set what the
+  handler uses).  The consumer must be a method of the owner class;
 - ``AsyncEventBus.subscribe`` needs a running event loop, so an asyncio instance channel
   is only migrated when every construction of its class in the analysed code runs inside
   an ``async def``; a module-level asyncio channel is skipped (import time has no loop).
@@ -43,18 +46,23 @@ events published before them would reach nobody (a queue would have kept them):
 "Behaves the same" (the project's decision): every handler is called with equal events the
 same number of times, and events of one kind reach their handler in publish order.  Order
 across kinds is not kept, and on the thread bus handlers of different kinds run
-concurrently, each on its own worker; both are said in the result's notes.  An unbounded
-queue subscribes with ``maxsize=0`` (never drops); ``Queue(n)`` with ``maxsize=n,
-overflow="block"``.  When dispatch branches test classes that inherit from one another, a
-later branch gets ``filter=lambda event: not isinstance(event, Earlier)`` so that the first
-matching branch alone handles an event; a branch no event can reach is not migrated.
+concurrently, each on its own worker; the result's notes say both.  An unbounded queue
+subscribes with ``maxsize=0`` (never drops); ``Queue(n)`` with ``maxsize=n,
+overflow="block"`` (a bound per subscription now, where the queue bounded all kinds
+together).  When dispatch branches test classes that inherit from one another, a later
+branch gets ``filter=lambda event: not isinstance(event, Earlier)`` so that the first
+matching branch alone handles an event; a branch no event can reach is not migrated, and
+an ``else`` branch is dropped only when no published kind reaches it.  This holds for a
+program that works: a handler that raises is retried or dead-lettered by the bus, where it
+killed the worker thread; a publish after the shutdown raises ``BusClosed``.
 
 Anything the codemod cannot prove is left untouched and reported as ``Skipped`` with the
-reason: a value of unknown kind is published; the channel escapes (passed as an argument,
-returned, aliased, used through a method other than put/get, a public name mentioned by
-project files that were not analysed); the consumer loop does more than get, check the
-sentinel, dispatch and ``task_done()``; there are several consumers or gets outside the
-loop; the consumer or its thread is used for anything but starting and joining it; the
+reason: a value of unknown kind or plain data is published; the channel escapes (passed as
+an argument, returned, aliased, used through a method other than put/get/task_done, a
+public name mentioned by project files that were not analysed); the consumer loop does
+more than get, check the sentinel, dispatch with ``isinstance`` or tag comparisons and call
+``task_done()``; there are gets outside that loop; the consumer, its thread or its task is
+used for anything but starting, joining or awaiting it, or is started in a loop; the
 constructor is not a plain FIFO queue (LIFO and priority queues order differently, process
 and memory channels have no bus); a bounded ``asyncio.Queue`` (publish cannot wait).
 """
@@ -124,10 +132,14 @@ class MigrateToBus:
             except _Skip as skip:
                 result.skipped.append(Skipped(channel.path, channel.span.line, f"{channel.display}: {skip}"))
                 continue
+            except Exception as error:  # noqa: BLE001 - one odd site must not stop the whole fix run
+                reason = f"{channel.display}: not migrated, internal error ({type(error).__name__}: {error})"
+                result.skipped.append(Skipped(channel.path, channel.span.line, reason))
+                continue
             result.notes.extend(notes)
         try:
             result.changes = work.render()
-        except _Skip as failure:  # generated code that doesn't parse: write nothing at all
+        except Exception as failure:  # noqa: BLE001 - e.g. code that wouldn't parse: write nothing at all
             for channel in work.migrated:
                 result.skipped.append(Skipped(channel.path, channel.span.line, f"{channel.display}: {failure}"))
             result.notes = []
@@ -824,6 +836,9 @@ class _Migration:
             closing = "close(drain=True)" if self.flavour == "thread" else "aclose(drain=True)"
             self.notes.append(f"{where}: the shutdown put became {closing}: it waits for every published event to be "
                               f"handled, and publishing after it raises BusClosed where the queue kept the item")
+        elif self.flavour == "thread":
+            self.notes.append(f"{where}: nothing closes the bus: at exit it is closed with drain=True (waiting up to "
+                              f"10 s), so events still queued then are handled, where a daemon worker was cut off")
         if self.flavour == "thread" and len({s.branch for s in subscriptions}) > 1:
             self.notes.append(f"{where}: handlers of different kinds now run concurrently, each on its own worker "
                               f"thread; guard any state they share")
@@ -907,9 +922,9 @@ class _Migration:
                         for assignment in source.scopes[node].assignments[local]:
                             if getattr(assignment, "node", None) is node:
                                 yield from ((source, access.node) for access in assignment.references)
-                elif isinstance(node, cst.Attribute) and node.attr.value == name:
-                    if self.graph.canonical_module(self.qualify(source, _dotted(node.value))) == self.channel.module:
-                        yield source, node
+                elif isinstance(node, cst.Attribute) and node.attr.value == name \
+                        and self.graph.canonical_module(self.qualify(source, _dotted(node.value))) == self.channel.module:
+                    yield source, node
 
     def imports_home(self, source: _Source, node: cst.ImportFrom) -> bool:
         return self.graph.canonical_module(_import_base(source, node)) == self.channel.module

@@ -54,9 +54,6 @@ class _Collector(facts_module._Extractor):
 
     def __init__(self, facts: FileFacts, catalog, tag_keys: frozenset[str], names: frozenset[str]):
         super().__init__(facts.module, facts.path.endswith("__init__.py"), catalog, tag_keys)
-        # ``facts.extract`` sets these up before a pass
-        self._saved_scopes = []
-        self._with_pushed = []
         self.names = names
         self.attributes: list[_AttributeUse] = []
         self.method_calls: dict[int, tuple[cst.Call, str, bool]] = {}  # id(receiver) -> (call, method, awaited)

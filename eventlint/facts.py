@@ -7,6 +7,7 @@ allows (imports, ``self``, parameters, locals); the graph finishes the job acros
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import re
 from dataclasses import dataclass, field
 
@@ -975,11 +976,67 @@ def _params(params: cst.Parameters) -> list[_ParamInfo]:
     return out
 
 
+_TRIVIA_FIELDS = frozenset({
+    "lpar", "rpar", "leading_lines", "lines_after_decorators", "header", "footer", "trailing_whitespace", "comma",
+    "semicolon", "equal", "dot", "colon", "lbracket", "rbracket", "lbrace", "rbrace", "indent", "encoding",
+    "default_indent", "default_newline", "has_trailing_newline", "asynchronous", "star", "operator", "newline",
+    "start", "end", "prefix", "quote", "value_raw",
+})
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _child_fields(kind: type) -> tuple[str, ...]:
+    names = _CHILD_FIELDS.get(kind)
+    if names is None:
+        names = tuple(f.name for f in dataclasses.fields(kind)
+                      if f.name not in _TRIVIA_FIELDS and not f.name.startswith("whitespace"))
+        if kind in (cst.FunctionDef, cst.ClassDef):
+            names = ("decorators", *(n for n in names if n != "decorators"))  # source order
+        _CHILD_FIELDS[kind] = names
+    return names
+
+
+def _walk(root: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
+    """A read-only traversal that calls ``visit_<Type>``/``leave_<Type>`` like libcst's,
+    without rebuilding every node on the way back up and without descending into
+    whitespace and punctuation (libcst's own traversal cost about as much as the parse)."""
+    visits: dict[type, object] = {}
+    leaves: dict[type, object] = {}
+
+    def handlers(kind: type):
+        visit = getattr(visitor, f"visit_{kind.__name__}", None)
+        leave = getattr(visitor, f"leave_{kind.__name__}", None)
+        visits[kind], leaves[kind] = visit, leave
+        return visit, leave
+
+    def walk(node: cst.CSTNode) -> None:
+        kind = type(node)
+        if kind in visits:
+            visit, leave = visits[kind], leaves[kind]
+        else:
+            visit, leave = handlers(kind)
+        if visit is None or visit(node) is not False:
+            for name in _CHILD_FIELDS.get(kind) or _child_fields(kind):
+                child = getattr(node, name)
+                if child is None or isinstance(child, str):
+                    continue
+                if isinstance(child, (list, tuple)):
+                    for item in child:
+                        if isinstance(item, cst.CSTNode):
+                            walk(item)
+                elif isinstance(child, cst.CSTNode):
+                    walk(child)
+        if leave is not None:
+            leave(node)
+
+    walk(root)
+
+
 def extract(module_node: cst.Module, *, path: str, module: str, aliases: tuple[str, ...], is_package: bool,
             catalog: Catalog, tag_keys: frozenset[str]) -> FileFacts:
     """Run the single visitor pass over a parsed module."""
     extractor = _Extractor(module, is_package, catalog, tag_keys)
-    module_node.visit(extractor)
+    _walk(module_node, extractor)
     return FileFacts(
         path=path,
         module=module,

@@ -12,7 +12,7 @@ from eventlint import api
 
 from .codemod_cases import cases, contents, install
 
-CODEMODS = {"add-timeouts": ("EVT003",), "privatize-queues": ("EVT001",)}
+CODEMODS = {"add-timeouts": ("EVT003",), "privatize-queues": ("EVT001",), "migrate-to-bus": ("EVT001", "EVT002")}
 
 
 def _fix(project, codemod, **options):

@@ -1,0 +1,431 @@
+"""How much a check costs compared with libcst parsing the same files.
+
+Run with ``python bench/run.py [--corpus PATH] [--jobs 2] [--repeat 3] [--full]``.
+
+The default corpus is this machine's standard library without its tests (no ``test/``,
+``tests/``, ``idlelib/idle_test/``, ``lib2to3/tests/`` or ``site-packages/``), copied to
+a temporary folder so that every tool sees exactly the same files and no configuration
+file of the interpreter's tree. Every measurement uses the same number of processes
+(``--jobs``); each is the median of ``--repeat`` runs:
+
+- **floor**: ``libcst.parse_module`` of every file (read the bytes, parse) in a
+  ``multiprocessing`` pool of ``jobs`` processes (fork), pool start-up included. It runs
+  inside this script, which has already imported libcst: the eventlint runs below also
+  pay for starting Python and importing their dependencies, so the ratio is strict.
+- **cold**: ``python -m eventlint check CORPUS --jobs N --cache-dir EMPTY --exit-zero
+  --format json -o REPORT`` (a fresh, empty cache folder for every run);
+- **warm**: the same command again on the same cache folder, nothing changed;
+- **peak RSS** of the eventlint process tree (the CLI and its workers): the largest of the
+  sampled sums of the tree's resident sets (every 0.05 s, from ``/proc``) and the largest
+  single process (``wait4``'s ``ru_maxrss``). The sum counts pages the fork-started
+  workers share with their parent once per process, so it over-states, never under-states.
+
+The goals come from DESIGN.md ("Performance budget"): cold <= 2x the floor, warm <= 0.10x
+cold, peak RSS <= 400 MiB. For reference, the same corpus goes through ruff
+(``--select S113,ASYNC``), Fixit (``fixit lint``, its default rules) and flake8 with
+flake8-async, when they are on PATH (they are not dependencies of eventlint).
+``--full`` also checks the whole standard library once (1,790 files here) and reports its
+time, peak RSS and exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+import libcst  # noqa: E402
+
+from eventlint.discovery import discover  # noqa: E402
+
+GOAL_COLD = 2.0  # x floor
+GOAL_WARM = 0.10  # x cold
+GOAL_RSS = 400.0  # MiB
+TEST_FOLDERS = frozenset({"test", "tests", "idle_test"})  # covers idlelib/idle_test and lib2to3/tests
+MIB = 1024 * 1024
+PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+# ---- corpus -------------------------------------------------------------------------
+
+
+def stdlib_files(full: bool) -> tuple[Path, list[Path]]:
+    """The standard library's Python files, found as eventlint finds them (which skips
+    ``site-packages``), without the test folders unless ``full``."""
+    stdlib = Path(sysconfig.get_paths()["stdlib"]).resolve()
+    files = []
+    for path in discover([stdlib], stdlib, ()):
+        parts = path.relative_to(stdlib).parts
+        if "site-packages" in parts or (not full and TEST_FOLDERS & set(parts[:-1])):
+            continue
+        files.append(path)
+    return stdlib, files
+
+
+def copy_corpus(stdlib: Path, files: list[Path], target: Path) -> Path:
+    for path in files:
+        destination = target / path.relative_to(stdlib)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, destination)
+    return target
+
+
+def corpus_files(corpus: Path) -> list[Path]:
+    return discover([corpus], corpus, ())
+
+
+def count_lines(files: list[Path]) -> int:
+    return sum(path.read_bytes().count(b"\n") for path in files)
+
+
+# ---- the parse floor ----------------------------------------------------------------
+
+
+def _parse(path: str) -> bool:
+    try:
+        libcst.parse_module(Path(path).read_bytes())
+    except Exception:  # noqa: BLE001 - a file libcst can't parse still cost its attempt
+        return False
+    return True
+
+
+def parse_floor(files: list[Path], jobs: int) -> tuple[float, int]:
+    """Seconds to parse every file in a fork pool of ``jobs`` processes, and how many
+    files libcst could not parse."""
+    names = [str(path) for path in files]
+    chunk = max(1, min(32, len(names) // (jobs * 8) or 1))  # as eventlint batches its tasks
+    start = time.perf_counter()
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        failed = sum(1 for ok in pool.imap_unordered(_parse, names, chunksize=chunk) if not ok)
+    return time.perf_counter() - start, failed
+
+
+# ---- running a command and measuring it ---------------------------------------------
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, ()))
+    return tree
+
+
+def _rss(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as handle:
+            return int(handle.read().split()[1]) * PAGE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+class TreeSampler(threading.Thread):
+    """The peak of the summed resident sets of a process and its descendants."""
+
+    def __init__(self, pid: int, every: float = 0.05):
+        super().__init__(daemon=True)
+        self.pid, self.every, self.peak = pid, every, 0
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        if not os.path.isdir("/proc"):
+            return
+        while not self.stopped.is_set():
+            self.peak = max(self.peak, sum(_rss(pid) for pid in _descendants(self.pid)))
+            self.stopped.wait(self.every)
+
+
+@dataclass
+class Run:
+    seconds: float
+    code: int
+    rss_mib: float  # peak of the process tree
+    stderr: str = ""
+
+
+def run_command(argv: list[str], cwd: Path, env: dict | None = None) -> Run:
+    """Run ``argv`` to completion, output discarded (stderr kept), and measure it."""
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=err)
+        sampler = TreeSampler(process.pid)
+        sampler.start()
+        if hasattr(os, "wait4"):
+            _, status, usage = os.wait4(process.pid, 0)
+            seconds = time.perf_counter() - start
+            process.returncode = os.waitstatus_to_exitcode(status)
+            # ru_maxrss (KiB on Linux): the largest single process of the tree
+            largest = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+        else:  # pragma: no cover - not Linux
+            process.wait()
+            seconds = time.perf_counter() - start
+            largest = 0
+        sampler.stopped.set()
+        sampler.join()
+        err.seek(0)
+        stderr = err.read().decode(errors="replace")
+    return Run(seconds, process.returncode, max(largest, sampler.peak) / MIB, stderr)
+
+
+def eventlint_argv(corpus: str, jobs: int, cache: Path, report: Path) -> list[str]:
+    return [sys.executable, "-m", "eventlint", "check", corpus, "--jobs", str(jobs), "--cache-dir", str(cache),
+            "--exit-zero", "--format", "json", "-o", str(report)]
+
+
+def eventlint_env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE.parent), env.get("PYTHONPATH")]))
+    env.pop("CI", None)
+    return env
+
+
+# ---- the other linters --------------------------------------------------------------
+
+
+def tool_path(name: str) -> str | None:
+    """The tool next to this interpreter first (no pyenv shim in the timing), else PATH."""
+    scripts = Path(sysconfig.get_paths()["scripts"]) / name
+    if scripts.is_file() and os.access(scripts, os.X_OK):
+        return str(scripts)
+    return shutil.which(name)
+
+
+def comparisons(jobs: int) -> list[tuple[str, list[str] | None, dict, tuple[int, ...], str]]:
+    """(label, argv or None when not installed, extra environment, expected exit codes, note)."""
+    ruff, fixit, flake8 = tool_path("ruff"), tool_path("fixit"), tool_path("flake8")
+    has_async = False
+    if flake8:
+        try:
+            version = subprocess.run([flake8, "--version"], capture_output=True, text=True, timeout=60).stdout
+            has_async = "flake8-async" in version
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return [
+        ("ruff --select S113,ASYNC", [ruff, "check", "--select", "S113,ASYNC", "--no-cache", "--isolated", "--exit-zero",
+                                      "."] if ruff else None,
+         {"RAYON_NUM_THREADS": str(jobs)}, (0,), f"{jobs} threads"),
+        ("fixit lint", [fixit, "lint", "."] if fixit else None, {}, (0, 1),
+         f"default rules, {os.cpu_count()} processes"),
+        ("flake8 + flake8-async", [flake8, "--select", "ASYNC", "-j", str(jobs), "--exit-zero", "."]
+         if flake8 and has_async else None, {}, (0,), f"-j {jobs}"),
+    ]
+
+
+# ---- the benchmark -------------------------------------------------------------------
+
+
+@dataclass
+class Results:
+    corpus: str
+    files: int
+    lines: int
+    jobs: int
+    repeat: int
+    floor: list[float] = field(default_factory=list)
+    floor_failed: int = 0
+    cold: list[Run] = field(default_factory=list)
+    warm: list[Run] = field(default_factory=list)
+    summary: dict = field(default_factory=dict)
+    warm_same_report: bool = True
+    tools: dict = field(default_factory=dict)  # label -> list[Run] | str (why skipped)
+    full: dict = field(default_factory=dict)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def check_run(run: Run, what: str) -> None:
+    if run.code != 0:
+        sys.exit(f"bench: {what} exited {run.code}:\n{run.stderr[-4000:]}")
+
+
+def measure(corpus: Path, label: str, jobs: int, repeat: int, work: Path, compare: bool) -> Results:
+    files = corpus_files(corpus)
+    results = Results(label, len(files), count_lines(files), jobs, repeat)
+    print(f"corpus: {label}: {results.files:,} files, {results.lines:,} lines; jobs={jobs}, repeat={repeat}", flush=True)
+    env = eventlint_env()
+    for round_ in range(1, repeat + 1):
+        seconds, failed = parse_floor(files, jobs)
+        results.floor.append(seconds)
+        results.floor_failed = failed
+        cache = work / f"cache-{round_}"
+        shutil.rmtree(cache, ignore_errors=True)
+        cold_report, warm_report = work / "cold.json", work / "warm.json"
+        cold = run_command(eventlint_argv(".", jobs, cache, cold_report), corpus, env)
+        check_run(cold, "eventlint check (cold)")
+        warm = run_command(eventlint_argv(".", jobs, cache, warm_report), corpus, env)
+        check_run(warm, "eventlint check (warm)")
+        results.cold.append(cold)
+        results.warm.append(warm)
+        results.warm_same_report &= cold_report.read_bytes() == warm_report.read_bytes()
+        results.summary = json.loads(cold_report.read_text())["summary"]
+        shutil.rmtree(cache, ignore_errors=True)
+        print(f"  round {round_}: floor {seconds:.2f} s, cold {cold.seconds:.2f} s ({cold.rss_mib:.0f} MiB), "
+              f"warm {warm.seconds:.2f} s ({warm.rss_mib:.0f} MiB)", flush=True)
+    if results.summary.get("files") != results.files:
+        print(f"  note: eventlint checked {results.summary.get('files')} files, the floor parsed {results.files}")
+    if not compare:
+        return results
+    for label_, argv, extra, codes, note in comparisons(jobs):
+        if argv is None:
+            results.tools[label_] = "not installed"
+            continue
+        runs = []
+        for _ in range(repeat):
+            run = run_command(argv, corpus, {**os.environ, **extra})
+            if run.code not in codes:
+                results.tools[label_] = f"failed (exit {run.code}): {run.stderr.strip().splitlines()[-1:]}"
+                break
+            runs.append(run)
+        else:
+            results.tools[label_] = (runs, note)
+        shown = ", ".join(f"{r.seconds:.2f} s" for r in runs)
+        print(f"  {label_}: {shown or results.tools[label_]}", flush=True)
+    return results
+
+
+def measure_full(jobs: int, work: Path) -> dict:
+    stdlib, files = stdlib_files(full=True)
+    corpus = copy_corpus(stdlib, files, work / "stdlib-full")
+    files = corpus_files(corpus)
+    lines = count_lines(files)
+    print(f"full standard library: {len(files):,} files, {lines:,} lines (one run)", flush=True)
+    floor, failed = parse_floor(files, jobs)
+    cache, report = work / "cache-full", work / "full.json"
+    run = run_command(eventlint_argv(".", jobs, cache, report), corpus, eventlint_env())
+    summary = json.loads(report.read_text())["summary"] if run.code == 0 and report.is_file() else {}
+    shutil.rmtree(cache, ignore_errors=True)
+    return {"files": len(files), "lines": lines, "floor": floor, "floor_failed": failed, "seconds": run.seconds,
+            "rss_mib": run.rss_mib, "code": run.code, "summary": summary, "stderr": run.stderr[-2000:]}
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def table(results: Results) -> str:
+    floor = median(results.floor)
+    cold = median([r.seconds for r in results.cold])
+    warm = median([r.seconds for r in results.warm])
+    rss = max(r.rss_mib for r in results.cold + results.warm)
+    rows = [
+        ("measure", "seconds", "ratio", "goal", ""),
+        ("libcst parse floor", f"{floor:.2f}", "1.00x floor", "", ""),
+        ("eventlint check, cold", f"{cold:.2f}", f"{cold / floor:.2f}x floor", f"<= {GOAL_COLD:.1f}x floor",
+         verdict(cold / floor <= GOAL_COLD)),
+        ("eventlint check, warm", f"{warm:.2f}", f"{warm / cold:.3f}x cold", f"<= {GOAL_WARM:.2f}x cold",
+         verdict(warm / cold <= GOAL_WARM)),
+        ("eventlint peak RSS", f"{rss:.0f} MiB", "", f"<= {GOAL_RSS:.0f} MiB", verdict(rss <= GOAL_RSS)),
+    ]
+    for label, outcome in results.tools.items():
+        if isinstance(outcome, str):
+            rows.append((label, outcome, "", "", ""))
+            continue
+        runs, note = outcome
+        seconds = median([r.seconds for r in runs])
+        rows.append((f"{label} ({note})", f"{seconds:.2f}", f"{seconds / floor:.2f}x floor", "", ""))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines = [
+        f"{results.corpus}: {results.files:,} files, {results.lines:,} lines; "
+        f"{results.jobs} processes; median of {results.repeat}",
+        *("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows),
+    ]
+    summary = results.summary
+    lines.append(f"eventlint: {summary.get('files')} files, {summary.get('findings')} findings {summary.get('by_code')}, "
+                 f"{summary.get('unanalyzable')} unanalyzable; warm report identical to cold: "
+                 f"{'yes' if results.warm_same_report else 'NO'}; libcst could not parse {results.floor_failed} files")
+    if results.full:
+        full = results.full
+        lines.append(f"full standard library: {full['files']:,} files, {full['lines']:,} lines: eventlint cold "
+                     f"{full['seconds']:.2f} s ({full['seconds'] / full['floor']:.2f}x its floor of {full['floor']:.2f} s), "
+                     f"peak RSS {full['rss_mib']:.0f} MiB ({verdict(full['rss_mib'] <= GOAL_RSS)}), exit code "
+                     f"{full['code']}; {full['summary'].get('findings')} findings, "
+                     f"{full['summary'].get('unanalyzable')} unanalyzable (libcst could not parse "
+                     f"{full['floor_failed']})")
+        if full["code"] != 0:
+            lines.append(f"  stderr: {full['stderr'].strip()}")
+    return "\n".join(lines)
+
+
+def as_json(results: Results) -> dict:
+    def runs(items):
+        return [{"seconds": r.seconds, "rss_mib": r.rss_mib, "code": r.code} for r in items]
+
+    return {
+        "corpus": results.corpus, "files": results.files, "lines": results.lines, "jobs": results.jobs,
+        "repeat": results.repeat, "floor": results.floor, "cold": runs(results.cold), "warm": runs(results.warm),
+        "summary": results.summary, "warm_same_report": results.warm_same_report,
+        "tools": {k: (v if isinstance(v, str) else {"note": v[1], "runs": runs(v[0])}) for k, v in results.tools.items()},
+        "full": {k: v for k, v in results.full.items() if k != "stderr"},
+        "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+                    "libcst": getattr(libcst, "__version__", "?")},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, help="a folder of Python files (default: the standard library "
+                                                    "without its tests)")
+    parser.add_argument("--jobs", type=int, default=2, help="processes for the floor and for eventlint (default 2)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; medians are reported (default 3)")
+    parser.add_argument("--full", action="store_true", help="also check the whole standard library once")
+    parser.add_argument("--no-compare", dest="compare", action="store_false", help="skip ruff, Fixit and flake8")
+    parser.add_argument("--json", type=Path, help="also write the measurements to this file")
+    options = parser.parse_args(argv)
+    if options.jobs < 1 or options.repeat < 1:
+        parser.error("--jobs and --repeat must be at least 1")
+    load = os.getloadavg() if hasattr(os, "getloadavg") else ()
+    print(f"python {platform.python_version()}, libcst {getattr(libcst, '__version__', '?')}, {os.cpu_count()} cores, "
+          f"load average {' '.join(f'{x:.2f}' for x in load)}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="eventlint-bench-") as temp:
+        work = Path(temp)
+        if options.corpus is not None:
+            corpus = options.corpus.resolve()
+            if not corpus.is_dir():
+                parser.error(f"--corpus {corpus}: not a folder")
+            label = str(corpus)
+        else:
+            stdlib, files = stdlib_files(full=False)
+            corpus = copy_corpus(stdlib, files, work / "stdlib")
+            label = f"standard library without tests ({stdlib})"
+        results = measure(corpus, label, options.jobs, options.repeat, work, options.compare)
+        if options.full:
+            results.full = measure_full(options.jobs, work)
+    print()
+    print(table(results))
+    if options.json:
+        options.json.write_text(json.dumps(as_json(results), indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -23,7 +23,8 @@ file of the interpreter's tree. Every measurement uses the same number of proces
 The goals come from DESIGN.md ("Performance budget"): cold <= 2x the floor, warm <= 0.10x
 cold, peak RSS <= 400 MiB. For reference, the same corpus goes through ruff
 (``--select S113,ASYNC``), Fixit (``fixit lint``, its default rules) and flake8 with
-flake8-async, when they are on PATH (they are not dependencies of eventlint).
+flake8-async, when they are on PATH (they are not dependencies of eventlint); they run
+``--compare-repeat`` times (default once: Fixit and flake8 take minutes on this corpus).
 ``--full`` also checks the whole standard library once (1,790 files here) and reports its
 time, peak RSS and exit code.
 """
@@ -58,6 +59,12 @@ GOAL_WARM = 0.10  # x cold
 GOAL_RSS = 400.0  # MiB
 TEST_FOLDERS = frozenset({"test", "tests", "idle_test"})  # covers idlelib/idle_test and lib2to3/tests
 MIB = 1024 * 1024
+try:
+    from importlib.metadata import version as _version
+
+    LIBCST_VERSION = _version("libcst")
+except Exception:  # noqa: BLE001 - only shown
+    LIBCST_VERSION = "?"
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -268,7 +275,7 @@ def check_run(run: Run, what: str) -> None:
         sys.exit(f"bench: {what} exited {run.code}:\n{run.stderr[-4000:]}")
 
 
-def measure(corpus: Path, label: str, jobs: int, repeat: int, work: Path, compare: bool) -> Results:
+def measure(corpus: Path, label: str, jobs: int, repeat: int, work: Path, compare: int) -> Results:
     files = corpus_files(corpus)
     results = Results(label, len(files), count_lines(files), jobs, repeat)
     print(f"corpus: {label}: {results.files:,} files, {results.lines:,} lines; jobs={jobs}, repeat={repeat}", flush=True)
@@ -300,7 +307,7 @@ def measure(corpus: Path, label: str, jobs: int, repeat: int, work: Path, compar
             results.tools[label_] = "not installed"
             continue
         runs = []
-        for _ in range(repeat):
+        for _ in range(compare):
             run = run_command(argv, corpus, {**os.environ, **extra})
             if run.code not in codes:
                 results.tools[label_] = f"failed (exit {run.code}): {run.stderr.strip().splitlines()[-1:]}"
@@ -352,7 +359,8 @@ def table(results: Results) -> str:
             continue
         runs, note = outcome
         seconds = median([r.seconds for r in runs])
-        rows.append((f"{label} ({note})", f"{seconds:.2f}", f"{seconds / floor:.2f}x floor", "", ""))
+        rows.append((f"{label} ({note}, {len(runs)} run{'s' if len(runs) > 1 else ''})", f"{seconds:.2f}",
+                     f"{seconds / floor:.2f}x floor", "", ""))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines = [
         f"{results.corpus}: {results.files:,} files, {results.lines:,} lines; "
@@ -387,7 +395,7 @@ def as_json(results: Results) -> dict:
         "tools": {k: (v if isinstance(v, str) else {"note": v[1], "runs": runs(v[0])}) for k, v in results.tools.items()},
         "full": {k: v for k, v in results.full.items() if k != "stderr"},
         "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-                    "libcst": getattr(libcst, "__version__", "?")},
+                    "libcst": LIBCST_VERSION},
     }
 
 
@@ -398,13 +406,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="processes for the floor and for eventlint (default 2)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; medians are reported (default 3)")
     parser.add_argument("--full", action="store_true", help="also check the whole standard library once")
-    parser.add_argument("--no-compare", dest="compare", action="store_false", help="skip ruff, Fixit and flake8")
+    parser.add_argument("--compare-repeat", dest="compare", type=int, default=1,
+                        help="runs of ruff, Fixit and flake8 each; medians are reported (default 1, 0 skips them)")
     parser.add_argument("--json", type=Path, help="also write the measurements to this file")
     options = parser.parse_args(argv)
-    if options.jobs < 1 or options.repeat < 1:
-        parser.error("--jobs and --repeat must be at least 1")
+    if options.jobs < 1 or options.repeat < 1 or options.compare < 0:
+        parser.error("--jobs and --repeat must be at least 1, --compare-repeat at least 0")
     load = os.getloadavg() if hasattr(os, "getloadavg") else ()
-    print(f"python {platform.python_version()}, libcst {getattr(libcst, '__version__', '?')}, {os.cpu_count()} cores, "
+    print(f"python {platform.python_version()}, libcst {LIBCST_VERSION}, {os.cpu_count()} cores, "
           f"load average {' '.join(f'{x:.2f}' for x in load)}", flush=True)
     with tempfile.TemporaryDirectory(prefix="eventlint-bench-") as temp:
         work = Path(temp)

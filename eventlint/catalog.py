@@ -87,6 +87,9 @@ class ClientApi:
     context: str = "any"
 
 
+_NOT_SEEN = object()
+
+
 class _Matcher:
     """Looks up catalogue entries by dotted name; ``*`` stands for one segment."""
 
@@ -102,15 +105,17 @@ class _Matcher:
             else:
                 self.exact[name] = entry
         self.last_names = {name.rsplit(".", 1)[-1] for name in entries}
+        self.memo: dict[str, object] = {}
 
     def get(self, dotted: str):
         entry = self.exact.get(dotted)
         if entry is not None or not self.patterns:
             return entry
-        for regex, candidate in self.patterns:
-            if regex.match(dotted):
-                return candidate
-        return None
+        found = self.memo.get(dotted, _NOT_SEEN)
+        if found is _NOT_SEEN:
+            found = next((candidate for regex, candidate in self.patterns if regex.match(dotted)), None)
+            self.memo[dotted] = found
+        return found
 
 
 @dataclass(frozen=True)
@@ -144,10 +149,14 @@ class Catalog:
             self._index["subscriptions_patterns"] = [
                 (_Matcher({entry.name: entry}), entry) for entry in self.subscriptions if "*" in entry.name
             ]
-        found = list(index.get(dotted, ()))
-        for matcher, entry in self._index["subscriptions_patterns"]:
-            if matcher.get(dotted) is not None:
-                found.append(entry)
+        memo = self._index.setdefault("subscriptions_memo", {})
+        found = memo.get(dotted)
+        if found is None:
+            found = list(index.get(dotted, ()))
+            for matcher, entry in self._index["subscriptions_patterns"]:
+                if matcher.get(dotted) is not None:
+                    found.append(entry)
+            memo[dotted] = found
         return found
 
     def subscriptions_by_name(self, last: str) -> list[SubscriptionApi]:

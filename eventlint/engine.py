@@ -70,9 +70,14 @@ def _analyze_many(jobs: list[tuple[_Job, bytes]]) -> list[FileFacts]:
     return [_analyze(job, raw) for job, raw in jobs]
 
 
+_ENTRY_MAGIC = b"eventlint-facts-1\n"  # a cache entry: this, the blake2b digest of the pickle, the pickle
+_ENTRY_DIGEST = 16
+
+
 class FactsCache:
     """Facts pickled per file under ``cache_dir``, keyed by a hash of the content, the
-    eventlint version, the catalogue, the settings that shape facts and the module name."""
+    eventlint version, the catalogue, the settings that shape facts and the module name.
+    Each entry carries a digest of its pickle, checked before it is loaded."""
 
     def __init__(self, folder: Path | None, salt: str):
         self.folder = folder
@@ -87,25 +92,39 @@ class FactsCache:
         if self.folder is None:
             return None
         try:
-            with open(self.folder / key[:2] / key, "rb") as handle:
-                facts = pickle.load(handle)
-        except (OSError, pickle.PickleError, EOFError, AttributeError, ValueError, TypeError, ImportError,
-                IndexError, KeyError):
-            return None  # a missing or corrupted entry is recomputed
+            data = (self.folder / key[:2] / key).read_bytes()
+        except OSError:
+            return None
+        head = len(_ENTRY_MAGIC) + _ENTRY_DIGEST
+        payload = data[head:]
+        if data[:head] != _ENTRY_MAGIC + hashlib.blake2b(payload, digest_size=_ENTRY_DIGEST).digest():
+            # a truncated or damaged entry is recomputed before pickle reads it: damaged pickle
+            # data can ask for gigabytes (a memo index) or crash the unpickler
+            return None
+        try:
+            facts = pickle.loads(payload)
+        except Exception:  # noqa: BLE001 - an entry this version can't load is recomputed
+            return None
         return facts if isinstance(facts, FileFacts) else None
 
     def put(self, key: str, facts: FileFacts) -> None:
         if self.folder is None:
             return
+        payload = pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL)
         folder = self.folder / key[:2]
+        temp = None
         try:
             folder.mkdir(parents=True, exist_ok=True)
             handle, temp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
             with os.fdopen(handle, "wb") as out:
-                pickle.dump(facts, out, protocol=pickle.HIGHEST_PROTOCOL)
+                out.write(_ENTRY_MAGIC + hashlib.blake2b(payload, digest_size=_ENTRY_DIGEST).digest() + payload)
             os.replace(temp, folder / key)  # atomic: two runs at once never see half a file
         except OSError:
-            pass
+            if temp is not None:
+                try:
+                    os.unlink(temp)
+                except OSError:
+                    pass
 
 
 def _pool_context():

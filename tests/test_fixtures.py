@@ -33,3 +33,26 @@ def test_fixture(code, case):
     assert not [f for f in result.files if f.problem], "fixture does not parse"
     missing, extra = sorted(want - found), sorted(found - want)
     assert not missing and not extra, f"missing: {missing}\nextra: {extra}"
+
+
+@pytest.mark.parametrize(
+    "code,case", [(code, case) for code in RULES for case in cases(code) if expected(case)],
+    ids=lambda v: getattr(v, "name", v),
+)
+def test_fixture_expectations_as_suppressions(tmp_path, monkeypatch, code, case):
+    """Rewriting every ``# expect: CODE`` into ``# eventlint: ignore[CODE]`` silences the case."""
+    import re
+    import shutil
+
+    copy = tmp_path / case.name
+    if case.is_dir():
+        shutil.copytree(case, copy)
+    else:
+        shutil.copy(case, copy)
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'case'\n")
+    for path in [copy] if copy.is_file() else copy.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        path.write_text(re.sub(r"#\s*expect:\s*([A-Z0-9, ]+)", r"# eventlint: ignore[\1]", text), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = api.check([case.name], select=(code,), jobs=1, use_cache=False)
+    assert [(f.path, f.span.line) for f in result.findings] == []

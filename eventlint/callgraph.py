@@ -206,6 +206,11 @@ class CallGraph:
             value = self.graph.resolve_channel(source)
             if value is not None:
                 channels.add(value.name)
+        if loop.iterates and not channels:
+            value = self.graph.resolve(loop.iterates)
+            if (value is not None and value.kind == "api" and value.name.endswith("()")
+                    and self.catalog.consumer(value.name[:-2]) is not None):
+                channels.add(f"consumer:{value.name[:-2]}")
         return channels
 
     # ---- blocking calls ---------------------------------------------------------------------

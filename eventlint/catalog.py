@@ -90,6 +90,14 @@ class ClientApi:
 _NOT_SEEN = object()
 
 
+@dataclass(frozen=True, slots=True)
+class ConsumerApi:
+    """A consumer object iterated for messages (``for msg in KafkaConsumer(...)``): the
+    loop's body is a handler."""
+
+    name: str
+
+
 class _Matcher:
     """Looks up catalogue entries by dotted name; ``*`` stands for one segment."""
 
@@ -125,6 +133,7 @@ class Catalog:
     blocking: tuple[BlockingApi, ...] = ()
     timeout_scopes: tuple[TimeoutScopeApi, ...] = ()
     clients: tuple[ClientApi, ...] = ()
+    consumers: tuple[ConsumerApi, ...] = ()
     digest: str = ""
     _index: dict = field(default_factory=dict, repr=False, compare=False, hash=False)
 
@@ -185,6 +194,9 @@ class Catalog:
     def client(self, dotted: str) -> ClientApi | None:
         return self._matcher("clients").get(dotted)
 
+    def consumer(self, dotted: str) -> ConsumerApi | None:
+        return self._matcher("consumers").get(dotted)
+
     @property
     def channel_methods(self) -> frozenset[str]:
         methods = self._index.get("channel_methods")
@@ -232,6 +244,7 @@ _SECTION_KEYS = {
     "timeout-scope": {"name", "names", "kind", "deadline"},
     "client": {"name", "names", "methods", "timeout", "constructor-timeout", "default", "timeout-method", "fix",
                "reason", "context"},
+    "consumer": {"name", "names"},
 }
 
 
@@ -281,6 +294,8 @@ def _entry(key: str, name: str, raw: dict, where: str):
             if kind not in ("async", "sync"):
                 raise CatalogError(f"{where}: kind must be \"async\" or \"sync\"")
             return TimeoutScopeApi(name, kind, _param(raw.get("deadline"), where))
+        if key == "consumer":
+            return ConsumerApi(name)
         default = raw.get("default")
         return ClientApi(name, tuple(raw.get("methods", ())), _param(raw.get("timeout"), where),
                          _param(raw.get("constructor-timeout"), where), None if default is None else float(default),
@@ -293,7 +308,7 @@ def _entry(key: str, name: str, raw: dict, where: str):
 
 
 _FIELDS = {"channel": "channels", "subscription": "subscriptions", "blocking": "blocking",
-           "timeout-scope": "timeout_scopes", "client": "clients"}
+           "timeout-scope": "timeout_scopes", "client": "clients", "consumer": "consumers"}
 
 
 def load_catalog(extension: dict | None = None) -> Catalog:

@@ -76,15 +76,25 @@ def suppressions(text: str) -> tuple[Suppression, ...]:
     for number, line in enumerate(text.splitlines(), 1):
         if "#" not in line:
             continue
-        match = _SUPPRESSION.search(line)
-        if match is None:
+        codes: list[str] = []
+        everything = False
+        first = None
+        # several linters' comments may share a line: ``# noqa: E501  # eventlint: ignore[EVT001]``
+        for match in _SUPPRESSION.finditer(line):
+            raw_codes = match.group("codes") or match.group("noqa") or ""
+            found_codes = _CODE.findall(raw_codes)
+            if match.group(0).lstrip("# ").startswith("noqa"):
+                if not found_codes:
+                    continue  # a bare ``# noqa`` belongs to other linters; it does not silence eventlint
+            elif not found_codes:
+                everything = True
+            codes.extend(found_codes)
+            first = match if first is None else first
+        if first is None:
             continue
-        raw_codes = match.group("codes") or match.group("noqa") or ""
-        codes = tuple(_CODE.findall(raw_codes))
-        if match.group(0).lstrip("# ").startswith("noqa") and not codes:
-            continue  # a bare ``# noqa`` belongs to other linters; it does not silence eventlint
-        own_line = line[: match.start()].strip() == ""
-        found.append(Suppression(number, codes, (number, number + 1) if own_line else (number,)))
+        own_line = line[: first.start()].strip() == ""
+        codes_tuple = () if everything else tuple(dict.fromkeys(codes))
+        found.append(Suppression(number, codes_tuple, (number, number + 1) if own_line else (number,)))
     return tuple(found)
 
 

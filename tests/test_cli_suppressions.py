@@ -153,3 +153,13 @@ def test_evt900_page_example(project, verdict, source):
         assert "EVT900" in codes
     else:
         assert codes == []
+
+
+def test_suppression_after_another_linters_comment(tmp_path, monkeypatch):
+    """``# noqa: E501  # eventlint: ignore[EVT001]``: both comments are read."""
+    from eventlint import api
+
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    (tmp_path / "m.py").write_text("import queue\nEVENTS = queue.Queue()  # noqa: E501  # eventlint: ignore[EVT001]\n")
+    monkeypatch.chdir(tmp_path)
+    assert api.check(["m.py"], jobs=1, use_cache=False).findings == []

@@ -32,7 +32,8 @@ from .model import (
 _BUILTINS = frozenset(dir(builtins))
 _MAX_REF = 12
 UNDECLARED = frozenset({"Any", "object", "typing.Any", "t.Any"})
-PUT_METHODS = frozenset({"put", "put_nowait", "send", "send_nowait", "send_bytes", "publish", "emit"})
+PUT_METHODS = frozenset({"put", "put_nowait", "send", "send_nowait", "send_bytes", "publish", "publish_nowait", "emit",
+                         "submit", "post", "enqueue"})
 GET_METHODS = frozenset({"get", "get_nowait", "receive", "receive_nowait", "recv", "recv_bytes"})
 
 
@@ -695,6 +696,9 @@ class _Extractor(cst.CSTVisitor):
                 known = fn.value_types.get(value.value)
                 if known is not None:
                     return ("new",) + known
+                if value.value in fn.params and value.value not in fn.names and value.value != fn.self_name:
+                    # the caller decides: ``def publish(self, event): self._q.put(event)``
+                    return ("param", value.value)
                 if value.value in fn.names or value.value in fn.params:
                     return ("unknown",)
             ref = self.lookup(value.value)

@@ -95,6 +95,7 @@ class EventGraph:
         self._call_graph = None
         self._tables: dict | None = None
         self._import_names: dict[str, str] = {}
+        self._paths_of_calls: dict[int, str] | None = None
         self._resolved: dict[Ref, Value | None] = {}
         self._mro: dict[str, list[str]] = {}
         self._cut_short = 0
@@ -750,15 +751,42 @@ class EventGraph:
             return last
         return None
 
+    def forwarded_payloads(self, op: Operation) -> list[tuple[tuple[str, ...], CallFact, str]]:
+        """For a put of a parameter (``def publish(self, event): self._q.put(event)``), what
+        the callers of that function pass as the event: (payload, call, path)."""
+        fn = self.functions.get(op.function)
+        if fn is None or not op.call.payload or op.call.payload[0] != "param":
+            return []
+        positional = [p.name for p in fn.params if p.kind == "positional"]
+        if fn.owner_class is not None and positional and positional[0] in ("self", "cls"):
+            positional = positional[1:]
+        if not positional or positional[0] != op.call.payload[1]:
+            return []  # only the first argument's kind is recorded at call sites
+        if self.constructors is None:
+            self._index_calls()
+        found = []
+        for call in self.constructors.get(fn.qualname, ()):
+            if call.payload and call.payload[0] != "param":
+                found.append((call.payload, call, self._call_paths().get(id(call), "")))
+        return found
+
+    def _call_paths(self) -> dict[int, str]:
+        if self._paths_of_calls is None:
+            self._paths_of_calls = {id(c): f.path for f in self.files for c in f.calls}
+        return self._paths_of_calls
+
     def payload_kinds(self, channel_id: str) -> list[tuple[str, Location]]:
         kinds = []
+        sites = []
         for op in self.publishers_of(channel_id):
-            payload = op.call.payload
+            sites.append((op.call.payload, op.call, op.path))
+            sites.extend(self.forwarded_payloads(op))
+        for payload, call, path in sites:
             if not payload:
                 continue
             tag = payload[0]
             if tag == "tag":
-                kinds.append((repr(payload[1]), Location(op.path, op.call.span, f"puts {payload[1]!r} events")))
+                kinds.append((repr(payload[1]), Location(path, call.span, f"puts {payload[1]!r} events")))
             elif tag in ("new", "ref"):
                 value = self.resolve(payload[1:])
                 if value is not None and value.kind == "instance":
@@ -770,7 +798,7 @@ class EventGraph:
                     value = None  # a class object itself, not an event
                 kind = self.kind_of_class(value)
                 if kind is not None:
-                    kinds.append((kind, Location(op.path, op.call.span, f"puts {kind}")))
+                    kinds.append((kind, Location(path, call.span, f"puts {kind}")))
         return kinds
 
     def dispatches_by_channel(self) -> dict[str, list]:

@@ -247,25 +247,80 @@ def tool_path(name: str) -> str | None:
     return shutil.which(name)
 
 
-def comparisons(jobs: int) -> list[tuple[str, list[str] | None, dict, tuple[int, ...], str]]:
-    """(label, argv or None when not installed, extra environment, expected exit codes, note)."""
+@dataclass
+class Tool:
+    label: str
+    argv: list[str] | None  # None: not installed
+    note: str
+    env: dict = field(default_factory=dict)
+    ok: tuple[int, ...] = (0,)  # exit codes of a complete run
+    fallback: list[str] | None = None  # when a run fails: the same with a work-around
+    fallback_note: str = ""
+
+
+def _interpreter_of(script: str) -> str | None:
+    """The Python interpreter a console script runs with (from its ``#!`` line)."""
+    try:
+        with open(script, "rb") as handle:
+            first = handle.readline().decode(errors="replace").strip()
+    except OSError:
+        return None
+    command = first[2:].strip().split() if first.startswith("#!") else []
+    return command[0] if command and "python" in Path(command[0]).name else None
+
+
+def comparisons(jobs: int) -> list[Tool]:
     ruff, fixit, flake8 = tool_path("ruff"), tool_path("fixit"), tool_path("flake8")
     has_async = False
     if flake8:
         try:
-            version = subprocess.run([flake8, "--version"], capture_output=True, text=True, timeout=60).stdout
-            has_async = "flake8-async" in version
+            version = subprocess.run([flake8, "--version"], capture_output=True, text=True, timeout=60, check=False)
+            has_async = "flake8-async" in version.stdout
         except (OSError, subprocess.SubprocessError):
             pass
+    flake8_args = ["--select", "ASYNC", "-j", str(jobs), "--exit-zero", "."]
+    python = _interpreter_of(flake8) if flake8 and has_async else None
+    deeper = [python, "-c", "import sys; sys.setrecursionlimit(10000); from flake8.main.cli import main; "
+                            "sys.exit(main())", *flake8_args] if python else None
     return [
-        ("ruff --select S113,ASYNC", [ruff, "check", "--select", "S113,ASYNC", "--no-cache", "--isolated", "--exit-zero",
-                                      "."] if ruff else None,
-         {"RAYON_NUM_THREADS": str(jobs)}, (0,), f"{jobs} threads"),
-        ("fixit lint", [fixit, "lint", "."] if fixit else None, {}, (0, 1),
-         f"default rules, {os.cpu_count()} processes"),
-        ("flake8 + flake8-async", [flake8, "--select", "ASYNC", "-j", str(jobs), "--exit-zero", "."]
-         if flake8 and has_async else None, {}, (0,), f"-j {jobs}"),
+        Tool("ruff --select S113,ASYNC",
+             [ruff, "check", "--select", "S113,ASYNC", "--no-cache", "--isolated", "--exit-zero", "."] if ruff else None,
+             f"{jobs} threads", {"RAYON_NUM_THREADS": str(jobs)}),
+        # fixit's exit code is a bit set: 1 = findings, 2 = a file it failed on
+        Tool("fixit lint", [fixit, "lint", "."] if fixit else None, f"default rules, {os.cpu_count()} processes",
+             ok=(0, 1, 2, 3)),
+        Tool("flake8 + flake8-async", [flake8, *flake8_args] if flake8 and has_async else None, f"-j {jobs}",
+             fallback=deeper, fallback_note="recursion limit raised to 10000"),
     ]
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1].strip()[:100] if lines else ""
+
+
+def run_tool(tool: Tool, corpus: Path, times: int) -> list[tuple[str, list[Run] | None, str]]:
+    """Rows (label, runs or None, remark) for one tool."""
+    if tool.argv is None:
+        return [(tool.label, None, "not installed")]
+    env = {**os.environ, **tool.env}
+    runs: list[Run] = []
+    for _ in range(times):
+        run = run_command(tool.argv, corpus, env)
+        if run.code not in tool.ok:
+            rows = [(tool.label, None, f"failed after {run.seconds:.2f} s (exit {run.code}: {_last_line(run.stderr)})")]
+            if tool.fallback is not None:
+                retried = [run_command(tool.fallback, corpus, env) for _ in range(times)]
+                failed = [r for r in retried if r.code not in tool.ok]
+                remark = f"exit {failed[0].code}: {_last_line(failed[0].stderr)}" if failed else ""
+                rows.append((f"{tool.label} ({tool.fallback_note})", retried, remark))
+            return rows
+        runs.append(run)
+    codes = sorted({r.code for r in runs} - {0})
+    remark = ""
+    if tool.label == "fixit lint" and any(code & 2 for code in codes):
+        remark = f"exit {codes[-1]}: fixit failed on some files"
+    return [(tool.label, runs, remark)]
 
 
 # ---- the benchmark -------------------------------------------------------------------
@@ -284,7 +339,7 @@ class Results:
     warm: list[Run] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
     warm_same_report: bool = True
-    tools: dict = field(default_factory=dict)  # label -> list[Run] | str (why skipped)
+    tools: dict = field(default_factory=dict)  # label -> (runs or None, remark)
     full: dict = field(default_factory=dict)
 
 
@@ -324,21 +379,13 @@ def measure(corpus: Path, label: str, jobs: int, repeat: int, work: Path, compar
         print(f"  note: eventlint checked {results.summary.get('files')} files, the floor parsed {results.files}")
     if not compare:
         return results
-    for label_, argv, extra, codes, note in comparisons(jobs):
-        if argv is None:
-            results.tools[label_] = "not installed"
-            continue
-        runs = []
-        for _ in range(compare):
-            run = run_command(argv, corpus, {**os.environ, **extra})
-            if run.code not in codes:
-                results.tools[label_] = f"failed (exit {run.code}): {run.stderr.strip().splitlines()[-1:]}"
-                break
-            runs.append(run)
-        else:
-            results.tools[label_] = (runs, note)
-        shown = ", ".join(f"{r.seconds:.2f} s" for r in runs)
-        print(f"  {label_}: {shown or results.tools[label_]}", flush=True)
+    for tool in comparisons(jobs):
+        for label_, runs, remark in run_tool(tool, corpus, compare):
+            if runs:
+                label_ = f"{label_} ({tool.note})" if "(" not in label_ else label_
+            results.tools[label_] = (runs, remark)
+            shown = ", ".join(f"{r.seconds:.2f} s" for r in runs or ())
+            print(f"  {label_}: {'; '.join(filter(None, (shown, remark)))}", flush=True)
     return results
 
 
@@ -383,14 +430,12 @@ def table(results: Results) -> str:
         ("eventlint peak memory (tree PSS)", f"{pss:.0f} MiB", "", f"<= {GOAL_RSS:.0f} MiB", verdict(pss <= GOAL_RSS)),
         ("  tree RSS sum / largest process", f"{rss:.0f} / {largest:.0f} MiB", "", "", ""),
     ]
-    for label, outcome in results.tools.items():
-        if isinstance(outcome, str):
-            rows.append((label, outcome, "", "", ""))
+    for label, (runs, remark) in results.tools.items():
+        if not runs:
+            rows.append((label, "-", "", "", remark))
             continue
-        runs, note = outcome
         seconds = median([r.seconds for r in runs])
-        rows.append((f"{label} ({note}, {len(runs)} run{'s' if len(runs) > 1 else ''})", f"{seconds:.2f}",
-                     f"{seconds / floor:.2f}x floor", "", ""))
+        rows.append((label, f"{seconds:.2f}", f"{seconds / floor:.2f}x floor", "", remark))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines = [
         (f"{results.corpus}: {results.files:,} files, {results.lines:,} lines; "
@@ -424,7 +469,7 @@ def as_json(results: Results) -> dict:
         "corpus": results.corpus, "files": results.files, "lines": results.lines, "jobs": results.jobs,
         "repeat": results.repeat, "floor": results.floor, "cold": runs(results.cold), "warm": runs(results.warm),
         "summary": results.summary, "warm_same_report": results.warm_same_report,
-        "tools": {k: (v if isinstance(v, str) else {"note": v[1], "runs": runs(v[0])}) for k, v in results.tools.items()},
+        "tools": {k: {"runs": runs(v[0] or []), "remark": v[1]} for k, v in results.tools.items()},
         "full": {k: v for k, v in results.full.items() if k != "stderr"},
         "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
                     "libcst": LIBCST_VERSION},

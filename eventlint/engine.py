@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import concurrent.futures as futures
 import fnmatch
+import gc
 import hashlib
 import multiprocessing
 import os
@@ -49,6 +50,9 @@ def _init_worker(extension: dict, tag_keys: tuple[str, ...]) -> None:
     from .source import raise_recursion_limit
 
     raise_recursion_limit()
+    # a syntax tree is a million short-lived objects: the cyclic collector's passes over
+    # them cost about a fifth of the analysis; collect once per batch instead
+    gc.disable()
     _worker_state["catalog"] = load_catalog(extension)
     _worker_state["tag_keys"] = frozenset(tag_keys)
 
@@ -67,7 +71,9 @@ def _analyze(job: _Job, raw: bytes | None = None) -> FileFacts:
 
 
 def _analyze_many(jobs: list[tuple[_Job, bytes]]) -> list[FileFacts]:
-    return [_analyze(job, raw) for job, raw in jobs]
+    results = [_analyze(job, raw) for job, raw in jobs]
+    gc.collect()
+    return results
 
 
 _ENTRY_MAGIC = b"eventlint-facts-1\n"  # a cache entry: this, the blake2b digest of the pickle, the pickle

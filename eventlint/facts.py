@@ -76,10 +76,31 @@ class _Frame:
 
 
 class _PositionTable:
-    __slots__ = ("_computed",)
+    __slots__ = ("_computed", "kinds")
 
-    def __init__(self):
+    def __init__(self, kinds: frozenset[type] | None):
         self._computed: dict[cst.CSTNode, tuple[tuple[int, int], tuple[int, int]]] = {}
+        self.kinds = kinds
+
+
+def _subclasses(*bases: type) -> set[type]:
+    found, stack = set(), list(bases)
+    while stack:
+        for sub in stack.pop().__subclasses__():
+            if sub not in found:
+                found.add(sub)
+                stack.append(sub)
+    return found
+
+
+# The nodes whose positions the facts pass reads, plus every node libcst itself reads
+# back as a ``start_node``/``end_node`` of a syntactic range (statements, suites, else and
+# finally clauses, match cases): recording only these halves the bookkeeping.
+POSITIONED = frozenset({
+    cst.Module, cst.Call, cst.Comparison, cst.Subscript, cst.Attribute, cst.Name, cst.MatchCase,
+    *_subclasses(cst.BaseStatement, cst.BaseSmallStatement, cst.BaseSuite),
+    cst.Else, cst.Finally, cst.ExceptHandler, cst.ExceptStarHandler, cst.NamedExpr,
+} - {cst.Name, cst.Attribute})
 
 
 class _SyntacticRange:
@@ -97,9 +118,16 @@ class _SyntacticRange:
     def __exit__(self, *exc) -> bool:
         state = self.state
         computed = state.provider._computed
-        start = computed[self.start_node][0] if self.start_node is not None else self.start
-        end = computed[self.end_node][1] if self.end_node is not None else (state.line, state.column)
-        computed[self.node] = (start, end)
+        start = self.start
+        if self.start_node is not None:
+            start = computed.get(self.start_node, (start,))[0]
+        end = (state.line, state.column)
+        if self.end_node is not None:
+            # an unrecorded end node (a closing paren) ends where the node's output ends
+            end = computed.get(self.end_node, (None, end))[1]
+        kinds = state.provider.kinds
+        if kinds is None or type(self.node) in kinds:
+            computed[self.node] = (start, end)
         return False
 
 
@@ -119,17 +147,20 @@ class _PositionState(PositionProvidingCodegenState):
 
     def after_codegen(self, node: cst.CSTNode) -> None:
         start = self._stack.pop()
-        computed = self.provider._computed
-        if node not in computed:
-            computed[node] = (start, (self.line, self.column))
+        table = self.provider
+        if table.kinds is not None and type(node) not in table.kinds:
+            return
+        if node not in table._computed:
+            table._computed[node] = (start, (self.line, self.column))
 
     def record_syntactic_position(self, node, *, start_node=None, end_node=None):
         return _SyntacticRange(self, node, start_node, end_node)
 
 
-def positions(module: cst.Module) -> dict:
-    """Syntactic ranges ``((line, col0), (end_line, end_col0))`` of every node."""
-    table = _PositionTable()
+def positions(module: cst.Module, kinds: frozenset[type] | None = None) -> dict:
+    """Syntactic ranges ``((line, col0), (end_line, end_col0))`` of every node (or of
+    the nodes of ``kinds``)."""
+    table = _PositionTable(kinds)
     state = _PositionState(default_indent=module.default_indent, default_newline=module.default_newline, provider=table)
     module._codegen(state)
     return table._computed
@@ -163,17 +194,39 @@ class _Extractor(cst.CSTVisitor):
         self._saved_scopes: list[list[str]] = []
         self._with_pushed: list[int] = []
         self.positions: dict | None = None
+        self.module_node: cst.Module | None = None
         self._result_names: dict[int, tuple[str, ...]] = {}
 
     def visit_Module(self, node: cst.Module) -> None:
+        self.module_node = node
         if self.positions is None:
-            self.positions = positions(node)
+            self.positions = positions(node, POSITIONED)
 
     # ---- helpers ---------------------------------------------------------------
 
+    def where(self, node: cst.CSTNode) -> tuple[tuple[int, int], tuple[int, int]]:
+        found = self.positions.get(node)
+        if found is None:  # a kind the fast table leaves out (subclasses ask for more)
+            self.positions = positions(self.module_node)
+            found = self.positions[node]
+        return found
+
     def span(self, node: cst.CSTNode) -> Span:
-        (line, column), (end_line, end_column) = self.positions[node]
+        (line, column), (end_line, end_column) = self.where(node)
         return Span(line, column + 1, end_line, end_column + 1)
+
+    def name_span(self, node: cst.FunctionDef | cst.ClassDef) -> Span:
+        """The name of a ``def`` or ``class``, found from the statement's own position
+        (names are too many to record them all)."""
+        (line, column), _ = self.where(node)
+        if isinstance(node, cst.FunctionDef):
+            if node.asynchronous is not None:
+                column += len("async") + len(node.asynchronous.whitespace_after.value)
+            column += len("def") + len(node.whitespace_after_def.value)
+        else:
+            column += len("class") + len(node.whitespace_after_class.value)
+        width = len(node.name.value)
+        return Span(line, column + 1, line, column + 1 + width)
 
     @property
     def frame(self) -> _Frame:
@@ -282,7 +335,7 @@ class _Extractor(cst.CSTVisitor):
         qualname = self.qualify(name)
         public = self.chain_public() and is_public_name(name)
         bases = tuple(r for r in (self.ref(arg.value) for arg in node.bases if arg.keyword is None) if r)
-        self.classes.append(ClassFact(qualname, bases, self.span(node.name), public))
+        self.classes.append(ClassFact(qualname, bases, self.name_span(node), public))
         self.frame.names[name] = (f"G:{qualname}",) if self.frame.kind == "module" else (f"L:{qualname}",)
         self.frames.append(_Frame("class", qualname, is_public_name(name)))
 
@@ -311,7 +364,7 @@ class _Extractor(cst.CSTVisitor):
         returns = self.annotation_ref(node.returns.annotation) if node.returns is not None else None
         is_property = bool(decorator_names & {"property", "functools.cached_property", "cached_property"})
         self.functions.append(FunctionFact(
-            qualname, owner, frame.is_async, public, param_facts, returns, decorators, self.span(node.name), is_property,
+            qualname, owner, frame.is_async, public, param_facts, returns, decorators, self.name_span(node), is_property,
         ))
         if parent.kind == "module":
             parent.names[name] = (f"G:{qualname}",)

@@ -26,3 +26,29 @@ def test_positions_match_libcst(source):
     assert len(expected) > 10
     for node, where in expected.items():
         assert mine[node] == ((where.start.line, where.start.column), (where.end.line, where.end.column)), node
+
+
+@pytest.mark.parametrize("source", [*SAMPLES, "crlf"])
+def test_the_fast_table_agrees_where_it_records(source):
+    from eventlint.facts import POSITIONED
+
+    text = CRLF_AND_CONTINUATIONS if source == "crlf" else (STDLIB / source).read_text(encoding="utf-8")
+    module = cst.parse_module(text)
+    expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    mine = positions(module, POSITIONED)
+    assert mine and all(type(node) in POSITIONED for node in mine)
+    for node, where in mine.items():
+        full = expected[node]
+        assert where == ((full.start.line, full.start.column), (full.end.line, full.end.column)), node
+
+
+def test_def_and_class_names_are_located_without_recording_names():
+    from eventlint.facts import extract
+    from eventlint.catalog import load_catalog
+
+    text = "import x\n\n\n@deco\nasync  def  handler(a):\n    pass\n\nclass   Hub(object):\n    def run(self): pass\n"
+    facts = extract(cst.parse_module(text), path="m.py", module="m", aliases=(), is_package=False,
+                    catalog=load_catalog(), tag_keys=frozenset())
+    spans = {f.qualname: (f.span.line, f.span.column, f.span.end_column) for f in facts.functions}
+    spans.update({c.qualname: (c.span.line, c.span.column, c.span.end_column) for c in facts.classes})
+    assert spans == {"m.handler": (5, 13, 20), "m.Hub": (8, 9, 12), "m.Hub.run": (9, 9, 12)}

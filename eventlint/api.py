@@ -90,23 +90,30 @@ class _Analysed:
 
 def _analyse(project: Project, *, select: tuple[str, ...], ignore: tuple[str, ...], jobs: int,
              cache_folder: Path | None, progress: ProgressFn | None = None, report_unused: bool = False,
-             contents: dict[str, bytes] | None = None, lines=None) -> _Analysed:
+             contents: dict[str, bytes] | None = None, lines=None, reuse_results: bool = False) -> _Analysed:
+    from .engine import ResultsCache
     from .graph import EventGraph
 
     config = project.config
-    try:
-        analysis = analyze_files(project.sources, config, jobs=jobs, cache_dir=cache_folder, progress=progress,
-                                 contents=contents)
-    except CatalogError as error:
-        raise UsageError(f"catalogue: {error}") from None
-    graph = EventGraph(analysis.files, analysis.catalog)
     ignored = ignore + config.ignore
     rules = selected_rules(select or config.select, ignored)
+    # an identical earlier run (same files, settings, selection and eventlint) is reused
+    results_salt = repr((config, select, ignore, report_unused)) if reuse_results and contents is None else None
+    try:
+        analysis = analyze_files(project.sources, config, jobs=jobs, cache_dir=cache_folder, progress=progress,
+                                 contents=contents, results_salt=results_salt)
+    except CatalogError as error:
+        raise UsageError(f"catalogue: {error}") from None
+    if analysis.findings is not None:
+        return _Analysed(analysis.files, None, rules, analysis.findings, analysis.cache_hits)
+    graph = EventGraph(analysis.files, analysis.catalog)
     findings = run_checks(graph, config, rules)
     findings = filter_findings(findings, analysis.files, config,
                                report_unused=report_unused and not matches_codes("EVT900", ignored),
                                ran=tuple(rule.code for rule in rules),
                                line_text=lines.get if lines is not None else None)
+    if analysis.run_key is not None and cache_folder is not None:
+        ResultsCache(cache_folder).put(analysis.run_key, analysis.files, findings)
     return _Analysed(analysis.files, graph, rules, findings, analysis.cache_hits)
 
 
@@ -127,7 +134,7 @@ def check(paths: list[str], *, select: tuple[str, ...] = (), ignore: tuple[str, 
     lines = baselines.SourceLines(project.root)
     analysed = _analyse(project, select=select, ignore=ignore, jobs=jobs,
                         cache_folder=_cache_folder(project, use_cache, cache_dir), progress=progress,
-                        report_unused=report_unused_suppressions, lines=lines)
+                        report_unused=report_unused_suppressions, lines=lines, reuse_results=not keep_graph)
     findings = analysed.findings
     hidden = 0
     if write_baseline:

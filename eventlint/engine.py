@@ -41,6 +41,8 @@ class Analysis:
     files: list[FileFacts]
     catalog: Catalog
     cache_hits: int = 0
+    run_key: str | None = None  # set when the run's results may be stored for reuse
+    findings: list[Finding] | None = None  # the stored results of an identical earlier run
 
 
 _worker_state: dict = {}
@@ -201,7 +203,8 @@ def _extractor_digest() -> str:
 
 
 def analyze_files(sources: list[SourceFile], config: Config, *, jobs: int, cache_dir: Path | None,
-                  progress: ProgressFn | None = None, contents: dict[str, bytes] | None = None) -> Analysis:
+                  progress: ProgressFn | None = None, contents: dict[str, bytes] | None = None,
+                  results_salt: str | None = None) -> Analysis:
     """``contents`` (root-relative path -> bytes) replaces what is on disk: ``fix`` analyses
     the text it read, and the text earlier codemods produced, before anything is written."""
     catalog = load_catalog(config.catalog)
@@ -211,6 +214,7 @@ def analyze_files(sources: list[SourceFile], config: Config, *, jobs: int, cache
     pending: list[tuple[_Job, bytes]] = []
     keys: dict[str, str] = {}
     hits = 0
+    read: list[tuple[_Job, bytes, str]] = []
     for source in sources:
         job = _Job(str(source.path), source.rel, source.module, source.aliases, source.is_package)
         try:
@@ -219,7 +223,20 @@ def analyze_files(sources: list[SourceFile], config: Config, *, jobs: int, cache
             facts_by_path[job.rel] = FileFacts(job.rel, job.module, job.aliases,
                                                problem=Problem(f"cannot read: {error.strerror or error}", Span(1, 1, 1, 1)))
             continue
-        key = cache.key(job, raw)
+        read.append((job, raw, cache.key(job, raw)))
+    run_key = None
+    if results_salt is not None and cache_dir is not None:
+        digest = hashlib.blake2b(f"{salt}\0{results_salt}\0{_package_digest()}".encode(), digest_size=20)
+        for source in sources:
+            digest.update(f"\0{source.rel}".encode())
+        for _, _, key in read:
+            digest.update(key.encode())
+        run_key = digest.hexdigest()
+        stored = ResultsCache(cache_dir).get(run_key)
+        if stored is not None:
+            files, findings = stored
+            return Analysis(files, catalog, len(files), run_key, findings)
+    for job, raw, key in read:
         cached = cache.get(key)
         if cached is not None:
             facts_by_path[job.rel] = cached
@@ -233,7 +250,62 @@ def analyze_files(sources: list[SourceFile], config: Config, *, jobs: int, cache
             facts_by_path[rel] = facts
             cache.put(keys[rel], facts)
     ordered = [facts_by_path[s.rel] for s in sources if s.rel in facts_by_path]
-    return Analysis(ordered, catalog, hits)
+    return Analysis(ordered, catalog, hits, run_key)
+
+
+def _package_digest() -> str:
+    """A hash of eventlint's own code: stored results are only reused by the same code."""
+    digest = hashlib.blake2b(digest_size=16)
+    here = Path(__file__).resolve().parent
+    for path in sorted(here.rglob("*.py")):
+        try:
+            digest.update(path.read_bytes())
+        except OSError:
+            pass
+    return digest.hexdigest()
+
+
+class ResultsCache:
+    """The findings of a whole run, keyed by every file's facts key, the settings and
+    eventlint's code: re-checking an unchanged tree needs neither the facts nor the graph.
+    Files are kept only as (path, module, problem) summaries."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder / "runs"
+
+    def get(self, key: str):
+        try:
+            data = (self.folder / key).read_bytes()
+        except OSError:
+            return None
+        head = len(_ENTRY_MAGIC) + _ENTRY_DIGEST
+        payload = data[head:]
+        if data[:head] != _ENTRY_MAGIC + hashlib.blake2b(payload, digest_size=_ENTRY_DIGEST).digest():
+            return None
+        try:
+            files, findings = pickle.loads(payload)
+        except Exception:  # noqa: BLE001 - an entry this version can't load is recomputed
+            return None
+        return files, findings
+
+    def put(self, key: str, files: list[FileFacts], findings: list[Finding]) -> None:
+        summaries = [FileFacts(f.path, f.module, f.aliases, problem=f.problem) for f in files]
+        payload = pickle.dumps((summaries, findings), protocol=pickle.HIGHEST_PROTOCOL)
+        temp = None
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            for old in sorted(self.folder.iterdir(), key=lambda p: p.stat().st_mtime)[:-16]:
+                old.unlink(missing_ok=True)  # keep the few most recent runs
+            handle, temp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
+            with os.fdopen(handle, "wb") as out:
+                out.write(_ENTRY_MAGIC + hashlib.blake2b(payload, digest_size=_ENTRY_DIGEST).digest() + payload)
+            os.replace(temp, self.folder / key)
+        except OSError:
+            if temp is not None:
+                try:
+                    os.unlink(temp)
+                except OSError:
+                    pass
 
 
 def matches_codes(code: str, prefixes: tuple[str, ...]) -> bool:

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -127,7 +128,9 @@ def python_files(root: Path) -> int:
 
 
 def entries(cache: Path) -> list[Path]:
-    return sorted(p for p in cache.rglob("*") if p.is_file() and not p.name.startswith(".tmp-"))
+    """The per-file facts entries (whole-run results live under ``runs/``)."""
+    return sorted(p for p in cache.rglob("*") if p.is_file() and not p.name.startswith(".tmp-")
+                  and p.parent.name != "runs")
 
 
 SAMPLE = [("queue", "pkg"), ("hub", "pkg/sub"), ("mixed", "other"), ("thread", "pkg"), ("broken", "other"),
@@ -186,10 +189,34 @@ def test_damaged_entries_are_recomputed(tmp_path):
         damaged = bytearray(stored[3].read_bytes())
         damaged[-5] ^= 0xFF  # one flipped byte inside the pickle
         stored[3].write_bytes(bytes(damaged))
+        shutil.rmtree(tmp_path / ".eventlint_cache" / "runs")  # else the stored run answers first
         again = api.check(["."], jobs=2)
         assert rows(again) == rows(first)
         assert again.cache_hits == count - 4
+        shutil.rmtree(tmp_path / ".eventlint_cache" / "runs")
         assert api.check(["."], jobs=1).cache_hits == count  # rewritten
+
+
+def test_stored_run_results_are_reused_only_for_an_identical_run(tmp_path):
+    """An unchanged tree reuses the stored findings; a changed file, other settings or a
+    damaged entry never do (the findings are recomputed and equal a run without cache)."""
+    with sample_project(tmp_path):
+        first = api.check(["."], jobs=2)
+        runs = tmp_path / ".eventlint_cache" / "runs"
+        assert len(list(runs.iterdir())) == 1
+        reused = api.check(["."], jobs=1)
+        assert rows(reused) == rows(first) and reused.graph is None
+        assert len(first.files) == len(reused.files)
+        assert [f.problem for f in first.files] == [f.problem for f in reused.files]
+        assert rows(api.check(["."], jobs=1, select=("EVT001",))) == [r for r in rows(first) if r[0] == "EVT001"]
+        for entry in runs.iterdir():
+            entry.write_bytes(entry.read_bytes()[:-3] + b"xyz")
+        assert rows(api.check(["."], jobs=1)) == rows(first)
+        target = next(tmp_path.rglob("*.py"))
+        target.write_text(target.read_text() + "\nimport queue\nLATE = queue.Queue()\n")
+        changed = api.check(["."], jobs=1)
+        assert rows(changed) == rows(api.check(["."], jobs=1, use_cache=False))
+        assert any(r[0] == "EVT001" and "LATE" in r[6] for r in rows(changed))
 
 
 @settings(max_examples=60, deadline=None)

@@ -90,9 +90,17 @@ def _run_check(paths, verbose: bool, **options):
     """``api.check`` with a progress line; a usage or internal error exits 2 with one line."""
     from . import api
 
+    return _run_api(api.check, paths, verbose, **options)
+
+
+def _run_api(call, paths, verbose: bool, **options):
+    """Run an ``api`` entry point with a progress line; a usage or internal error exits 2
+    with one line (and the traceback only with --verbose)."""
+    from . import api
+
     progress = _Progress(_progress_wanted())
     try:
-        return api.check(list(paths) or ["."], progress=progress, **options)
+        return call(list(paths) or ["."], progress=progress, **options)
     except api.UsageError as error:
         progress.finish()
         _fail(str(error))
@@ -162,23 +170,9 @@ def fix_command(paths, unsafe_fixes, codemods, show_diff, timeout, select, ignor
     With --diff: exit 1 when there would be changes, 0 otherwise."""
     from . import api
 
-    progress = _Progress(_progress_wanted())
-    try:
-        result = api.fix(list(paths) or ["."], select=_codes(select), ignore=_codes(ignore), codemods=tuple(codemods),
-                         unsafe=unsafe_fixes, diff=show_diff, timeout=timeout, jobs=jobs, config_file=config_file,
-                         use_cache=not no_cache, cache_dir=cache_dir, progress=progress)
-    except api.UsageError as error:
-        progress.finish()
-        _fail(str(error))
-        sys.exit(EXIT_ERROR)
-    except Exception as error:  # noqa: BLE001 - an internal error is reported, not shown as a traceback
-        progress.finish()
-        if verbose:
-            traceback.print_exc()
-        _fail(f"internal error: {type(error).__name__}: {error} (run with --verbose for the traceback)")
-        sys.exit(EXIT_ERROR)
-    finally:
-        progress.finish()
+    result = _run_api(api.fix, paths, verbose, select=_codes(select), ignore=_codes(ignore), codemods=tuple(codemods),
+                      unsafe=unsafe_fixes, diff=show_diff, timeout=timeout, jobs=jobs, config_file=config_file,
+                      use_cache=not no_cache, cache_dir=cache_dir)
     if show_diff:
         click.echo(result.diff, nl=False)
         sys.stdout.flush()  # the patch before the summary on stderr, when both go to a terminal

@@ -86,6 +86,42 @@ _ENTRY_MAGIC = b"eventlint-facts-1\n"  # a cache entry: this, the blake2b digest
 _ENTRY_DIGEST = 16
 
 
+def _read_entry(path: Path):
+    """The object stored at ``path``, or None when it is missing or damaged: the digest is
+    checked before pickle reads anything, since damaged pickle data can ask for gigabytes
+    (a memo index) or crash the unpickler."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    head = len(_ENTRY_MAGIC) + _ENTRY_DIGEST
+    payload = data[head:]
+    if data[:head] != _ENTRY_MAGIC + hashlib.blake2b(payload, digest_size=_ENTRY_DIGEST).digest():
+        return None
+    try:
+        return pickle.loads(payload)
+    except Exception:  # noqa: BLE001 - an entry this version can't load is recomputed
+        return None
+
+
+def _write_entry(folder: Path, name: str, value) -> None:
+    """Write atomically (temporary file + rename): two runs at once never see half a file."""
+    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    temp = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+        with os.fdopen(handle, "wb") as out:
+            out.write(_ENTRY_MAGIC + hashlib.blake2b(payload, digest_size=_ENTRY_DIGEST).digest() + payload)
+        os.replace(temp, folder / name)
+    except OSError:
+        if temp is not None:
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+
+
 class FactsCache:
     """Facts pickled per file under ``cache_dir``, keyed by a hash of the content, the
     eventlint version, the catalogue, the settings that shape facts and the module name.
@@ -103,40 +139,13 @@ class FactsCache:
     def get(self, key: str) -> FileFacts | None:
         if self.folder is None:
             return None
-        try:
-            data = (self.folder / key[:2] / key).read_bytes()
-        except OSError:
-            return None
-        head = len(_ENTRY_MAGIC) + _ENTRY_DIGEST
-        payload = data[head:]
-        if data[:head] != _ENTRY_MAGIC + hashlib.blake2b(payload, digest_size=_ENTRY_DIGEST).digest():
-            # a truncated or damaged entry is recomputed before pickle reads it: damaged pickle
-            # data can ask for gigabytes (a memo index) or crash the unpickler
-            return None
-        try:
-            facts = pickle.loads(payload)
-        except Exception:  # noqa: BLE001 - an entry this version can't load is recomputed
-            return None
+        facts = _read_entry(self.folder / key[:2] / key)
         return facts if isinstance(facts, FileFacts) else None
 
     def put(self, key: str, facts: FileFacts) -> None:
         if self.folder is None:
             return
-        payload = pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL)
-        folder = self.folder / key[:2]
-        temp = None
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            handle, temp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-            with os.fdopen(handle, "wb") as out:
-                out.write(_ENTRY_MAGIC + hashlib.blake2b(payload, digest_size=_ENTRY_DIGEST).digest() + payload)
-            os.replace(temp, folder / key)  # atomic: two runs at once never see half a file
-        except OSError:
-            if temp is not None:
-                try:
-                    os.unlink(temp)
-                except OSError:
-                    pass
+        _write_entry(self.folder / key[:2], key, facts)
 
 
 def _pool_context():
@@ -274,38 +283,17 @@ class ResultsCache:
         self.folder = folder / "runs"
 
     def get(self, key: str):
-        try:
-            data = (self.folder / key).read_bytes()
-        except OSError:
-            return None
-        head = len(_ENTRY_MAGIC) + _ENTRY_DIGEST
-        payload = data[head:]
-        if data[:head] != _ENTRY_MAGIC + hashlib.blake2b(payload, digest_size=_ENTRY_DIGEST).digest():
-            return None
-        try:
-            files, findings = pickle.loads(payload)
-        except Exception:  # noqa: BLE001 - an entry this version can't load is recomputed
-            return None
-        return files, findings
+        stored = _read_entry(self.folder / key)
+        return stored if isinstance(stored, tuple) and len(stored) == 2 else None
 
     def put(self, key: str, files: list[FileFacts], findings: list[Finding]) -> None:
         summaries = [FileFacts(f.path, f.module, f.aliases, problem=f.problem) for f in files]
-        payload = pickle.dumps((summaries, findings), protocol=pickle.HIGHEST_PROTOCOL)
-        temp = None
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
             for old in sorted(self.folder.iterdir(), key=lambda p: p.stat().st_mtime)[:-16]:
                 old.unlink(missing_ok=True)  # keep the few most recent runs
-            handle, temp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
-            with os.fdopen(handle, "wb") as out:
-                out.write(_ENTRY_MAGIC + hashlib.blake2b(payload, digest_size=_ENTRY_DIGEST).digest() + payload)
-            os.replace(temp, self.folder / key)
         except OSError:
-            if temp is not None:
-                try:
-                    os.unlink(temp)
-                except OSError:
-                    pass
+            pass
+        _write_entry(self.folder, key, (summaries, findings))
 
 
 def matches_codes(code: str, prefixes: tuple[str, ...]) -> bool:

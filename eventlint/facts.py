@@ -391,7 +391,7 @@ class _Extractor(cst.CSTVisitor):
         if node is None:
             return None
         if isinstance(node, cst.SimpleString):
-            inner = _string_value(node)
+            inner = string_value(node)
             if inner is None:
                 return None
             try:
@@ -409,7 +409,7 @@ class _Extractor(cst.CSTVisitor):
         if annotation is None:
             return None
         if isinstance(annotation, cst.SimpleString):
-            inner = _string_value(annotation)
+            inner = string_value(annotation)
             try:
                 annotation = cst.parse_expression(inner) if inner else None
             except cst.ParserSyntaxError:
@@ -435,7 +435,7 @@ class _Extractor(cst.CSTVisitor):
                     if name == "__all__":
                         self.all_names = _string_list(value) or []
                     elif isinstance(value, cst.SimpleString):
-                        literal = _string_value(value)
+                        literal = string_value(value)
                         if literal is not None:
                             self.constants[name] = literal
         for target in node.targets:
@@ -481,7 +481,7 @@ class _Extractor(cst.CSTVisitor):
         for element in value.elements:
             if not isinstance(element, cst.DictElement):
                 return
-            tag = _string_value(element.key)
+            tag = string_value(element.key)
             if tag is not None:
                 keys.append(("tag", tag))
                 continue
@@ -766,7 +766,7 @@ class _Extractor(cst.CSTVisitor):
             return ("tag", tag) if tag is not None else ("unknown",)
         if isinstance(value, cst.Dict):
             for element in value.elements:
-                if isinstance(element, cst.DictElement) and _string_value(element.key) in self.tag_keys:
+                if isinstance(element, cst.DictElement) and string_value(element.key) in self.tag_keys:
                     tag = self.tag_value(element.value)
                     if tag is not None:
                         return ("tag", tag)
@@ -774,7 +774,7 @@ class _Extractor(cst.CSTVisitor):
         return ("unknown",)
 
     def tag_value(self, node: cst.BaseExpression) -> str | None:
-        literal = _string_value(node)
+        literal = string_value(node)
         if literal is not None:
             return literal
         if isinstance(node, cst.Name) and node.value in self.constants:
@@ -878,13 +878,13 @@ class _Extractor(cst.CSTVisitor):
                     value = getattr(first, "value", None)
                     if isinstance(value, cst.MatchValue) or isinstance(first, cst.MatchSequenceElement):
                         value = first.value.value if isinstance(first.value, cst.MatchValue) else None
-                    tag = _string_value(value) if value is not None else None
+                    tag = string_value(value) if value is not None else None
                     if tag is not None:
                         self.add_dispatch(source, ("tag", tag), case)
                 elif isinstance(pattern, cst.MatchMapping) and how == "item":
                     for element in pattern.elements:
-                        if _string_value(element.key) in self.tag_keys and isinstance(element.pattern, cst.MatchValue):
-                            tag = _string_value(element.pattern.value)
+                        if string_value(element.key) in self.tag_keys and isinstance(element.pattern, cst.MatchValue):
+                            tag = string_value(element.pattern.value)
                             if tag is not None:
                                 self.add_dispatch(source, ("tag", tag), case)
                 elif isinstance(pattern, cst.MatchValue) and how == "tag":
@@ -951,7 +951,7 @@ def _type_names(node: cst.BaseExpression) -> list[str]:
             return names
         return [head]
     if isinstance(node, cst.SimpleString):
-        inner = _string_value(node)
+        inner = string_value(node)
         try:
             return _type_names(cst.parse_expression(inner)) if inner else []
         except cst.ParserSyntaxError:
@@ -971,7 +971,7 @@ def _attr_text(node) -> str:
     return ""
 
 
-def _string_value(node) -> str | None:
+def string_value(node) -> str | None:
     if isinstance(node, cst.SimpleString):
         try:
             value = node.evaluated_value
@@ -983,7 +983,7 @@ def _string_value(node) -> str | None:
 
 def _string_list(node: cst.BaseExpression) -> list[str] | None:
     if isinstance(node, (cst.List, cst.Tuple, cst.Set)):
-        values = [_string_value(e.value) for e in node.elements if isinstance(e, cst.Element)]
+        values = [string_value(e.value) for e in node.elements if isinstance(e, cst.Element)]
         return [v for v in values if v is not None]
     return None
 

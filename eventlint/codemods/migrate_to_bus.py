@@ -84,6 +84,7 @@ from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvide
 
 from ..discovery import source_files
 from ..graph import Channel, EventGraph, Operation, Value
+from ..facts import string_value
 from ..model import FileFacts, Span
 from . import CodemodContext, CodemodResult, Skipped
 
@@ -736,14 +737,7 @@ def _is_true(test: cst.BaseExpression) -> bool:
     return isinstance(test, cst.Integer) and test.value == "1"
 
 
-def _string(node: cst.CSTNode) -> str | None:
-    if isinstance(node, cst.SimpleString):
-        try:
-            value = node.evaluated_value
-        except Exception:  # noqa: BLE001 - a malformed literal is simply not a tag
-            return None
-        return value if isinstance(value, str) else None
-    return None
+_string = string_value
 
 
 # ---- one channel ----------------------------------------------------------------------------

@@ -167,8 +167,10 @@ def _run_pool(pending: list[tuple[_Job, bytes]], jobs: int, config: Config,
     args = (config.catalog, config.tag_keys)
     context = _pool_context()
     done = done_before
-    queue = list(pending)
-    batch = max(1, min(32, len(queue) // (jobs * 8) or 1))
+    # largest files first, in small batches, so no worker is left with a big file at the
+    # end while the other idles (results are put back in discovery order afterwards)
+    queue = sorted(pending, key=lambda item: len(item[1]), reverse=True)
+    batch = max(1, min(8, len(queue) // (jobs * 8) or 1))
     while queue:
         executor = futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker, initargs=args)
         chunks = [queue[i:i + batch] for i in range(0, len(queue), batch)]

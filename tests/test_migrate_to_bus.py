@@ -36,7 +36,10 @@ def _cases() -> list[str]:
 
 
 def _files(case: str, side: str) -> dict[str, str]:
-    """Root-relative path → text of one side of a case."""
+    """Root-relative path → text of one side of a case; a case without an after side is
+    one the codemod must leave unchanged (the convention of ``codemod_cases``)."""
+    if side == "after" and not (CASES / f"{case}.after.py").is_file() and not (CASES / f"{case}.after").is_dir():
+        side = "before"
     single = CASES / f"{case}.{side}.py"
     if single.is_file():
         return {"case.py": single.read_text(encoding="utf-8")}

@@ -160,9 +160,11 @@ def _crashed(job: _Job) -> FileFacts:
 
 
 def _run_pool(pending: list[tuple[_Job, bytes]], jobs: int, config: Config,
-              progress: ProgressFn | None, done_before: int, total: int) -> dict[str, FileFacts]:
+              progress: ProgressFn | None, done_before: int, total: int,
+              on_result: Callable[[FileFacts], None]) -> dict[str, FileFacts]:
     """Analyse in worker processes; a worker's death turns its file into EVT000 and the
-    pool is replaced, so one file can never take the run down."""
+    pool is replaced, so one file can never take the run down.  ``on_result`` sees each
+    file's facts as they arrive (the cache is written while the workers go on)."""
     results: dict[str, FileFacts] = {}
     args = (config.catalog, config.tag_keys)
     context = _pool_context()
@@ -181,6 +183,7 @@ def _run_pool(pending: list[tuple[_Job, bytes]], jobs: int, config: Config,
                 try:
                     for facts in future.result():
                         results[facts.path] = facts
+                        on_result(facts)
                         done += 1
                 except futures.process.BrokenProcessPool:
                     broken = True
@@ -194,7 +197,7 @@ def _run_pool(pending: list[tuple[_Job, bytes]], jobs: int, config: Config,
             if batch == 1 and jobs == 1:
                 # with one worker and one file per task the first unfinished file is the culprit
                 culprit = queue.pop(0)[0]
-                results[culprit.rel] = _crashed(culprit)
+                results[culprit.rel] = _crashed(culprit)  # not cached: a crash may not recur
                 done += 1
             jobs, batch = 1, 1
     return results
@@ -256,10 +259,16 @@ def analyze_files(sources: list[SourceFile], config: Config, *, jobs: int, cache
         keys[job.rel] = key
         pending.append((job, raw))
     if pending:
-        fresh = _run_pool(pending, max(1, jobs), config, progress, len(facts_by_path), len(sources))
-        for rel, facts in fresh.items():
-            facts_by_path[rel] = facts
-            cache.put(keys[rel], facts)
+        stored: list[str] = []
+
+        def store(facts: FileFacts) -> None:
+            cache.put(keys[facts.path], facts)
+            stored.append(facts.path)
+
+        fresh = _run_pool(pending, max(1, jobs), config, progress, len(facts_by_path), len(sources), store)
+        facts_by_path.update(fresh)
+        if len(stored) < len(fresh):
+            run_key = None  # a worker crashed: neither its file nor this run's results are kept
     ordered = [facts_by_path[s.rel] for s in sources if s.rel in facts_by_path]
     return Analysis(ordered, catalog, hits, run_key)
 

@@ -1086,7 +1086,12 @@ def _walk(root: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
         if leave is not None:
             leave(node)
 
-    walk(root)
+    try:
+        walk(root)
+    finally:
+        # ``walk`` refers to itself through its closure: without this the cycle keeps the
+        # visitor, and through it the whole syntax tree, alive until the next collection
+        del walk
 
 
 def extract(module_node: cst.Module, *, path: str, module: str, aliases: tuple[str, ...], is_package: bool,

@@ -122,6 +122,26 @@ def test_worker_crash_becomes_evt000_and_run_goes_on(project, monkeypatch):
     assert "parser crashed" in result.findings[1].message
 
 
+def test_a_crash_is_not_cached(project, monkeypatch):
+    """The next run analyses the file again: a crash (a worker killed for memory, say)
+    need not recur, and neither the file's facts nor the run's results keep it."""
+    real = engine._analyze
+
+    def crashing(job, raw=None):
+        if job.rel.endswith("boom.py"):
+            os._exit(3)
+        return real(job, raw)
+
+    for name in ("a.py", "boom.py"):
+        (project / name).write_text("import queue\nQ = queue.Queue()\n")
+    monkeypatch.setattr(engine, "_analyze", crashing)
+    first = api.check(["."], jobs=1)
+    assert [(f.code, f.path) for f in first.findings] == [("EVT001", "a.py"), ("EVT000", "boom.py")]
+    monkeypatch.setattr(engine, "_analyze", real)
+    second = api.check(["."], jobs=1)
+    assert [(f.code, f.path) for f in second.findings] == [("EVT001", "a.py"), ("EVT001", "boom.py")]
+
+
 def test_skips_hidden_virtualenv_build_and_symlink_loops(project):
     for folder in (".hidden", "venv", "build", "dist", "__pycache__", "pkg"):
         (project / folder).mkdir()

@@ -52,3 +52,25 @@ def test_def_and_class_names_are_located_without_recording_names():
     spans = {f.qualname: (f.span.line, f.span.column, f.span.end_column) for f in facts.functions}
     spans.update({c.qualname: (c.span.line, c.span.column, c.span.end_column) for c in facts.classes})
     assert spans == {"m.handler": (5, 13, 20), "m.Hub": (8, 9, 12), "m.Hub.run": (9, 9, 12)}
+
+
+@pytest.mark.parametrize("source", [*SAMPLES, "crlf"])
+def test_the_unvalidated_parse_builds_the_same_tree(source):
+    from eventlint.source import parse_module
+
+    text = CRLF_AND_CONTINUATIONS if source == "crlf" else (STDLIB / source).read_text(encoding="utf-8")
+    fast = parse_module(text)
+    assert fast.deep_equals(cst.parse_module(text))
+    assert fast.code == text
+
+
+def test_validation_is_back_after_the_unvalidated_parse():
+    from eventlint.source import parse_module
+
+    parse_module("x = 1\n")
+    with pytest.raises(cst.CSTValidationError):
+        cst.Name("not a name")  # a Name validates its value as an identifier
+    with pytest.raises(cst.ParserSyntaxError):
+        parse_module("x = = 1\n")
+    with pytest.raises(cst.CSTValidationError):
+        cst.Name("still not")

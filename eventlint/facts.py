@@ -6,6 +6,7 @@ allows (imports, ``self``, parameters, locals); the graph finishes the job acros
 
 from __future__ import annotations
 
+import ast
 import builtins
 import dataclasses
 import re
@@ -166,6 +167,96 @@ def positions(module: cst.Module, kinds: frozenset[type] | None = None) -> dict:
     return table._computed
 
 
+# The kinds of node whose spans facts carry, and the stdlib ``ast`` nodes with the same
+# range: libcst's syntactic ranges leave out a node's own parentheses, as ast's do, and a
+# compound statement ends where its last statement ends in both.  (A ``case`` has no
+# position in ast: files whose facts need one take libcst's bookkeeping.)
+_AST_KINDS: dict[type, type] = {
+    ast.Call: cst.Call, ast.Compare: cst.Comparison, ast.Subscript: cst.Subscript, ast.NamedExpr: cst.NamedExpr,
+    ast.Assign: cst.Assign, ast.AnnAssign: cst.AnnAssign, ast.AugAssign: cst.AugAssign, ast.Return: cst.Return,
+    ast.For: cst.For, ast.AsyncFor: cst.For, ast.While: cst.While, ast.With: cst.With, ast.AsyncWith: cst.With,
+    ast.FunctionDef: cst.FunctionDef, ast.AsyncFunctionDef: cst.FunctionDef, ast.ClassDef: cst.ClassDef,
+}
+COUNTED = frozenset(_AST_KINDS.values())
+_NEWLINES = re.compile(r"\r\n|\r|\n")
+_KEYWORDS = {cst.Return: "return", cst.For: "for", cst.While: "while", cst.With: "with", cst.FunctionDef: "def",
+             cst.ClassDef: "class"}
+
+
+def ast_ranges(text: str) -> dict[type, list[tuple[tuple[int, int], tuple[int, int]]]] | None:
+    """Ranges ``((line, col0), (end_line, end_col0))`` of the nodes of each ``COUNTED``
+    kind, in source order, columns in code points; None when ast rejects the text (syntax
+    this Python doesn't have, a null byte).  Parsing with ast costs a tenth of libcst."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    found: dict[type, list] = {}
+    kinds = _AST_KINDS
+    for node in ast.walk(tree):
+        kind = kinds.get(type(node))
+        if kind is not None:
+            # source order: by start, an enclosing node before the nodes it contains
+            found.setdefault(kind, []).append((node.lineno, node.col_offset, -node.end_lineno, -node.end_col_offset))
+    lines = None if text.isascii() else _source_lines(text)
+    ranges = {}
+    for kind, items in found.items():
+        items.sort()
+        if lines is None:
+            ranges[kind] = [((line, column), (-end_line, -end_column)) for line, column, end_line, end_column in items]
+        else:  # ast's columns count UTF-8 bytes
+            ranges[kind] = [((line, _chars(lines[line - 1], column)), (-end_line, _chars(lines[-end_line - 1], -end_column)))
+                            for line, column, end_line, end_column in items]
+    return ranges
+
+
+def _source_lines(text: str) -> list[str]:
+    """The lines as Python counts them (``str.splitlines`` also breaks at form feeds and
+    other characters that are not line ends in source code)."""
+    return _NEWLINES.split(text) if "\r" in text else text.split("\n")
+
+
+def _chars(line: str, offset: int) -> int:
+    return offset if line.isascii() else len(line.encode("utf-8")[:offset].decode("utf-8", "replace"))
+
+
+def _leading_text(node: cst.CSTNode) -> str:
+    """What the source at the start of ``node``'s range reads ("" when there is nothing
+    cheap to say).  A node's range leaves out its own parentheses, not its first part's."""
+    outermost = True
+    while True:
+        if not outermost and node.lpar:
+            return "("
+        outermost = False
+        kind = type(node)
+        if kind is cst.Name:
+            return node.value
+        if kind is cst.Attribute or kind is cst.Subscript:
+            node = node.value
+        elif kind is cst.Call:
+            node = node.func
+        elif kind is cst.Comparison:
+            node = node.left
+        elif kind is cst.NamedExpr or kind is cst.AnnAssign or kind is cst.AugAssign:
+            node = node.target
+        elif kind is cst.Assign:
+            node = node.targets[0].target
+        elif kind in _KEYWORDS:
+            return "async" if getattr(node, "asynchronous", None) is not None else _KEYWORDS[kind]
+        else:
+            return ""
+
+
+def _keywords_width(node: cst.FunctionDef | cst.ClassDef) -> int:
+    """From the start of a ``def``/``class`` statement to its name."""
+    if isinstance(node, cst.FunctionDef):
+        width = len("def") + len(node.whitespace_after_def.value)
+        if node.asynchronous is not None:
+            width += len("async") + len(node.asynchronous.whitespace_after.value)
+        return width
+    return len("class") + len(node.whitespace_after_class.value)
+
+
 class _Extractor(cst.CSTVisitor):
 
     def __init__(self, module: str, is_package: bool, catalog: Catalog, tag_keys: frozenset[str]):
@@ -193,40 +284,77 @@ class _Extractor(cst.CSTVisitor):
         self._call_cache: dict[int, CallFact] = {}
         self._saved_scopes: list[list[str]] = []
         self._with_pushed: list[int] = []
-        self.positions: dict | None = None
         self.module_node: cst.Module | None = None
         self._result_names: dict[int, tuple[str, ...]] = {}
+        # spans are handed out empty and filled in after the walk (``resolve_spans``)
+        self.requests: list[tuple[cst.CSTNode, Span, bool]] = []
+        self.ordinals: dict[int, int] = {}  # id(node) -> its number among the nodes of its kind, in source order
+        self.counts: dict[type, int] = {}
 
     def visit_Module(self, node: cst.Module) -> None:
         self.module_node = node
-        if self.positions is None:
-            self.positions = positions(node, POSITIONED)
 
     # ---- helpers ---------------------------------------------------------------
 
-    def where(self, node: cst.CSTNode) -> tuple[tuple[int, int], tuple[int, int]]:
-        found = self.positions.get(node)
-        if found is None:  # a kind the fast table leaves out (subclasses ask for more)
-            self.positions = positions(self.module_node)
-            found = self.positions[node]
-        return found
-
     def span(self, node: cst.CSTNode) -> Span:
-        (line, column), (end_line, end_column) = self.where(node)
-        return Span(line, column + 1, end_line, end_column + 1)
+        """The node's span, filled in once the walk is over (``resolve_spans``)."""
+        span = Span(0, 0, 0, 0)
+        self.requests.append((node, span, False))
+        return span
 
     def name_span(self, node: cst.FunctionDef | cst.ClassDef) -> Span:
-        """The name of a ``def`` or ``class``, found from the statement's own position
-        (names are too many to record them all)."""
-        (line, column), _ = self.where(node)
-        if isinstance(node, cst.FunctionDef):
-            if node.asynchronous is not None:
-                column += len("async") + len(node.asynchronous.whitespace_after.value)
-            column += len("def") + len(node.whitespace_after_def.value)
-        else:
-            column += len("class") + len(node.whitespace_after_class.value)
-        width = len(node.name.value)
-        return Span(line, column + 1, line, column + 1 + width)
+        """The name of a ``def`` or ``class`` (found from the statement's position: names
+        are too many to locate them all)."""
+        span = Span(0, 0, 0, 0)
+        self.requests.append((node, span, True))
+        return span
+
+    def resolve_spans(self, text: str | None) -> None:
+        """Fill in every span handed out: from the stdlib ``ast``'s positions when they
+        can be trusted for this file, else from libcst's own bookkeeping (the same
+        ranges, at about three times the cost)."""
+        if not self.requests:
+            return
+        found = self._ranges_from_ast(text) if text is not None else None
+        if found is None:
+            table = positions(self.module_node, POSITIONED)
+            if any(node not in table for node, _, _ in self.requests):  # a kind the fast table leaves out
+                table = positions(self.module_node)
+            found = [table[node] for node, _, _ in self.requests]
+        for (node, span, name_only), ((line, column), (end_line, end_column)) in zip(self.requests, found):
+            if name_only:
+                column += _keywords_width(node)
+                end_line, end_column = line, column + len(node.name.value)
+            # the span was created empty by ``span`` and no one has seen it yet
+            object.__setattr__(span, "line", line)
+            object.__setattr__(span, "column", column + 1)
+            object.__setattr__(span, "end_line", end_line)
+            object.__setattr__(span, "end_column", end_column + 1)
+
+    def _ranges_from_ast(self, text: str) -> list[tuple[tuple[int, int], tuple[int, int]]] | None:
+        """The requested nodes' ranges from ``ast``: the n-th node of a kind in libcst's
+        source order is the n-th in ast's.  None unless every kind has as many nodes in
+        both trees, every requested node is of a kind ast positions, and each range starts
+        with the text the node starts with."""
+        ranges = ast_ranges(text)
+        if ranges is None:
+            return None
+        for kind in COUNTED:
+            if len(ranges.get(kind, ())) != self.counts.get(kind, 0):
+                return None
+        lines = _source_lines(text)
+        found = []
+        ordinals = self.ordinals
+        for node, _, _ in self.requests:
+            ordinal = ordinals.get(id(node))
+            if ordinal is None:
+                return None
+            where = ranges[type(node)][ordinal]
+            (line, column), _ = where
+            if not lines[line - 1].startswith(_leading_text(node), column):
+                return None
+            found.append(where)
+        return found
 
     @property
     def frame(self) -> _Frame:
@@ -1040,6 +1168,17 @@ _TRIVIA_FIELDS = frozenset({
     "start", "end", "prefix", "quote", "value_raw",
 })
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+# the nodes whose fields are not declared in the order their parts appear in the source
+_SOURCE_ORDER: dict[type, tuple[str, ...]] = {
+    cst.FunctionDef: ("decorators", "name", "type_parameters", "params", "returns", "body"),
+    cst.ClassDef: ("decorators", "name", "type_parameters", "bases", "keywords", "body"),
+    cst.Parameters: ("posonly_params", "posonly_ind", "params", "star_arg", "kwonly_params", "star_kwarg"),
+    cst.IfExp: ("body", "test", "orelse"),
+    cst.Arg: ("keyword", "value"),
+    cst.ExceptHandler: ("type", "name", "body"),
+    cst.ExceptStarHandler: ("type", "name", "body"),
+    cst.MatchCase: ("pattern", "guard", "body"),
+}
 
 
 def _child_fields(kind: type) -> tuple[str, ...]:
@@ -1047,18 +1186,23 @@ def _child_fields(kind: type) -> tuple[str, ...]:
     if names is None:
         names = tuple(f.name for f in dataclasses.fields(kind)
                       if f.name not in _TRIVIA_FIELDS and not f.name.startswith("whitespace"))
-        if kind in (cst.FunctionDef, cst.ClassDef):
-            names = ("decorators", *(n for n in names if n != "decorators"))  # source order
+        first = _SOURCE_ORDER.get(kind)
+        if first is not None:
+            names = (*(n for n in first if n in names), *(n for n in names if n not in first))
         _CHILD_FIELDS[kind] = names
     return names
 
 
-def _walk(root: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
-    """A read-only traversal that calls ``visit_<Type>``/``leave_<Type>`` like libcst's,
-    without rebuilding every node on the way back up and without descending into
-    whitespace and punctuation (libcst's own traversal cost about as much as the parse)."""
+def _walk(root: cst.CSTNode, visitor: cst.CSTVisitor, ordinals: dict[int, int] | None = None,
+          counts: dict[type, int] | None = None) -> None:
+    """A read-only traversal in source order that calls ``visit_<Type>``/``leave_<Type>``
+    like libcst's, without rebuilding every node on the way back up and without
+    descending into whitespace and punctuation (libcst's own traversal cost about as much
+    as the parse).  With ``ordinals``, each node of a ``COUNTED`` kind gets its number
+    among the nodes of its kind (``counts`` keeps the totals)."""
     visits: dict[type, object] = {}
     leaves: dict[type, object] = {}
+    counted = COUNTED if ordinals is not None else frozenset()
 
     def handlers(kind: type):
         visit = getattr(visitor, f"visit_{kind.__name__}", None)
@@ -1068,6 +1212,10 @@ def _walk(root: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
 
     def walk(node: cst.CSTNode) -> None:
         kind = type(node)
+        if kind in counted:
+            number = counts.get(kind, 0)
+            ordinals[id(node)] = number
+            counts[kind] = number + 1
         if kind in visits:
             visit, leave = visits[kind], leaves[kind]
         else:
@@ -1095,10 +1243,12 @@ def _walk(root: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
 
 
 def extract(module_node: cst.Module, *, path: str, module: str, aliases: tuple[str, ...], is_package: bool,
-            catalog: Catalog, tag_keys: frozenset[str]) -> FileFacts:
-    """Run the single visitor pass over a parsed module."""
+            catalog: Catalog, tag_keys: frozenset[str], text: str | None = None) -> FileFacts:
+    """Run the single visitor pass over a parsed module (``text``, its source, lets the
+    spans come from the stdlib ``ast``: see ``resolve_spans``)."""
     extractor = _Extractor(module, is_package, catalog, tag_keys)
-    _walk(module_node, extractor)
+    _walk(module_node, extractor, extractor.ordinals, extractor.counts)
+    extractor.resolve_spans(text)
     return FileFacts(
         path=path,
         module=module,

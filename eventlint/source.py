@@ -157,7 +157,7 @@ def analyze_source(raw: bytes, *, path: str, module: str, aliases: tuple[str, ..
                          problem=Problem("too deeply nested for the parser", Span(1, 1, 1, 1)))
     try:
         facts = extract(tree, path=path, module=module, aliases=aliases, is_package=is_package,
-                        catalog=catalog, tag_keys=tag_keys)
+                        catalog=catalog, tag_keys=tag_keys, text=text)
     except RecursionError:
         return FileFacts(path=path, module=module, aliases=aliases,
                          problem=Problem("too deeply nested to analyse", Span(1, 1, 1, 1)))

@@ -74,3 +74,92 @@ def test_validation_is_back_after_the_unvalidated_parse():
         parse_module("x = = 1\n")
     with pytest.raises(cst.CSTValidationError):
         cst.Name("still not")
+
+
+TRICKY = '''\
+import queue, threading
+from concurrent import futures
+
+
+@decorate(make("x"))
+async  def handler(a, /, b=default(), *, c: Queue[int] = q.get(), **kw) -> Result[str]:
+    label = f"{a!r:>{width(b)}} {'é'} {call(a)}"  # é before and after: columns count code points
+    x = (yes() if check(a) else no()) ; y = [f(i) for i in g() if h(i)]
+    while (n := int(a)) > 0 and (a < b < c):
+        async with lock(), (other()) as z:
+            await z.get()
+    try:
+        pass
+    except errors() as error:
+        raise Wrapped(error) from error
+    return {key(): value() for key in keys()}[a]
+
+
+class Hub(base(), metaclass=meta()):
+    inbox: queue.Queue[int] = queue.Queue()
+    def run(self, callback=lambda e: e.handle()):
+        for item in iter(self.inbox.get, None):
+            self.count += 1
+            ((self.inbox)).get(timeout=0.1)(item)[0]
+'''
+
+
+def _extractor(text):
+    from eventlint.catalog import load_catalog
+    from eventlint.facts import _Extractor, _walk
+
+    extractor = _Extractor("m", False, load_catalog(), frozenset())
+    _walk(cst.parse_module(text), extractor, extractor.ordinals, extractor.counts)
+    return extractor
+
+
+@pytest.mark.parametrize("source", [*SAMPLES, "crlf", "cr", "tricky", "tricky-crlf"])
+def test_ast_ranges_are_libcsts(source):
+    """Spans come from the stdlib ast when it agrees: every requested node's range is
+    exactly libcst's own, on real modules, odd line ends, f-strings and non-ASCII text."""
+    calls = "x = f(1,\r\n     2)\r\nif x: \\\r\n    y = g(f'{x!r:>{h(3)}}')\r\n"
+    text = {"crlf": calls, "cr": calls.replace("\r\n", "\r"), "tricky": TRICKY,
+            "tricky-crlf": TRICKY.replace("\n", "\r\n")}.get(source) or (STDLIB / source).read_text(encoding="utf-8")
+    extractor = _extractor(text)
+    from_ast = extractor._ranges_from_ast(text)
+    assert from_ast is not None and len(from_ast) == len(extractor.requests) > 0
+    table = positions(extractor.module_node)
+    assert from_ast == [table[node] for node, _, _ in extractor.requests]
+
+
+def test_facts_are_the_same_whichever_way_spans_are_found():
+    from eventlint.catalog import load_catalog
+    from eventlint.facts import extract
+
+    for text in (TRICKY, TRICKY.replace("\n", "\r\n"), (STDLIB / "asyncio/base_events.py").read_text(encoding="utf-8")):
+        common = dict(path="m.py", module="m", aliases=(), is_package=False, catalog=load_catalog(), tag_keys=frozenset())
+        module = cst.parse_module(text)
+        assert extract(module, text=text, **common) == extract(module, text=None, **common)
+
+
+@pytest.mark.parametrize("text", [
+    "def f(item):\n    match item:\n        case Created():\n            q.get()\n",  # ast has no position for a case
+    "def f[T](x: T) -> T:\n    return g(x)\n",  # syntax newer than this Python: ast rejects it
+])
+def test_libcsts_bookkeeping_where_ast_cannot_tell(text):
+    extractor = _extractor(text)
+    if "match" in text:
+        assert extractor._ranges_from_ast(text) is None or not any(
+            isinstance(node, cst.MatchCase) for node, _, _ in extractor.requests)
+    extractor.resolve_spans(text)
+    table = positions(extractor.module_node)
+    assert extractor.requests
+    for node, span, name_only in extractor.requests:
+        (line, column), (end_line, end_column) = table[node]
+        if name_only:
+            column += len("def ")
+            end_line, end_column = line, column + len(node.name.value)
+        assert (span.line, span.column, span.end_line, span.end_column) == (line, column + 1, end_line, end_column + 1)
+
+
+def test_a_disagreeing_ast_is_not_trusted():
+    """Counts that differ between the trees mean the n-th nodes may not be the same."""
+    text = "f(1)\ng(2)\n"
+    extractor = _extractor(text)
+    extractor.counts[cst.Call] += 1
+    assert extractor._ranges_from_ast(text) is None

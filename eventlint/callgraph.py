@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .catalog import BlockingApi, ClientApi, ParamSpec
-from .facts import dotted
-from .model import CallFact, Location, LoopFact, Span
+from .model import CallFact, Location, LoopFact, Span, dotted
 
 if TYPE_CHECKING:
     from .graph import EventGraph, Value

@@ -16,7 +16,7 @@ import libcst as cst
 from libcst.metadata.position_provider import PositionProvidingCodegenState
 
 from .catalog import Catalog
-from .model import (
+from .model import (  # noqa: F401 - dotted and is_public_name are also this module's
     Binding,
     CallFact,
     ClassFact,
@@ -28,6 +28,8 @@ from .model import (
     Ref,
     ReturnFact,
     Span,
+    dotted,
+    is_public_name,
 )
 
 _BUILTINS = frozenset(dir(builtins))
@@ -36,27 +38,6 @@ UNDECLARED = frozenset({"Any", "object", "typing.Any", "t.Any"})
 PUT_METHODS = frozenset({"put", "put_nowait", "send", "send_nowait", "send_bytes", "publish", "publish_nowait", "emit",
                          "submit", "post", "enqueue"})
 GET_METHODS = frozenset({"get", "get_nowait", "receive", "receive_nowait", "recv", "recv_bytes"})
-
-
-def is_public_name(name: str) -> bool:
-    """``_x`` and ``__x`` are private; dunder names and everything else are public."""
-    return not name.startswith("_") or (name.startswith("__") and name.endswith("__") and len(name) > 4)
-
-
-def dotted(ref: Ref | None) -> str | None:
-    """``("G:queue", ".Queue")`` → ``"queue.Queue"``; calls render as ``name()``.
-    None when the reference is not rooted at a global name."""
-    if not ref or not ref[0].startswith("G:"):
-        return None
-    parts = [ref[0][2:]]
-    for step in ref[1:]:
-        if step.startswith("."):
-            parts.append(step[1:])
-        elif step == "()":
-            parts[-1] += "()"
-        else:
-            return None
-    return ".".join(parts)
 
 
 @dataclass

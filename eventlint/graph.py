@@ -13,11 +13,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterator
 
-import networkx as nx
-
 from .catalog import Catalog, ChannelApi
-from .facts import dotted, is_public_name
-from .model import Binding, CallFact, ClassFact, FileFacts, FunctionFact, Location, Ref, Span
+from .model import Binding, CallFact, ClassFact, FileFacts, FunctionFact, Location, Ref, Span, dotted, is_public_name
 
 _MAX_DEPTH = 24
 _MISSING = object()
@@ -74,6 +71,8 @@ class Operation:
 class EventGraph:
     def __init__(self, files: list[FileFacts], catalog: Catalog):
         self.catalog = catalog
+        import networkx as nx  # here, not at the top: a run whose results are cached never builds a graph
+
         self.graph = nx.MultiDiGraph()
         self.files = sorted(files, key=lambda f: f.path)
         self.modules: dict[str, FileFacts] = {}
@@ -633,7 +632,9 @@ class EventGraph:
 
     def to_node_link(self) -> dict:
         """The whole graph as node-link JSON data: keys ``nodes`` and ``edges``."""
-        return nx.node_link_data(self.graph, edges="edges")
+        from networkx import node_link_data
+
+        return node_link_data(self.graph, edges="edges")
 
     def _module_of(self, qualname: str) -> str:
         if qualname in self.modules:

@@ -22,6 +22,27 @@ from operator import attrgetter
 Ref = tuple[str, ...]
 
 
+def is_public_name(name: str) -> bool:
+    """``_x`` and ``__x`` are private; dunder names and everything else are public."""
+    return not name.startswith("_") or (name.startswith("__") and name.endswith("__") and len(name) > 4)
+
+
+def dotted(ref: Ref | None) -> str | None:
+    """``("G:queue", ".Queue")`` → ``"queue.Queue"``; calls render as ``name()``.
+    None when the reference is not rooted at a global name."""
+    if not ref or not ref[0].startswith("G:"):
+        return None
+    parts = [ref[0][2:]]
+    for step in ref[1:]:
+        if step.startswith("."):
+            parts.append(step[1:])
+        elif step == "()":
+            parts[-1] += "()"
+        else:
+            return None
+    return ".".join(parts)
+
+
 @dataclass(frozen=True, slots=True)
 class Span:
     """A source range; lines and columns are 1-based, columns in code points."""

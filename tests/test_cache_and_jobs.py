@@ -270,6 +270,20 @@ def test_two_runs_at_once_share_the_cache(tmp_path):
     assert warm.cache_hits == count
 
 
+def test_a_warm_run_imports_neither_libcst_nor_networkx(tmp_path):
+    """Nothing changed: the stored results are replayed without parsing or a graph."""
+    files, _ = build(SAMPLE, [f"m{i}" for i in range(2 * len(SAMPLE))])
+    write(tmp_path, files)
+    script = ("import sys\nfrom eventlint.cli import main\ntry:\n    main(['check', '.', '--jobs', '1'])\n"
+              "except SystemExit:\n    pass\nprint(sorted(m for m in ('libcst', 'networkx') if m in sys.modules))\n")
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    runs = [subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                           timeout=120) for _ in range(2)]
+    assert runs[0].stdout.splitlines()[-1] == "['networkx']"  # the parse happens in a worker
+    assert runs[1].stdout.splitlines()[-1] == "[]"
+    assert runs[0].stdout.splitlines()[:-1] == runs[1].stdout.splitlines()[:-1]
+
+
 # ---- where the cache lives -------------------------------------------------------------
 
 

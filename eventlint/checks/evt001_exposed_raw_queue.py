@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Iterator
 
 from ..config import Config
-from ..facts import is_public_name
 from ..graph import Channel, EventGraph
-from ..model import Finding, Fix
+from ..model import Finding, Fix, is_public_name
 from . import Rule
 
 CODE = "EVT001"

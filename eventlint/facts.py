@@ -167,7 +167,7 @@ _KEYWORDS = {cst.Return: "return", cst.For: "for", cst.While: "while", cst.With:
 def ast_ranges(text: str) -> dict[type, list[tuple[tuple[int, int], tuple[int, int]]]] | None:
     """Ranges ``((line, col0), (end_line, end_col0))`` of the nodes of each ``COUNTED``
     kind, in source order, columns in code points; None when ast rejects the text (syntax
-    this Python doesn't have, a null byte).  Parsing with ast costs a tenth of libcst."""
+    newer than this Python).  Parsing with ast costs a tenth of libcst."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -218,7 +218,7 @@ def _leading_text(node: cst.CSTNode) -> str:
     cheap to say).  A node's range leaves out its own parentheses, not its first part's."""
     outermost = True
     while True:
-        if not outermost and node.lpar:
+        if not outermost and getattr(node, "lpar", None):
             return "("
         outermost = False
         kind = type(node)

@@ -121,9 +121,10 @@ def check(paths: list[str], *, select: tuple[str, ...] = (), ignore: tuple[str, 
           config_file: str | None = None, use_cache: bool = True, cache_dir: str | None = None,
           progress: ProgressFn | None = None, overrides: dict | None = None, keep_graph: bool = False,
           report_unused_suppressions: bool = False, baseline: str | None = None,
-          write_baseline: str | None = None) -> CheckResult:
+          write_baseline: str | None = None, fix_edits: bool = False) -> CheckResult:
     """Check ``paths``.  ``baseline`` hides the findings recorded in that file;
-    ``write_baseline`` records the findings of this run there (before any baseline)."""
+    ``write_baseline`` records the findings of this run there (before any baseline);
+    ``fix_edits`` spells out each fix as text edits (see ``_with_fix_edits``)."""
     project = load_project(paths, config_file=config_file, overrides=overrides)
     try:
         recorded = baselines.load(Path(baseline)) if baseline else None
@@ -134,8 +135,9 @@ def check(paths: list[str], *, select: tuple[str, ...] = (), ignore: tuple[str, 
     lines = baselines.SourceLines(project.root)
     analysed = _analyse(project, select=select, ignore=ignore, jobs=jobs,
                         cache_folder=_cache_folder(project, use_cache, cache_dir), progress=progress,
-                        report_unused=report_unused_suppressions, lines=lines, reuse_results=not keep_graph)
-    findings = analysed.findings
+                        report_unused=report_unused_suppressions, lines=lines,
+                        reuse_results=not (keep_graph or fix_edits))
+    findings = _with_fix_edits(analysed, project) if fix_edits else analysed.findings
     hidden = 0
     if write_baseline:
         try:
@@ -147,6 +149,40 @@ def check(paths: list[str], *, select: tuple[str, ...] = (), ignore: tuple[str, 
     findings = with_paths(findings, display_path(project.root))
     return CheckResult(findings, analysed.files, project, analysed.graph if keep_graph else None, analysed.cache_hits,
                        analysed.rules, hidden)
+
+
+def _with_fix_edits(analysed: _Analysed, project: Project) -> list[Finding]:
+    """The findings, each fix spelled out as the text edits its codemod makes for that
+    finding alone (unsafe ones included; nothing is written).  A site the codemod leaves
+    alone (``fix`` says why) keeps a fix without edits, as does any edit that would not
+    parse."""
+    from .codemods import CodemodContext, registry
+    from .fixer import Workspace, parse_error, text_edits
+    from .source import raise_recursion_limit
+
+    raise_recursion_limit()  # codemods walk whole modules with libcst's recursive visitors
+    codemods = {}
+    for entry, codemod in registry.available():
+        for code in entry.codes:
+            codemods.setdefault(code, codemod)
+    workspace = Workspace((source.rel, source.path) for source in project.sources)
+    config = project.config
+    parsed: dict = {}  # shared by every run below: each file is parsed once
+    out = []
+    for finding in analysed.findings:
+        codemod = codemods.get(finding.code) if finding.fix is not None else None
+        if codemod is None:
+            out.append(finding)
+            continue
+        context = CodemodContext(analysed.graph, [finding], config, project.root, workspace.read, unsafe=True,
+                                 timeout=config.default_timeout, parsed=parsed)
+        changes = codemod.run(context).changes
+        if any(parse_error(text) is not None for text in changes.values()):
+            changes = {}
+        edits = tuple(edit for rel, text in sorted(changes.items())
+                      for edit in text_edits(rel, workspace.read(rel), text))
+        out.append(replace(finding, fix=replace(finding.fix, edits=edits)) if edits else finding)
+    return out
 
 
 @dataclass
@@ -196,12 +232,14 @@ def fix(paths: list[str], *, select: tuple[str, ...] = (), ignore: tuple[str, ..
     written and ``FixResult.diff`` holds the changes."""
     from .codemods import CodemodContext, Skipped, registry
     from .fixer import Workspace
+    from .source import raise_recursion_limit
 
     if timeout is not None and not timeout > 0:
         raise UsageError("--timeout must be a number of seconds greater than 0")
     project = load_project(paths, config_file=config_file, overrides={"default_timeout": timeout})
     config = project.config
     chosen = _chosen_codemods(tuple(codemods), unsafe)
+    raise_recursion_limit()  # codemods walk whole modules with libcst's recursive visitors
     jobs = jobs if jobs is not None else (config.jobs or os.cpu_count() or 1)
     cache_folder = _cache_folder(project, use_cache, cache_dir)
     workspace = Workspace((source.rel, source.path) for source in project.sources)

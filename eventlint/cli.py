@@ -77,7 +77,7 @@ def check_command(paths, output_format, select, ignore, jobs, config_file, no_ca
     result = _run_check(paths, verbose, select=_codes(select), ignore=_codes(ignore), jobs=jobs,
                         config_file=config_file, use_cache=not no_cache, cache_dir=cache_dir,
                         report_unused_suppressions=report_unused_suppressions, baseline=baseline_file,
-                        write_baseline=write_baseline_file)
+                        write_baseline=write_baseline_file, fix_edits=output_format == "sarif")
     if write_baseline_file:
         count = len(result.findings)
         click.echo(f"eventlint: recorded {count} finding{'s' if count != 1 else ''} in {write_baseline_file}", err=True)

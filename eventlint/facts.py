@@ -1203,7 +1203,9 @@ def _walk(root: cst.CSTNode, visitor: cst.CSTVisitor, ordinals: dict[int, int] |
         visits[kind], leaves[kind] = visit, leave
         return visit, leave
 
-    def walk(node: cst.CSTNode) -> None:
+    # ``walk`` gets itself as an argument: a function that called itself through its
+    # closure would form a cycle keeping the visitor, and with it the tree, alive
+    def walk(node: cst.CSTNode, walk) -> None:
         kind = type(node)
         if kind in counted:
             number = counts.get(kind, 0)
@@ -1221,18 +1223,13 @@ def _walk(root: cst.CSTNode, visitor: cst.CSTVisitor, ordinals: dict[int, int] |
                 if isinstance(child, (list, tuple)):
                     for item in child:
                         if isinstance(item, cst.CSTNode):
-                            walk(item)
+                            walk(item, walk)
                 elif isinstance(child, cst.CSTNode):
-                    walk(child)
+                    walk(child, walk)
         if leave is not None:
             leave(node)
 
-    try:
-        walk(root)
-    finally:
-        # ``walk`` refers to itself through its closure: without this the cycle keeps the
-        # visitor, and through it the whole syntax tree, alive until the next collection
-        del walk
+    walk(root, walk)
 
 
 def extract(module_node: cst.Module, *, path: str, module: str, aliases: tuple[str, ...], is_package: bool,

@@ -12,9 +12,11 @@ Codemods return new text; nothing reaches the disk before it has been checked he
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import io
 import os
+import re
 import shutil
 import tempfile
 import tokenize
@@ -25,6 +27,7 @@ from pathlib import Path
 import libcst as cst
 
 from .codemods import Skipped
+from .model import Span, TextEdit
 from .source import decode
 
 
@@ -234,3 +237,43 @@ class Workspace:
             else:
                 refused.append(Skipped(rel, 0, reason))
         return written, refused
+
+
+def text_edits(path: str, old: str, new: str) -> list[TextEdit]:
+    """The replacements that turn ``old`` into ``new``, each as small as the changed
+    characters: changed line groups, then trimmed of what they begin and end with alike.
+    Spans are 1-based, columns in code points, the end exclusive (as ``Finding.span``)."""
+    old_lines, new_lines = _lines(old), _lines(new)
+    starts = [0]
+    for line in old_lines:
+        starts.append(starts[-1] + len(line))
+    lines_before = len(old_lines)
+
+    def position(offset: int) -> tuple[int, int]:
+        number = bisect.bisect_right(starts, offset) - 1
+        if number >= lines_before and lines_before and not old.endswith(("\n", "\r")):
+            number = lines_before - 1  # the end of a last line without a newline
+        return number + 1, offset - starts[number] + 1
+
+    edits = []
+    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        before, after = "".join(old_lines[i1:i2]), "".join(new_lines[j1:j2])
+        head = len(os.path.commonprefix([before, after]))
+        tail = len(os.path.commonprefix([before[head:][::-1], after[head:][::-1]]))
+        start, end = starts[i1] + head, starts[i1] + len(before) - tail
+        (line, column), (end_line, end_column) = position(start), position(end)
+        edits.append(TextEdit(path, Span(line, column, end_line, end_column), after[head:len(after) - tail]))
+    return edits
+
+
+_LINE_END = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")
+
+
+def _lines(text: str) -> list[str]:
+    """Lines with their ends, broken only where Python and editors break them (not at
+    form feeds or the other characters ``str.splitlines`` also breaks at)."""
+    return [line for line in _LINE_END.split(text) if line]
+

@@ -88,6 +88,60 @@ def test_sarif_fixes_and_odd_paths_are_valid(tmp_path):
     }]
 
 
+def test_sarif_spells_out_each_fix(project, capsys):
+    """Each result's fix holds the edits its codemod makes for that finding alone: a
+    timeout keyword for EVT003, a rename across files for EVT001."""
+    (project / "app" / "broken.py").unlink()
+    (project / "app" / "worker.py").write_text(
+        "import threading\n\nimport requests\n\n\ndef poll():\n    requests.get('https://example.com/health')\n\n\n"
+        "threading.Thread(target=poll).start()\n")
+    assert check("--format", "sarif") == 1
+    log = json.loads(capsys.readouterr().out)
+    validate_sarif(log)
+    results = {r["ruleId"]: r for r in log["runs"][0]["results"]}
+    [fix] = results["EVT003"]["fixes"]
+    assert fix["description"]["text"].endswith("(safe)")
+    assert fix["artifactChanges"] == [{
+        "artifactLocation": {"uri": "app/worker.py", "uriBaseId": "%SRCROOT%"},
+        "replacements": [{"deletedRegion": {"startLine": 7, "startColumn": 46, "endLine": 7, "endColumn": 46},
+                          "insertedContent": {"text": ", timeout=10.0"}}],
+    }]
+    [fix] = results["EVT001"]["fixes"]
+    assert fix["description"]["text"].endswith("(unsafe)")
+    changed = {change["artifactLocation"]["uri"] for change in fix["artifactChanges"]}
+    assert changed == {"app/events.py", "app/users.py"}  # the rename reaches the user of the channel
+
+
+def test_fix_edits_rebuild_the_codemods_text():
+    from eventlint.fixer import _lines, text_edits
+
+    cases = [
+        ("a = q.get()\n", "a = q.get(timeout=1.0)\n"),
+        ("x = 1", "x = 1\ny = 2\n"),  # no newline at the end, text added after it
+        ("import a\r\nf()\r\n", "import a\r\nimport asyncio\r\nf()\r\n"),
+        ("ü = 'é'; q.put(1)\nrest\n", "ü = 'é'; q._put(1)\nrest\n"),
+        ("keep\ndrop\nkeep\n", "keep\nkeep\n"),
+        ("page\x0cbreak = q.get()\n", "page\x0cbreak = q.get(timeout=1.0)\n"),  # a form feed is no line end
+    ]
+    for old, new in cases:
+        edits = text_edits("m.py", old, new)
+        lines = _lines(old)
+        starts = [0]
+        for line in lines:
+            starts.append(starts[-1] + len(line))
+
+        def offset(line, column):
+            return starts[line - 1] + column - 1
+
+        rebuilt = old
+        for edit in reversed(edits):
+            span = edit.span
+            rebuilt = (rebuilt[:offset(span.line, span.column)] + edit.replacement
+                       + rebuilt[offset(span.end_line, span.end_column):])
+        assert rebuilt == new, (old, edits)
+    assert text_edits("m.py", "a = q.get()\n", "a = q.get(timeout=1.0)\n")[0].span == Span(1, 11, 1, 11)
+
+
 def test_sarif_lists_evt900_when_reported(project, capsys):
     (project / "app" / "quiet.py").write_text("x = 1  # eventlint: ignore[EVT001]\n")
     assert check("app/quiet.py", "--format", "sarif", "--report-unused-suppressions") == 1

@@ -33,6 +33,20 @@ class CodemodContext:
     read: Callable[[str], str]  # root-relative path -> current text (already edited by earlier codemods)
     unsafe: bool = False
     timeout: float = 10.0
+    # path -> (text, parsed tree): runs that share one dict (each finding's fix spelled out
+    # for SARIF) parse each file once
+    parsed: dict = field(default_factory=dict)
+
+    def parse(self, path: str):
+        """The file's current text as a libcst ``MetadataWrapper`` (read-only: transform
+        its ``module`` into a new tree, never in place)."""
+        from ._cst import parse
+
+        text = self.read(path)
+        entry = self.parsed.get(path)
+        if entry is None or entry[0] != text:
+            entry = self.parsed[path] = (text, parse(text))
+        return entry[1]
 
 
 @dataclass

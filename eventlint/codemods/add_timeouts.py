@@ -19,7 +19,7 @@ import libcst as cst
 
 from ..model import CallFact, Finding, Span
 from . import CodemodContext, CodemodResult, Skipped
-from ._cst import add_import, append_arg, is_none, keyword_arg, module_alias, nodes_at, parse
+from ._cst import add_import, append_arg, is_none, keyword_arg, module_alias, nodes_at
 
 CODE = "EVT003"
 
@@ -70,7 +70,7 @@ class AddTimeouts:
         literal = repr(float(context.timeout))
         for path, by_position in sorted(sites.items()):
             text = context.read(path)
-            new_text, problems = _rewrite(text, by_position, literal)
+            new_text, problems = _rewrite(context.parse(path), by_position, literal)
             result.skipped.extend(Skipped(path, line, reason) for line, reason in problems)
             if new_text != text:
                 result.changes[path] = new_text
@@ -166,8 +166,7 @@ def _replace_none(call: cst.Call, index: int, value: cst.BaseExpression) -> cst.
     return call.with_changes(args=args)
 
 
-def _rewrite(text: str, sites: dict[Span, _Site], literal: str) -> tuple[str, list[tuple[int, str]]]:
-    wrapper = parse(text)
+def _rewrite(wrapper, sites: dict[Span, _Site], literal: str) -> tuple[str, list[tuple[int, str]]]:
     module = wrapper.module
     calls = nodes_at(wrapper, cst.Call)
     targets, problems = {}, []

@@ -278,7 +278,7 @@ class _Run:
             text = self.context.read(facts.path)
             if not pattern.search(text):
                 continue
-            wrapper = MetadataWrapper(cst.parse_module(text), unsafe_skip_copy=True)
+            wrapper = self.context.parse(facts.path)
             collector = _Collector(facts, self.graph.catalog, tag_keys, names)
             wrapper.visit(collector)
             self.scans[facts.path] = _Scan(facts, text, wrapper, collector)

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
 from bus_helpers import REPO
 
 import eventlint.bus

@@ -6,12 +6,25 @@ Built lazily from an ``EventGraph`` (only when a rule needs it) and kept free of
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .catalog import BlockingApi, ClientApi, ParamSpec
 from .model import CallFact, Location, LoopFact, Span, dotted
+
+_CALLED = re.compile(r"([A-Za-z_]\w*)\(\)")
+_ITEM = re.compile(r"#(\d+)")
+
+
+def _display(name: str) -> str:
+    """How an API reads in a message: an instance as its class (``threading.Lock.acquire``),
+    a function's result as a call (``socket.create_connection().recv``), an unpacked item
+    by index (``asyncio.open_connection()[0].read``)."""
+    shown = _CALLED.sub(lambda m: m.group(0) if m.group(1)[0].islower() else m.group(1), name)
+    shown = _ITEM.sub(r"[\1]", shown)
+    return shown[:-2] if shown.endswith("()") else shown
 
 if TYPE_CHECKING:
     from .graph import EventGraph, Value
@@ -318,7 +331,7 @@ class CallGraph:
                     return self._classify_client(call, client_value, method, path, in_async)
         if entry is None:
             return None
-        display = name.replace("()", "") if name else "call"
+        display = _display(name) if name else "call"
         awaited_kind = entry.context == "await"
         if awaited_kind:
             if not call.awaited:
@@ -349,7 +362,7 @@ class CallGraph:
         client: ClientApi | None = self.catalog.client(base) if base else None
         if client is None or method not in client.methods:
             return None
-        display = f"{base}.{method}"
+        display = _display(f"{client_value.name}.{method}")
         if client.context == "await":
             if not call.awaited or call.timeout_scope:
                 return None

@@ -38,6 +38,8 @@ UNDECLARED = frozenset({"Any", "object", "typing.Any", "t.Any"})
 PUT_METHODS = frozenset({"put", "put_nowait", "send", "send_nowait", "send_bytes", "publish", "publish_nowait", "emit",
                          "submit", "post", "enqueue"})
 GET_METHODS = frozenset({"get", "get_nowait", "receive", "receive_nowait", "recv", "recv_bytes"})
+_PASS_THROUGH_APIS = frozenset({"asyncio.wait_for", "asyncio.shield", "asyncio.tasks.wait_for", "asyncio.tasks.shield"})
+_PASS_THROUGH = frozenset(api.rsplit(".", 1)[1] for api in _PASS_THROUGH_APIS)
 
 
 @dataclass
@@ -400,8 +402,12 @@ class _Extractor(cst.CSTVisitor):
                 steps.append("." + node.attr.value)
                 node = node.value
             elif isinstance(node, cst.Call):
-                steps.append("()")
-                node = node.func
+                inner = self.unwrap(node)
+                if inner is node:
+                    steps.append("()")
+                    node = node.func
+                else:
+                    node = inner
             elif isinstance(node, cst.Subscript):
                 steps.append("[]")
                 node = node.value
@@ -410,6 +416,17 @@ class _Extractor(cst.CSTVisitor):
             else:
                 return None
         return None
+
+    def unwrap(self, node: cst.BaseExpression) -> cst.BaseExpression:
+        """``asyncio.wait_for(aw, timeout)`` and ``asyncio.shield(aw)`` → ``aw``: awaited,
+        they give ``aw``'s result (``reader, writer = await wait_for(open_connection(...), 5)``)."""
+        while isinstance(node, cst.Call) and node.args and node.args[0].keyword is None and not node.args[0].star:
+            func = node.func
+            name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
+            if name not in _PASS_THROUGH or dotted(self.ref(func)) not in _PASS_THROUGH_APIS:
+                break
+            node = node.args[0].value
+        return node
 
     def resolve_relative(self, node: cst.ImportFrom) -> str | None:
         base = _attr_text(node.module) if node.module is not None else ""
@@ -701,7 +718,7 @@ class _Extractor(cst.CSTVisitor):
 
     def receive_source(self, value: cst.BaseExpression) -> Ref | None:
         """The channel ref when ``value`` is ``ch.get()`` / ``await ch.get()`` and the like."""
-        inner = value.expression if isinstance(value, cst.Await) else value
+        inner = self.unwrap(value.expression if isinstance(value, cst.Await) else value)
         if isinstance(inner, cst.Call) and isinstance(inner.func, cst.Attribute) and inner.func.attr.value in GET_METHODS:
             return self.ref(inner.func.value)
         return None
@@ -718,6 +735,7 @@ class _Extractor(cst.CSTVisitor):
 
     def visit_Await(self, node: cst.Await) -> None:
         self.awaited.add(id(node.expression))
+        self.awaited.add(id(self.unwrap(node.expression)))  # ``await asyncio.shield(aw)`` awaits ``aw``
 
     def caller(self) -> str:
         return self.frame.qualname

@@ -319,3 +319,21 @@ def test_codemod_interface():
     assert codemod.name == "migrate-to-bus"
     assert codemod.safety == "unsafe"
     assert "\n" not in codemod.description and codemod.description
+
+
+def test_only_sentinels_the_rewrite_orphaned_are_removed():
+    import libcst as cst
+
+    from eventlint.codemods.migrate_to_bus import _drop_orphaned_sentinels
+
+    before = cst.parse_module(
+        "_STOP = object()\nDONE = object()\n_SPARE = object()\n_KEPT = object()\n\n\n"
+        "def f(q):\n    q.put(_STOP)\n    q.put(DONE)\n    q.put(_KEPT)\n    return _KEPT\n")
+    after = cst.parse_module(
+        "_STOP = object()\nDONE = object()\n_SPARE = object()\n_KEPT = object()\n\n\n"
+        "def f(bus):\n    bus.close(drain=True)\n    return _KEPT\n")
+    # _STOP: private, used before and not after; DONE is public (importable elsewhere);
+    # _SPARE was unused before the rewrite too; _KEPT is still returned
+    assert _drop_orphaned_sentinels(before, after).code == (
+        "DONE = object()\n_SPARE = object()\n_KEPT = object()\n\n\n"
+        "def f(bus):\n    bus.close(drain=True)\n    return _KEPT\n")

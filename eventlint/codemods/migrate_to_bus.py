@@ -366,6 +366,7 @@ class _Workspace:
                     AddImportsVisitor.add_needed_import(context, module_name, name)
                 module = AddImportsVisitor(context).transform_module(module)
             module = _drop_orphaned_imports(source.module, module)
+            module = _drop_orphaned_sentinels(source.module, module)
             text = module.code
             try:
                 cst.parse_module(text)
@@ -477,6 +478,60 @@ def _drop_orphaned_imports(before: cst.Module, after: cst.Module) -> cst.Module:
                     statement = statement.with_changes(body=[small.with_changes(names=kept)])
         body.append(statement)
     return module.with_changes(body=body)
+
+
+def _drop_orphaned_sentinels(before: cst.Module, after: cst.Module) -> cst.Module:
+    """Remove a private module-level ``_STOP = object()`` that only the replaced shutdown
+    put and sentinel check used (a public one may be imported elsewhere: it stays)."""
+    candidates = {name for name, _ in map(_sentinel_definition, before.body) if name}
+    if not candidates:
+        return after
+    used_before, used_after = _name_uses(before, candidates), _name_uses(after, candidates)
+    orphaned = {name for name in candidates if used_before[name] > 1 and used_after[name] == 1}  # 1: its definition
+    if not orphaned:
+        return after
+    body: list[cst.BaseStatement] = []
+    carried: list = []
+    for statement in after.body:
+        if carried and not statement.leading_lines:
+            statement = statement.with_changes(leading_lines=carried)
+        carried = []
+        name, bare = _sentinel_definition(statement)
+        if name in orphaned and bare:
+            carried = list(statement.leading_lines)
+            continue
+        body.append(statement)
+    return after.with_changes(body=body)
+
+
+def _sentinel_definition(statement: cst.CSTNode) -> tuple[str | None, bool]:
+    """(``_NAME``, whether the line holds nothing else) for ``_NAME = object()``."""
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return None, False
+    small = statement.body[0]
+    if not (isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name)
+            and isinstance(small.value, cst.Call) and isinstance(small.value.func, cst.Name)
+            and small.value.func.value == "object" and not small.value.args):
+        return None, False
+    name = small.targets[0].target.value
+    if not name.startswith("_"):
+        return None, False
+    bare = not statement.trailing_whitespace.comment and all(not line.comment for line in statement.leading_lines)
+    return name, bare
+
+
+def _name_uses(module: cst.Module, names: set[str]) -> dict[str, int]:
+    """How often each of ``names`` appears as a name anywhere in the module (any scope:
+    a local of the same name keeps the sentinel, which errs on the safe side)."""
+    counts = dict.fromkeys(names, 0)
+
+    class Count(cst.CSTVisitor):
+        def visit_Name(self, node: cst.Name) -> None:
+            if node.value in counts:
+                counts[node.value] += 1
+
+    module.visit(Count())
+    return counts
 
 
 def _import_key(small: cst.Import | cst.ImportFrom, alias: cst.ImportAlias) -> str | None:

@@ -184,3 +184,16 @@ def test_the_tree_is_freed_as_soon_as_the_facts_are_made():
     finally:
         gc.enable()
     assert garbage < 1_000  # the tree has about 100,000 nodes
+
+
+def test_a_form_feed_keeps_libcsts_columns():
+    """libcst's columns on a line that starts with a form feed are one short; facts keep
+    to them, since the codemods find the nodes they rewrite by libcst's positions."""
+    text = "import requests\n\x0c\ndef poll():\n\x0c    return requests.get(URL)\n"
+    extractor = _extractor(text)
+    assert extractor._ranges_from_ast(text) is None
+    extractor.resolve_spans(text)
+    table = positions(extractor.module_node)
+    call = next((node, span) for node, span, _ in extractor.requests if isinstance(node, cst.Call))
+    (line, column), _ = table[call[0]]
+    assert (call[1].line, call[1].column) == (line, column + 1)

@@ -922,7 +922,10 @@ class _Extractor(cst.CSTVisitor):
             return literal
         if isinstance(node, cst.Name) and node.value in self.constants:
             return self.constants[node.value]
-        if isinstance(node, cst.Attribute):  # Enum members: Kind.USER
+        if isinstance(node, cst.Attribute):  # Enum members and module constants: Kind.USER, kinds.USER
+            ref = self.ref(node)
+            if ref is None or not ref[0].startswith("G:"):
+                return None  # ``self.expected.name`` is a value, not a tag
             text = _attr_text(node)
             return text if text else None
         return None

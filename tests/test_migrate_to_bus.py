@@ -261,9 +261,10 @@ def test_windows_newlines_are_kept(tmp_path):
     ("import threading\n", "import threading\nfrom mylib import EventBus\n", "`EventBus` already means something else"),
     ("        item = EVENTS.get()\n", "        item = EVENTS.get()\n        print(item)\n",
      "the consumer loop does more than dispatch (`print(item)`"),
-    ("        if isinstance(item, A):",
-     ("        match item:\n            case A():\n                print('a')\n        if isinstance(item, A):"),
-     "dispatches with `match`"),
+    ("        if isinstance(item, A):\n            print(\"a\", item.x)\n        elif isinstance(item, B):",
+     "        match item:\n            case A(1):\n                print('a one')\n            case B():\n"
+     "                print('b')\n        if isinstance(item, B):",
+     "a `case` tests more than `Kind(...)` with keyword captures"),
 ])
 def test_unsafe_variants_are_skipped(tmp_path, old, new, reason):
     """Plain data the bus refuses, a name the new import would shadow, a loop that does

@@ -60,7 +60,8 @@ Anything the codemod cannot prove is left untouched and reported as ``Skipped`` 
 reason: a value of unknown kind or plain data is published; the channel escapes (passed as
 an argument, returned, aliased, used through a method other than put/get/task_done, a
 public name mentioned by project files that were not analysed); the consumer loop does
-more than get, check the sentinel, dispatch with ``isinstance`` or tag comparisons and call
+more than get, check the sentinel, dispatch with ``isinstance``, tag comparisons or a
+``match`` (class patterns with keyword captures, tag values, no guards) and call
 ``task_done()``; there are gets outside that loop; the consumer, its thread or its task is
 used for anything but starting, joining or awaiting it, or is started in a loop; the
 constructor is not a plain FIFO queue (LIFO and priority queues order differently, process
@@ -581,14 +582,16 @@ def _dotted(node: cst.CSTNode | None) -> str:
 
 @dataclass
 class _Branch:
-    node: cst.If | cst.Else
+    node: cst.If | cst.Else | cst.MatchCase
     body: cst.BaseSuite
     classes: list[cst.BaseExpression] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
+    wildcard: bool = False  # ``case _:``
+    prelude: list[str] = field(default_factory=list)  # what a case's pattern bound: ``cents = item.cents``
 
     @property
     def is_else(self) -> bool:
-        return isinstance(self.node, cst.Else)
+        return isinstance(self.node, cst.Else) or self.wildcard
 
 
 @dataclass
@@ -673,9 +676,10 @@ class _LoopMatcher:
                 chain_seen = True
                 self.dispatch(loop, statement)
                 continue
-            if isinstance(statement, cst.Match):
-                raise self.fail(statement.subject, "the consumer dispatches with `match`, which this codemod doesn't "
-                                                   "migrate")
+            if isinstance(statement, cst.Match) and not chain_seen:
+                chain_seen = True
+                self.match_dispatch(loop, statement)
+                continue
             raise self.fail(statement, "the consumer loop does more than dispatch")
         if not loop.branches:
             raise self.fail(fn, "the consumer doesn't dispatch on the kind of what it receives")
@@ -760,6 +764,80 @@ class _LoopMatcher:
         for branch in loop.branches:
             if _exits(_statements(branch.body)):
                 raise self.fail(branch.node, "a dispatch branch leaves the loop")
+
+    def match_dispatch(self, loop: _Loop, statement: cst.Match) -> None:
+        """``match item:`` with one class pattern (or tag value) per case; ``case None:``
+        (or the sentinel) that breaks; ``case _:`` last."""
+        wanted = loop.item if loop.item is not None else loop.tag_var
+        if not (isinstance(statement.subject, cst.Name) and statement.subject.value == wanted):
+            raise self.fail(statement.subject, "the consumer matches on something other than what it received")
+        for case in statement.cases:
+            if case.guard is not None:
+                raise self.fail(case.guard, "a `case` has a guard, which this codemod doesn't migrate")
+            if loop.sentinel is None and self.sentinel_case(loop, case):
+                continue
+            pattern = case.pattern
+            if isinstance(pattern, cst.MatchAs) and pattern.pattern is None and pattern.name is None:
+                loop.branches.append(_Branch(case, case.body, wildcard=True))
+                continue
+            branch = _Branch(case, case.body)
+            if loop.item is not None:
+                branch.classes, branch.prelude = self.case_classes(loop, pattern)
+            else:
+                branch.tags = self.case_tags(loop, pattern)
+            loop.branches.append(branch)
+        for branch in loop.branches:
+            if _exits(_statements(branch.body)):
+                raise self.fail(branch.node, "a dispatch branch leaves the loop")
+
+    def sentinel_case(self, loop: _Loop, case: cst.MatchCase) -> bool:
+        pattern = case.pattern
+        if not isinstance(pattern, (cst.MatchValue, cst.MatchSingleton)):
+            return False
+        if loop.item is not None:
+            sentinel = self.sentinel_of(pattern.value)
+        else:
+            tag = _string(pattern.value)
+            sentinel = ("tag", tag) if tag is not None else None
+        body = _statements(case.body)
+        if sentinel is None or not _exits(body):
+            return False
+        done = [self.task_done(extra) for extra in body[:-1]]
+        if None in done:
+            raise self.fail(pattern, "the consumer does more than stop at its sentinel")
+        loop.task_done.extend(done)
+        loop.sentinel = sentinel
+        loop.sentinel_code = self.source.module.code_for_node(pattern.value)
+        return True
+
+    def case_classes(self, loop: _Loop, pattern: cst.MatchPattern) -> tuple[list[cst.BaseExpression], list[str]]:
+        """The classes a case tests and the statements that bind what it captures:
+        ``Deposit(cents=c)`` → ``c = item.cents``, ``Deposit() as d`` → ``d = item``."""
+        prelude: list[str] = []
+        if isinstance(pattern, cst.MatchAs) and pattern.pattern is not None and pattern.name is not None:
+            prelude.append(f"{pattern.name.value} = {loop.item}")
+            pattern = pattern.pattern
+        alternatives = pattern.patterns if isinstance(pattern, cst.MatchOr) else None
+        options = [element.pattern for element in alternatives] if alternatives is not None else [pattern]
+        classes = []
+        for option in options:
+            if not isinstance(option, cst.MatchClass) or not _dotted(option.cls) or option.patterns:
+                raise self.fail(option, "a `case` tests more than `Kind(...)` with keyword captures")
+            for element in option.kwds:
+                capture = element.pattern
+                if alternatives is not None or not (isinstance(capture, cst.MatchAs) and capture.pattern is None
+                                                    and capture.name is not None):
+                    raise self.fail(element, "a `case` tests more than `Kind(...)` with keyword captures")
+                prelude.append(f"{capture.name.value} = {loop.item}.{element.key.value}")
+            classes.append(option.cls)
+        return classes, prelude
+
+    def case_tags(self, loop: _Loop, pattern: cst.MatchPattern) -> list[str]:
+        options = [e.pattern for e in pattern.patterns] if isinstance(pattern, cst.MatchOr) else [pattern]
+        tags = [_string(o.value) if isinstance(o, cst.MatchValue) else None for o in options]
+        if not tags or None in tags:
+            raise self.fail(pattern, f"a `case` tests something other than the tag in `{loop.tag_var}`")
+        return tags
 
     def classes(self, loop: _Loop, test: cst.BaseExpression) -> list[cst.BaseExpression]:
         if (isinstance(test, cst.Call) and isinstance(test.func, cst.Name) and test.func.value == "isinstance"
@@ -1508,7 +1586,8 @@ class _Migration:
                 raise _Skip(f"a dispatch branch uses {type(node).__name__.lower()} ({source.where(node)})")
             if isinstance(node, (cst.Break, cst.Continue)) and not _in_inner_loop(source, node, branch.body):
                 raise _Skip(f"a dispatch branch uses {type(node).__name__.lower()} ({source.where(node)})")
-        inside = {id(n) for n in _walk(branch.body)}
+        # a case's pattern binds its captures for the body: they go with it
+        inside = {id(n) for n in _walk(branch.node if isinstance(branch.node, cst.MatchCase) else branch.body)}
         scope = source.scopes[branch.node.test if isinstance(branch.node, cst.If) else self.loop.get]
         kept = {loop.item, *loop.fields, self.self_name}
         for assignment in scope.assignments:
@@ -1623,8 +1702,9 @@ class _Migration:
                 mentioned = {n.value for n in _walk(body) if isinstance(n, cst.Name)}
                 declared = [g for g in loop.globals if {n.name.value for n in _small(g).names} & mentioned]
                 header = cst.parse_statement(f"{'async ' if is_async else ''}def {name}({params}):\n    pass\n")
+                bound = [cst.parse_statement(f"{line}\n") for line in branches[index].prelude]
                 functions.append(header.with_changes(
-                    body=block.with_changes(body=[*declared, *prelude, *block.body]),
+                    body=block.with_changes(body=[*declared, *prelude, *bound, *block.body]),
                     leading_lines=updated.leading_lines if position == 0 else blank))
             return cst.FlattenSentinel(functions)
 

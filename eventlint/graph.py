@@ -606,20 +606,24 @@ class EventGraph:
         return uses
 
     def returned_channels(self) -> Iterator[tuple[FunctionFact, Channel, str, Span]]:
-        """(method, channel, returned attribute name, return span) for methods returning a
-        channel attribute."""
+        """(function, channel, returned name, return span) for methods returning a channel
+        attribute and module functions returning a channel global of their module."""
         for facts in self.files:
             for ret in facts.returns:
                 fn = self.functions.get(ret.function)
-                if fn is None or fn.owner_class is None:
+                if fn is None:
                     continue
+                if fn.owner_class is None and fn.qualname.rpartition(".")[0] != facts.module:
+                    continue  # a nested function: not reachable by a name from outside
                 value = self.resolve(ret.value)
                 if value is None or value.kind != "channel":
                     continue
                 channel = self.channels.get(value.name)
                 if channel is None:
                     continue
-                yield fn, channel, ret.value[-1].lstrip("."), ret.span
+                if fn.owner_class is None and (channel.scope != "module" or channel.module != facts.module):
+                    continue
+                yield fn, channel, ret.value[-1].lstrip(".").rpartition(".")[2], ret.span
 
     def module_all(self, module: str) -> tuple[str, ...] | None:
         facts = self.modules.get(module)

@@ -43,11 +43,18 @@ def check(graph: EventGraph, config: Config) -> Iterator[Finding]:
     for method, channel, attr, span in graph.returned_channels():
         if not method.public or is_public_name(attr) or channel.scope == "local":
             continue
-        owner = method.owner_class.rsplit(".", 1)[-1]
-        kind = "property" if method.is_property else "method"
         short = method.qualname.rsplit(".", 1)[-1]
-        message = (f"public {kind} `{owner}.{short}` returns the private raw {channel.constructor} `{attr}`, "
-                   f"handing callers the channel itself")
+        if method.owner_class is None:  # a module function handing out a private global
+            listed = graph.module_all(channel.module)
+            if listed is not None and short not in listed:
+                continue
+            message = (f"public function `{short}` returns the private raw {channel.constructor} `{attr}`, "
+                       f"handing callers the channel itself")
+        else:
+            owner = method.owner_class.rsplit(".", 1)[-1]
+            kind = "property" if method.is_property else "method"
+            message = (f"public {kind} `{owner}.{short}` returns the private raw {channel.constructor} `{attr}`, "
+                       f"handing callers the channel itself")
         yield Finding(CODE, NAME, message, graph.path_of[method.qualname], span, symbol=method.qualname,
                       related=tuple(graph.outside_uses(channel)), fix=FIX)
 

@@ -470,6 +470,10 @@ class _Run:
 
     def _plan_accessor(self, channel, member: str, method, attr: str) -> dict[str, _Edits]:
         owner = method.owner_class
+        if owner is None:
+            raise _CannotRewrite(method.span.line, f"function `{member}()` hands out the module's `{attr}`: give the "
+                                                   f"module functions that publish and receive instead (not done "
+                                                   f"automatically)")
         plan: dict[str, _Edits] = {}
         rewritable: list[_OutsideCall] = []
         kept: list[str] = []

@@ -459,25 +459,39 @@ def _drop_orphaned_imports(before: cst.Module, after: cst.Module) -> cst.Module:
     orphaned = {name for name, count in uses.items() if count == 0 and used_before.get(name, 0) > 0}
     if not orphaned:
         return after
-    body: list[cst.BaseStatement] = []
-    carried: list = []
-    for statement in module.body:
-        if carried and not statement.leading_lines:
-            statement = statement.with_changes(leading_lines=carried)
-        carried = []
+
+    def change(statement: cst.BaseStatement) -> cst.BaseStatement | None:
         if _is_import_line(statement) and len(statement.body) == 1:
             small = statement.body[0]
             names = list(small.names) if not isinstance(small.names, cst.ImportStar) else None
             if names is not None:
                 kept = [a for a in names if _import_key(small, a) not in orphaned]
                 if not kept:
-                    if all(not line.comment for line in statement.leading_lines):
-                        carried = list(statement.leading_lines)
-                    continue
+                    return None
                 if len(kept) != len(names):
                     kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
-                    statement = statement.with_changes(body=[small.with_changes(names=kept)])
-        body.append(statement)
+                    return statement.with_changes(body=[small.with_changes(names=kept)])
+        return statement
+
+    return _changed_body(module, change)
+
+
+def _changed_body(module: cst.Module, change: Callable[[cst.BaseStatement], cst.BaseStatement | None]) -> cst.Module:
+    """``module`` with each top-level statement replaced by ``change(statement)``.  One
+    that becomes None goes, and its blank leading lines (not comments) pass to the next
+    statement when that has none of its own."""
+    body: list[cst.BaseStatement] = []
+    carried: list = []
+    for statement in module.body:
+        if carried and not statement.leading_lines:
+            statement = statement.with_changes(leading_lines=carried)
+        carried = []
+        changed = change(statement)
+        if changed is None:
+            if all(not line.comment for line in statement.leading_lines):
+                carried = list(statement.leading_lines)
+            continue
+        body.append(changed)
     return module.with_changes(body=body)
 
 
@@ -491,18 +505,8 @@ def _drop_orphaned_sentinels(before: cst.Module, after: cst.Module) -> cst.Modul
     orphaned = {name for name in candidates if used_before[name] > 1 and used_after[name] == 1}  # 1: its definition
     if not orphaned:
         return after
-    body: list[cst.BaseStatement] = []
-    carried: list = []
-    for statement in after.body:
-        if carried and not statement.leading_lines:
-            statement = statement.with_changes(leading_lines=carried)
-        carried = []
-        name, bare = _sentinel_definition(statement)
-        if name in orphaned and bare:
-            carried = list(statement.leading_lines)
-            continue
-        body.append(statement)
-    return after.with_changes(body=body)
+    return _changed_body(after, lambda statement: None if _sentinel_definition(statement) in
+                         {(name, True) for name in orphaned} else statement)
 
 
 def _sentinel_definition(statement: cst.CSTNode) -> tuple[str | None, bool]:

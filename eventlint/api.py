@@ -154,8 +154,8 @@ def check(paths: list[str], *, select: tuple[str, ...] = (), ignore: tuple[str, 
 def _with_fix_edits(analysed: _Analysed, project: Project) -> list[Finding]:
     """The findings, each fix spelled out as the text edits its codemod makes for that
     finding alone (unsafe ones included; nothing is written).  A site the codemod leaves
-    alone (``fix`` says why) keeps a fix without edits, as does any edit that would not
-    parse."""
+    alone (``fix`` says why) keeps a fix without edits, as does one whose edit would not
+    parse or whose codemod fails there."""
     from .codemods import CodemodContext, registry
     from .fixer import Workspace, parse_error, text_edits
     from .source import raise_recursion_limit
@@ -176,7 +176,10 @@ def _with_fix_edits(analysed: _Analysed, project: Project) -> list[Finding]:
             continue
         context = CodemodContext(analysed.graph, [finding], config, project.root, workspace.read, unsafe=True,
                                  timeout=config.default_timeout, parsed=parsed)
-        changes = codemod.run(context).changes
+        try:
+            changes = codemod.run(context).changes
+        except Exception:  # noqa: BLE001 - edits only enrich the report: one odd site must not cost it
+            changes = {}
         if any(parse_error(text) is not None for text in changes.values()):
             changes = {}
         edits = tuple(edit for rel, text in sorted(changes.items())

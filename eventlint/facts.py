@@ -166,10 +166,14 @@ _KEYWORDS = {cst.Return: "return", cst.For: "for", cst.While: "while", cst.With:
              cst.ClassDef: "class"}
 
 
-def ast_ranges(text: str) -> dict[type, list[tuple[tuple[int, int], tuple[int, int]]]] | None:
+Range = tuple[tuple[int, int], tuple[int, int]]
+
+
+def ast_ranges(text: str, lines: list[str] | None = None) -> dict[type, list[Range]] | None:
     """Ranges ``((line, col0), (end_line, end_col0))`` of the nodes of each ``COUNTED``
     kind, in source order, columns in code points; None when ast rejects the text (syntax
-    newer than this Python).  Parsing with ast costs a tenth of libcst."""
+    newer than this Python).  Parsing with ast costs a tenth of libcst.  ``lines``: the
+    text's ``_source_lines``, when the caller has them."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -193,7 +197,10 @@ def ast_ranges(text: str) -> dict[type, list[tuple[tuple[int, int], tuple[int, i
                         push(item)
             elif isinstance(value, node_type):
                 push(value)
-    lines = None if text.isascii() else _source_lines(text)
+    if text.isascii():
+        lines = None
+    elif lines is None:
+        lines = _source_lines(text)
     ranges = {}
     for kind, items in found.items():
         items.sort()
@@ -326,7 +333,7 @@ class _Extractor(cst.CSTVisitor):
             object.__setattr__(span, "end_line", end_line)
             object.__setattr__(span, "end_column", end_column + 1)
 
-    def _ranges_from_ast(self, text: str) -> list[tuple[tuple[int, int], tuple[int, int]]] | None:
+    def _ranges_from_ast(self, text: str) -> list[Range] | None:
         """The requested nodes' ranges from ``ast``: the n-th node of a kind in libcst's
         source order is the n-th in ast's.  None unless every kind has as many nodes in
         both trees, every requested node is of a kind ast positions, and each range starts
@@ -335,13 +342,13 @@ class _Extractor(cst.CSTVisitor):
             # libcst counts a line that starts with a form feed one column short; the
             # codemods find nodes by libcst's positions, so facts keep to them
             return None
-        ranges = ast_ranges(text)
+        lines = _source_lines(text)
+        ranges = ast_ranges(text, lines)
         if ranges is None:
             return None
         for kind in COUNTED:
             if len(ranges.get(kind, ())) != self.counts.get(kind, 0):
                 return None
-        lines = _source_lines(text)
         found = []
         ordinals = self.ordinals
         for node, _, _ in self.requests:

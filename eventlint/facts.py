@@ -930,11 +930,9 @@ class _Extractor(cst.CSTVisitor):
         if isinstance(node, cst.Name) and node.value in self.constants:
             return self.constants[node.value]
         if isinstance(node, cst.Attribute):  # Enum members and module constants: Kind.USER, kinds.USER
-            ref = self.ref(node)
-            if ref is None or not ref[0].startswith("G:"):
-                return None  # ``self.expected.name`` is a value, not a tag
-            text = _attr_text(node)
-            return text if text else None
+            name = dotted(self.ref(node))  # None for ``self.expected.name``: a value, not a tag
+            # one spelling however it was imported: ``Kind.USER`` and ``kinds.Kind.USER`` agree
+            return ".".join(name.split(".")[-2:]) if name else None
         return None
 
     def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:

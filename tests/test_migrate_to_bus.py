@@ -338,3 +338,43 @@ def test_only_sentinels_the_rewrite_orphaned_are_removed():
     assert _drop_orphaned_sentinels(before, after).code == (
         "DONE = object()\n_SPARE = object()\n_KEPT = object()\n\n\n"
         "def f(bus):\n    bus.close(drain=True)\n    return _KEPT\n")
+
+
+_DICT_CONSUMER = '''
+import json
+import queue
+import threading
+
+EVENTS = queue.Queue()
+
+
+def worker():
+    while True:
+        item = EVENTS.get()
+        if item["type"] == "user":
+            print("user", item["id"])
+        elif item["type"] == "order":
+            print("order", item["total"])
+
+
+def main():
+    threading.Thread(target=worker, daemon=True).start()
+    EVENTS.put({"type": "user", "id": 1})
+    EVENTS.put({"type": "order", "total": 3})
+'''
+
+
+@pytest.mark.parametrize("old,new,reason", [
+    ('print("user", item["id"])', 'print("user", json.dumps(item))', "uses the dict `item` itself"),
+    ('print("order", item["total"])', 'print("order", item["id"])', "reads 'id', which not every order put carries"),
+    ('EVENTS.put({"type": "order", "total": 3})', 'EVENTS.put({"type": "order", "total": 3})\n'
+     '    EVENTS.put({"type": "order", "sum": 3})', "'order' events are put with different keys"),
+    ('EVENTS.put({"type": "user", "id": 1})', 'EVENTS.put({"type": "user", "id": 1, **extra})',
+     "publishes a value of unknown kind"),
+    ('elif item["type"] == "order":', 'elif item["kind"] == "order":', "the dispatch tests both `type` and `kind`"),
+])
+def test_dict_tag_channels_that_cannot_become_events_are_skipped(tmp_path, old, new, reason):
+    """The dict becomes an event object: every use of it must be a key its puts carry."""
+    assert old in _DICT_CONSUMER
+    (found,) = _skips(tmp_path, {"app.py": _DICT_CONSUMER.replace(old, new)})
+    assert reason in found

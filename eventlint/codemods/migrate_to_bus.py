@@ -22,7 +22,10 @@ that only calls ``handler(item)`` subscribes that handler, any other branch body
 moved into a new ``_on_<kind>`` function (a method when the consumer was one) that keeps
 the consumer's variable name.  A tag channel (``q.put(("user", data))`` and
 ``kind, data = q.get()``) gets one frozen dataclass per tag (``UserEvent``, whose fields are
-the names the consumer unpacked) and publishes instances of it.  The shutdown sentinel
+the names the consumer unpacked) and publishes instances of it; a dict tag channel
+(``q.put({"type": "user", "id": 7})`` and ``item["type"] == "user"``) gets one per tag
+whose fields are the other keys its puts carry, and the handlers read ``item.id`` where the
+consumer read ``item["id"]`` or ``item.get("id")``.  The shutdown sentinel
 becomes ``close(drain=True)``, and the code that only started, joined or awaited the
 consumer's thread or task is removed.
 
@@ -611,6 +614,13 @@ class _Loop:
     branches: list[_Branch]
     task_done: list[cst.Call]
     globals: list[cst.BaseStatement]
+    tag_key: str | None = None  # dict tag dispatch: ``item["type"] == "user"``
+    tag_fields: dict[str, list[str]] = field(default_factory=dict)  # dict tag -> the other keys its puts carry
+
+    @property
+    def tagged(self) -> bool:
+        """Dispatch on a tag (a tuple's first item or a dict key), not on classes."""
+        return self.tag_var is not None or self.tag_key is not None
 
 
 def _small(statement: cst.CSTNode) -> cst.BaseSmallStatement | None:
@@ -759,15 +769,40 @@ class _LoopMatcher:
                 continue
             first = False
             branch = _Branch(node, node.body)
-            if loop.item is not None:
-                branch.classes = self.classes(loop, node.test)
-            else:
+            if loop.item is None:
                 branch.tags = self.tags(loop, node.test)
+            elif (tags := self.dict_tags(loop, node.test)) is not None:
+                branch.tags = tags
+            else:
+                branch.classes = self.classes(loop, node.test)
             loop.branches.append(branch)
             node = node.orelse
+        if any(b.tags for b in loop.branches) and any(b.classes for b in loop.branches):
+            raise self.fail(chain.test, "the dispatch tests classes in some branches and a dict tag in others")
         for branch in loop.branches:
             if _exits(_statements(branch.body)):
                 raise self.fail(branch.node, "a dispatch branch leaves the loop")
+
+    def dict_tags(self, loop: _Loop, test: cst.BaseExpression) -> list[str] | None:
+        """The tags of ``item["type"] == "user"`` / ``item.get("type") in ("a", "b")``."""
+        if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+            return None
+        key = _item_key(test.left, loop.item)
+        if key is None:
+            return None
+        if loop.tag_key not in (None, key):
+            raise self.fail(test, f"the dispatch tests both `{loop.tag_key}` and `{key}`")
+        target = test.comparisons[0]
+        if isinstance(target.operator, cst.Equal):
+            tags = [_string(target.comparator)]
+        elif isinstance(target.operator, cst.In) and isinstance(target.comparator, (cst.Tuple, cst.List, cst.Set)):
+            tags = [_string(e.value) for e in target.comparator.elements]
+        else:
+            tags = []
+        if not tags or None in tags:
+            raise self.fail(test, f"a dispatch branch tests something other than `{loop.item}[{key!r}] == \"tag\"`")
+        loop.tag_key = key
+        return tags
 
     def match_dispatch(self, loop: _Loop, statement: cst.Match) -> None:
         """``match item:`` with one class pattern (or tag value) per case; ``case None:``
@@ -866,6 +901,48 @@ class _LoopMatcher:
                 if tags and None not in tags:
                     return tags
         raise self.fail(test, f"a dispatch branch tests something other than `{loop.tag_var} == \"tag\"`")
+
+
+_EQUAL = cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace(""))
+
+
+def _item_key(node: cst.CSTNode, item: str | None) -> str | None:
+    """``"type"`` for ``item["type"]`` and ``item.get("type")``; None for anything else."""
+    if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name) and node.value.value == item \
+            and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+        return _string(node.slice[0].slice.value)
+    if (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "get"
+            and isinstance(node.func.value, cst.Name) and node.func.value.value == item and len(node.args) == 1
+            and node.args[0].keyword is None and not node.args[0].star):
+        return _string(node.args[0].value)
+    return None
+
+
+def _item_parents(source: _Source, node: cst.CSTNode) -> list[cst.CSTNode]:
+    """The node's parent and grandparent (``item`` in ``item["k"]`` / ``item.get("k")``)."""
+    parent = source.parents.get(node)
+    return [p for p in (parent, source.parents.get(parent) if parent is not None else None) if p is not None]
+
+
+class _ItemFields(cst.CSTTransformer):
+    """``item["key"]`` and ``item.get("key")`` → ``item.key``, once the dict is an event object."""
+
+    def __init__(self, item: str):
+        super().__init__()
+        self.item = item
+
+    def leave_Subscript(self, original_node: cst.Subscript, updated_node: cst.Subscript) -> cst.BaseExpression:
+        return self._field(original_node, updated_node)
+
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+        return self._field(original_node, updated_node)
+
+    def _field(self, original_node, updated_node) -> cst.BaseExpression:
+        key = _item_key(original_node, self.item)
+        if key is None:
+            return updated_node
+        return cst.Attribute(value=cst.Name(self.item), attr=cst.Name(key), lpar=updated_node.lpar,
+                             rpar=updated_node.rpar)
 
 
 def _is_true(test: cst.BaseExpression) -> bool:
@@ -1396,6 +1473,9 @@ class _Migration:
                 raise _Skip(f"the put at {where} has {len(arg.elements) - 1} value(s) after its tag; the consumer "
                             f"unpacks {len(loop.fields)}")
             return
+        if loop.tag_key is not None:
+            self.classify_dict(put, arg, where)
+            return
         value = self.payload_class(put.op)
         if value is None:
             raise _Skip(f"publishes a value of unknown kind ({put.source.quote(arg)} at {where})")
@@ -1405,6 +1485,24 @@ class _Migration:
         if plain:
             raise _Skip(f"publishes {plain} ({where}), which the bus refuses as plain data")
         put.kind, put.cls = "class", value
+
+    def classify_dict(self, put: _Put, arg: cst.BaseExpression, where: str) -> None:
+        """``{"type": "user", "id": 7}``: tag "user", fields ``id`` (the same keys on every put
+        of that tag, each a name a dataclass field can have)."""
+        loop = self.loop
+        keys = [_string(e.key) if isinstance(e, cst.DictElement) else None
+                for e in (arg.elements if isinstance(arg, cst.Dict) else [])]
+        tag_element = next((e for e, k in zip(arg.elements, keys) if k == loop.tag_key), None) if keys else None
+        tag = _string(tag_element.value) if tag_element is not None else None
+        if not keys or None in keys or tag is None:
+            raise _Skip(f"publishes a value of unknown kind ({put.source.quote(arg)} at {where})")
+        fields = [k for k in keys if k != loop.tag_key]
+        if any(not k.isidentifier() or keyword.iskeyword(k) for k in fields):
+            raise _Skip(f"the put at {where} has a key that can't be a field name")
+        known = loop.tag_fields.setdefault(tag, fields)
+        if set(known) != set(fields):
+            raise _Skip(f"{tag!r} events are put with different keys ({where})")
+        put.tag, put.kind = tag, "tag"
 
     def payload_class(self, op: Operation) -> Value | None:
         """The class of what ``op`` puts, from the analysis (None when unknown)."""
@@ -1472,7 +1570,7 @@ class _Migration:
         branches = [b for b in loop.branches if not b.is_else]
         has_else = len(branches) != len(loop.branches)
         subs: list[_Subscription] = []
-        if loop.tag_var is not None:
+        if loop.tagged:
             for index, branch in enumerate(branches):
                 for tag in branch.tags:
                     if any(s.tag == tag for s in subs):
@@ -1529,13 +1627,15 @@ class _Migration:
         taken |= self.work.edits[source.rel].names if source.rel in self.work.edits else set()
         result = []
         for index, branch in enumerate(branches):
-            direct = self.direct_handler(branch) if loop.item is not None else None
+            direct = self.direct_handler(branch) if not loop.tagged else None
             if direct is not None:
                 result.append(_Handler(direct, None))
                 continue
             self.check_extractable(branch)
             mine = [s for s in subs if s.branch == index]
-            if loop.item is not None:
+            if loop.tag_key is not None:
+                self.check_item_keys(branch)
+            if not loop.tagged:
                 words = [_snake(s.cls_code.rsplit(".", 1)[-1]) for s in mine]
             else:
                 words = [_snake(_class_name(s.tag)[:-len("Event")]) for s in mine]
@@ -1547,6 +1647,22 @@ class _Migration:
             self.file(source.rel).names.add(name)
             result.append(_Handler(f"{self.self_name}.{name}" if self.self_name else name, name))
         return result
+
+    def check_item_keys(self, branch: _Branch) -> None:
+        """A dict-tag branch reads ``item["key"]`` (or ``item.get("key")``) for keys every put
+        of its tags carries, and uses the item no other way: it becomes an event object."""
+        source, loop = self.consumer_source, self.loop
+        keys = set.intersection(*(set(loop.tag_fields.get(tag, ())) for tag in branch.tags))
+        read = {id(node) for node in _walk(branch.body) if _item_key(node, loop.item) is not None}
+        for node in _walk(branch.body):
+            key = _item_key(node, loop.item)
+            if key is not None and key not in keys:
+                raise _Skip(f"a dispatch branch reads {key!r}, which not every {'/'.join(branch.tags)} put carries "
+                            f"({source.where(node)})")
+            if isinstance(node, cst.Name) and node.value == loop.item and not any(
+                    id(parent) in read for parent in _item_parents(source, node)):
+                raise _Skip(f"a dispatch branch uses the dict `{loop.item}` itself ({source.where(node)}), not only "
+                            f"its keys")
 
     def direct_handler(self, branch: _Branch) -> str | None:
         """``handler(item)`` (or ``await handler(item)``) alone in a branch: that handler."""
@@ -1624,8 +1740,10 @@ class _Migration:
         edits.imports.append(("eventlint.bus", bus))
 
     def rewrite_puts(self, puts: list[_Put]) -> None:
-        if self.loop.tag_var is not None:
-            self.add_event_classes([_class_name(t) for b in self.loop.branches for t in b.tags])
+        loop = self.loop
+        if loop.tagged:
+            self.add_event_classes([(_class_name(t), loop.tag_fields.get(t, []) if loop.tag_key else loop.fields)
+                                    for b in loop.branches for t in b.tags])
         for put in puts:
             edits = self.file(put.source.rel)
             if put.kind == "sentinel":
@@ -1639,8 +1757,15 @@ class _Migration:
                         raise _Skip(f"{self.channel.module} imports {put.source.facts.module}: importing the event "
                                     f"classes there would make a circular import")
                     edits.imports.append((self.channel.module, name))
-                event = cst.Call(func=cst.Name(name),
-                                 args=[cst.Arg(e.value) for e in put.call.args[0].value.elements[1:]])
+                elements = put.call.args[0].value.elements
+                if loop.tag_key is None:
+                    args = [cst.Arg(e.value) for e in elements[1:]]
+                else:
+                    args = [cst.Arg(e.value, keyword=cst.Name(_string(e.key)), equal=_EQUAL, comma=e.comma)
+                            for e in elements if _string(e.key) != loop.tag_key]
+                    if args:
+                        args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+                event = cst.Call(func=cst.Name(name), args=args)
                 edits.replace[id(put.call)] = functools.partial(_publish, event=event)
             else:
                 edits.replace[id(put.call)] = _publish
@@ -1662,15 +1787,15 @@ class _Migration:
             replacement = cst.parse_expression(f"{receiver}.close(drain=True)")
         edits.replace[id(target)] = lambda node: replacement
 
-    def add_event_classes(self, names: list[str]) -> None:
+    def add_event_classes(self, classes: list[tuple[str, list[str]]]) -> None:
         """One frozen dataclass per tag, at the top of the channel's module."""
         scope = self.home.scopes[self.home.module]
         edits = self.file(self.home.rel)
-        fields = "\n".join(f"    {name}: object" for name in self.loop.fields)
-        for name in names:
+        for name, fields in classes:
             if scope.assignments[name] or name in _BUILTINS:
                 raise _Skip(f"the event class name {name} is already taken in {self.channel.module}")
-            statement = cst.parse_statement(f"@dataclass(frozen=True)\nclass {name}:\n{fields}\n")
+            body = "\n".join(f"    {field_name}: object" for field_name in fields) or "    pass"
+            statement = cst.parse_statement(f"@dataclass(frozen=True)\nclass {name}:\n{body}\n")
             edits.top.append(statement.with_changes(leading_lines=[cst.EmptyLine(indent=False)] * 2))
         self.check_free(self.home, "dataclass", "dataclasses")
         edits.imports.append(("dataclasses", "dataclass"))
@@ -1702,6 +1827,8 @@ class _Migration:
             functions = []
             for position, (index, name) in enumerate(made):
                 body = branches[index].body
+                if loop.tag_key is not None:
+                    body = body.visit(_ItemFields(loop.item))
                 block = body if isinstance(body, cst.IndentedBlock) else cst.IndentedBlock(body=_statements(body))
                 mentioned = {n.value for n in _walk(body) if isinstance(n, cst.Name)}
                 declared = [g for g in loop.globals if {n.name.value for n in _small(g).names} & mentioned]

@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from .model import Finding
+from .model import Finding, split_lines
 
 VERSION = 1
 
@@ -51,7 +51,7 @@ class SourceLines:
             text = raw.decode(encoding, errors="replace")
         except (SyntaxError, LookupError):
             text = raw.decode("utf-8", errors="replace")
-        return text.lstrip("\ufeff").splitlines()
+        return split_lines(text.lstrip("\ufeff"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ pickled across the process pool and cached on disk.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from operator import attrgetter
 
@@ -41,6 +42,23 @@ def dotted(ref: Ref | None) -> str | None:
         else:
             return None
     return ".".join(parts)
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_AFTER_LINE_END = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")
+
+
+def split_lines(text: str, keepends: bool = False) -> list[str]:
+    """The lines of source text as Python numbers them: broken at ``\n``, ``\r\n`` and
+    ``\r`` only.  ``str.splitlines`` also breaks at form feeds, ``\v``, ``\x1c``-``\x1e``,
+    ``\x85`` and U+2028/2029, which would shift every later line number.  Like
+    ``str.splitlines``, a final line end does not start another line."""
+    if keepends:
+        return [line for line in _AFTER_LINE_END.split(text) if line]
+    lines = _LINE_BREAK.split(text) if "\r" in text else text.split("\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    return lines
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ import libcst as cst
 
 from .catalog import Catalog
 from .facts import extract
-from .model import FileFacts, Problem, Span, Suppression
+from .model import FileFacts, Problem, Span, Suppression, split_lines
 
 # libcst's native parser crashes the process on about 2,000 nested brackets, and its
 # visitors exceed the recursion limit well before that; files nested this deep are
@@ -95,7 +95,7 @@ def suppressions(text: str) -> tuple[Suppression, ...]:
     found = []
     if "#" not in text:
         return ()
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(split_lines(text), 1):
         if "#" not in line:
             continue
         codes: list[str] = []

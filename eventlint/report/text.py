@@ -5,18 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from ..baseline import SourceLines
 from ..model import Finding
-
-
-def _line(path: str, number: int) -> str | None:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            for current, text in enumerate(handle, 1):
-                if current == number:
-                    return text.rstrip("\r\n")
-    except OSError:
-        return None
-    return None
 
 
 def render(findings: list[Finding], files: int, *, color: bool = False, show_source: bool = True,
@@ -25,10 +15,11 @@ def render(findings: list[Finding], files: int, *, color: bool = False, show_sou
     red = (lambda s: f"\x1b[31m{s}\x1b[0m") if color else (lambda s: s)
     dim = (lambda s: f"\x1b[2m{s}\x1b[0m") if color else (lambda s: s)
     out: list[str] = []
+    source = SourceLines(Path.cwd())  # finding paths are shown relative to here, or absolute
     for f in findings:
         out.append(f"{bold(f'{f.path}:{f.span.line}:{f.span.column}:')} {red(f.code)} {f.message}")
         if show_source:
-            text = _line(f.path, f.span.line) if Path(f.path).is_file() else None
+            text = source.get(f.path, f.span.line)
             if text is not None and text.strip():
                 out.append(f"  {f.span.line:>4} | {text}")
                 width = max(1, (f.span.end_column - f.span.column) if f.span.end_line == f.span.line else len(text) - f.span.column + 1)

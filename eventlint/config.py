@@ -36,6 +36,8 @@ class Config:
     cache_dir: str = ".eventlint_cache"
     src: tuple[str, ...] = ("src", ".")
     tag_keys: tuple[str, ...] = DEFAULT_TAG_KEYS
+    max_file_size: int = 4_000_000  # bytes; a larger file is EVT000 unread beyond this
+    file_time_limit: float = 30.0  # seconds of analysis per file before it is EVT000
     source: str = ""  # where the settings came from, for messages
 
     def with_overrides(self, **changes) -> "Config":
@@ -70,7 +72,8 @@ def _number(key: str, value, *, minimum: float = 0.0) -> float:
 
 
 KNOWN_SETTINGS = ("select", "ignore", "per-file-ignores", "exclude", "extend-exclude", "default-timeout",
-                  "max-default-timeout", "catalog", "jobs", "cache-dir", "src", "tag-keys")
+                  "max-default-timeout", "catalog", "jobs", "cache-dir", "src", "tag-keys", "max-file-size",
+                  "file-time-limit")
 
 
 def parse_settings(raw: dict, source: str) -> Config:
@@ -101,7 +104,11 @@ def _parse_settings(raw: dict, source: str) -> Config:
             values["per_file_ignores"] = tuple((glob, _codes(f"per-file-ignores.{glob}", codes)) for glob, codes in value.items())
         elif key in ("exclude", "extend-exclude", "src", "tag-keys"):
             values[key.replace("-", "_")] = _strings(key, value)
-        elif key in ("default-timeout", "max-default-timeout"):
+        elif key == "max-file-size":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError("`max-file-size` must be a number of bytes greater than 0")
+            values["max_file_size"] = value
+        elif key in ("default-timeout", "max-default-timeout", "file-time-limit"):
             values[key.replace("-", "_")] = _number(key, value)
         elif key == "jobs":
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:

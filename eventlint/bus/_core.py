@@ -58,7 +58,15 @@ class BusFull(Exception):
 
 
 class BusClosed(RuntimeError):
-    """Raised when publishing to or subscribing on a bus that has been closed."""
+    """Raised when publishing to or subscribing on a bus that is closing or closed.
+
+    Once ``close()`` begins no subscription accepts a new event. A ``publish``
+    refused this way is counted in ``bus.refused``. An event that was waiting
+    for room in a full ``overflow="block"`` queue when close began is not
+    accepted either: that subscription had counted it as offered and counts
+    it as dropped. Subscriptions that took the event before close began (a
+    publish racing with ``close``) still deliver it.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,7 +315,7 @@ class Subscription:
         # offered and dead-lettered so it doesn't vanish, and the other
         # subscriptions still get it.
         with self._lock:
-            if not self._accepting:
+            if not self._accepting or self._bus._closed:
                 return
             self._offered += 1
             self._filter_dead += 1
@@ -375,6 +383,8 @@ class BusBase:
         self._router = _Router({})
         self._dead_letters: deque[DeadLetter] = deque(maxlen=DEAD_LETTER_LIMIT)
         self._dead_lock = threading.Lock()
+        self._refused_count = 0
+        self._refused_lock = threading.Lock()
 
     @property
     def closed(self) -> bool:
@@ -385,6 +395,11 @@ class BusBase:
     def store(self) -> Any:
         """The event store given to the constructor, or None."""
         return self._store
+
+    @property
+    def refused(self) -> int:
+        """How many ``publish`` calls raised ``BusClosed`` because close had begun."""
+        return self._refused_count
 
     @property
     def dead_letters(self) -> tuple[DeadLetter, ...]:
@@ -440,10 +455,16 @@ class BusBase:
         With a store, the event is appended (and committed) first; if that
         fails, nothing is offered. Raises TypeError for plain data (dict,
         tuple, str, numbers, None, ...), ``BusFull`` when a subscription with
-        ``overflow="error"`` had no room and ``BusClosed`` after ``close``.
+        ``overflow="error"`` had no room and ``BusClosed`` once ``close`` has
+        begun: no subscription accepts an event after that, a publisher
+        waiting for room in a full ``overflow="block"`` queue is released
+        with ``BusClosed`` (that subscription counts the event as dropped),
+        and every refused call is counted in ``refused``. A publish racing
+        with ``close`` may have been accepted by some subscriptions before
+        close began; they deliver it, and their counters show it.
         """
         if self._closed:
-            raise BusClosed("cannot publish: the bus is closed")
+            self._refuse("cannot publish: the bus is closed")
         router = self._router
         try:
             targets = router.cache[type(event)]
@@ -471,11 +492,22 @@ class BusBase:
     def _refused(self, refused: list[tuple[Subscription, int]]) -> None:
         # CLOSED while the bus is open means the subscription was just
         # unsubscribed: the event was simply not offered to it.
-        if self._closed and any(status == CLOSED for _, status in refused):
-            raise BusClosed("the bus was closed while publishing")
+        if self._closed:
+            closed = [sub for sub, status in refused if status == CLOSED]
+            if closed:
+                names = ", ".join(repr(sub) for sub in closed)
+                self._refuse(
+                    f"the bus began closing during this publish; the event was not "
+                    f"accepted by: {names}"
+                )
         full = [sub for sub, status in refused if status == FULL]
         if full:
             raise BusFull(full)
+
+    def _refuse(self, message: str) -> None:
+        with self._refused_lock:
+            self._refused_count += 1
+        raise BusClosed(message)
 
     def _new_subscription(self, *args: Any) -> Subscription:
         raise NotImplementedError
@@ -496,7 +528,12 @@ class BusBase:
             self._reroute()
 
     def _begin_close(self, drain: bool) -> list[Subscription] | None:
-        """Mark the bus closed and stop every subscription; None if already closed."""
+        """Mark the bus closed and stop every subscription; None if already closed.
+
+        ``_closed`` is set before any subscription is stopped, and every
+        subscription checks it under its own lock before accepting an
+        event, so none accepts one once close has begun.
+        """
         with self._lock:
             if self._closed:
                 return None

@@ -55,7 +55,7 @@ class _ThreadSubscription(Subscription):
 
     def _offer(self, event: Any, ctx: Any) -> int:
         with self._lock:
-            if not self._accepting:
+            if not self._accepting or self._bus._closed:
                 return CLOSED
             self._offered += 1
             if self.maxsize and self._enqueued - self._dequeued >= self.maxsize:
@@ -76,10 +76,15 @@ class _ThreadSubscription(Subscription):
             self._dropped += 1
             return FULL
         room = self._room
-        while self._enqueued - self._dequeued >= self.maxsize:
-            if not self._accepting:
+        while True:
+            # Checked after every wake-up, before looking for room: once
+            # close (or unsubscribe) has begun, the stop marker may already
+            # be queued, and an event put behind it would never be handled.
+            if not self._accepting or self._bus._closed:
                 self._dropped += 1
                 return CLOSED
+            if self._enqueued - self._dequeued < self.maxsize:
+                break
             room.wait()
         self._enqueued += 1
         self._queue.put((event, ctx))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 import sys
@@ -20,6 +21,9 @@ class ConfigError(ValueError):
 
 
 DEFAULT_TAG_KEYS = ("type", "kind", "event", "name")
+# More worker processes than this only add start-up cost and memory: the analysis of one
+# file takes milliseconds, and a machine with more cores is rare for a developer tool.
+MAX_JOBS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +36,7 @@ class Config:
     default_timeout: float = 10.0
     max_default_timeout: float = 60.0
     catalog: dict = field(default_factory=dict, hash=False, compare=False)
-    jobs: int = 0  # 0: one per core
+    jobs: int = 0  # 0: one per core; at most MAX_JOBS
     cache_dir: str = ".eventlint_cache"
     src: tuple[str, ...] = ("src", ".")
     tag_keys: tuple[str, ...] = DEFAULT_TAG_KEYS
@@ -66,9 +70,31 @@ def _strings(key: str, value) -> tuple[str, ...]:
 
 
 def _number(key: str, value, *, minimum: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= minimum:
-        raise ConfigError(f"`{key}` must be a number greater than {minimum:g}")
+    """A finite number above ``minimum``: the timeouts are written into code as literals,
+    where ``nan`` or ``inf`` would be a ``NameError``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or value <= minimum:
+        raise ConfigError(f"`{key}` must be a finite number greater than {minimum:g}, not {_toml(value)}")
     return float(value)
+
+
+def _toml(value) -> str:
+    """``value`` as it is spelled in TOML, for messages."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, (list, dict)):
+        return "an array" if isinstance(value, list) else "a table"
+    return repr(value)
+
+
+def _jobs(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_JOBS:
+        raise ConfigError(f"`jobs` must be a whole number from 1 to {MAX_JOBS} (0 = one per core), not {_toml(value)}")
+    return value
 
 
 KNOWN_SETTINGS = ("select", "ignore", "per-file-ignores", "exclude", "extend-exclude", "default-timeout",
@@ -111,9 +137,7 @@ def _parse_settings(raw: dict, source: str) -> Config:
         elif key in ("default-timeout", "max-default-timeout", "file-time-limit"):
             values[key.replace("-", "_")] = _number(key, value)
         elif key == "jobs":
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigError("`jobs` must be a non-negative integer (0 = one per core)")
-            values["jobs"] = value
+            values["jobs"] = _jobs(value)
         elif key == "cache-dir":
             if not isinstance(value, str) or not value:
                 raise ConfigError("`cache-dir` must be a path")
@@ -148,16 +172,29 @@ def load_config(root: Path, explicit: Path | None = None) -> Config:
         if explicit is not None:
             raise ConfigError(f"config file not found: {explicit}")
         return Config()
+    shown = _shown(str(path))
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"cannot read {_shown(str(path))}: {error}") from None
+        raw = path.read_bytes()
+    except OSError as error:
+        raise ConfigError(f"cannot read {shown}: {error.strerror or error}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{shown}: not UTF-8 (TOML files must be): byte {error.start + 1} "
+                          f"is {raw[error.start:error.start + 1]!r}") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{_shown(str(path))}: invalid TOML: {error}") from None
+        raise ConfigError(f"{shown}: invalid TOML: {error}") from None
+    except RecursionError:
+        raise ConfigError(f"{shown}: invalid TOML: arrays or tables nested too deeply to read") from None
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{shown}: `tool` must be a table ([tool.eventlint]), not {_toml(tool)}")
     if explicit is not None and path.name != "pyproject.toml":
-        section = data.get("tool", {}).get("eventlint", data)
+        section = tool.get("eventlint", data)
     else:
-        section = data.get("tool", {}).get("eventlint", {})
+        section = tool.get("eventlint", {})
     if not isinstance(section, dict):
-        raise ConfigError(f"{_shown(str(path))}: [tool.eventlint] must be a table")
+        raise ConfigError(f"{shown}: [tool.eventlint] must be a table")
     return parse_settings(section, str(path))

@@ -4,6 +4,8 @@ and the key, exit 2; ``per-file-ignores`` globs are relative to the project root
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -42,10 +44,16 @@ def codes_found(capsys, *args) -> list[tuple[str, str]]:
         ("extend-exclude = [1]", "`extend-exclude` must be a list of strings"),
         ("src = [true]", "`src` must be a list of strings"),
         ('tag-keys = "type"', "`tag-keys` must be a list of strings"),
-        ("default-timeout = 0", "`default-timeout` must be a number greater than 0"),
-        ('max-default-timeout = "60s"', "`max-default-timeout` must be a number greater than 0"),
-        ("jobs = -1", "`jobs` must be a non-negative integer"),
-        ("jobs = true", "`jobs` must be a non-negative integer"),
+        ("default-timeout = 0", "`default-timeout` must be a finite number greater than 0, not 0"),
+        ('max-default-timeout = "60s"', '`max-default-timeout` must be a finite number greater than 0, not "60s"'),
+        ("default-timeout = nan", "`default-timeout` must be a finite number greater than 0, not nan"),
+        ("default-timeout = inf", "`default-timeout` must be a finite number greater than 0, not inf"),
+        ("max-default-timeout = -inf", "`max-default-timeout` must be a finite number greater than 0, not -inf"),
+        ("jobs = -1", "`jobs` must be a whole number from 1 to 256 (0 = one per core), not -1"),
+        ("jobs = true", "`jobs` must be a whole number from 1 to 256 (0 = one per core), not true"),
+        ("jobs = 100000", "`jobs` must be a whole number from 1 to 256 (0 = one per core), not 100000"),
+        ("jobs = 257", "`jobs` must be a whole number from 1 to 256"),
+        ("jobs = 2.0", "`jobs` must be a whole number from 1 to 256 (0 = one per core), not 2.0"),
         ('cache-dir = ""', "`cache-dir` must be a path"),
         ('catalog = ["x"]', "`catalog` must be a table of catalogue sections"),
     ],
@@ -68,6 +76,64 @@ def test_invalid_toml_and_non_table_section(project, capsys):
     (project / "pyproject.toml").write_text("[tool]\neventlint = 3\n")
     assert main(["check", "--no-cache"]) == 2
     assert capsys.readouterr().err == "eventlint: error: pyproject.toml: [tool.eventlint] must be a table\n"
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (b'tool = "x"\n', 'pyproject.toml: `tool` must be a table ([tool.eventlint]), not "x"'),
+        (b"tool = [1]\n", "pyproject.toml: `tool` must be a table ([tool.eventlint]), not an array"),
+        (b"[tool]\neventlint = 1\n", "pyproject.toml: [tool.eventlint] must be a table"),
+        (b'[tool]\neventlint = "strict"\n', "pyproject.toml: [tool.eventlint] must be a table"),
+        (b"[tool.eventlint]\ncatalog = 3\n", "`catalog` must be a table of catalogue sections"),
+        (b"[tool.eventlint.catalog]\nchannel = 3\n", "`channel` must be an array of tables"),
+        (b"[tool.eventlint.catalog]\nchannel = [3]\n", "[[channel]] #1: expected a table"),
+        (b"[tool.eventlint]\nper-file-ignores = {x = 3}\n", "`per-file-ignores.x` must be a list of rule codes"),
+        (b"[tool.eventlint]\n# caf\xe9\n", "pyproject.toml: not UTF-8 (TOML files must be): byte 23 is b'\\xe9'"),
+    ],
+    ids=["tool-string", "tool-array", "eventlint-number", "eventlint-string", "catalog-number", "section-number",
+         "entry-number", "per-file-ignores-number", "not-utf8"],
+)
+def test_a_pyproject_of_the_wrong_shape_is_one_line_and_exit_2(project, capsys, content, message):
+    (project / "pyproject.toml").write_bytes(content)
+    for command in ("check", "fix"):
+        assert main([command, "--no-cache", "--jobs", "1"]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        lines = captured.err.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("eventlint: error: ") and message in lines[0]
+    assert (project / "events.py").read_text() == FLAGGED
+
+
+@pytest.mark.parametrize("nested", [b"[" * 3000 + b"]" * 3000, b"{a = " * 3000 + b"1" + b"}" * 3000],
+                         ids=["arrays", "inline-tables"])
+def test_a_pyproject_nested_too_deeply_for_tomllib_is_a_config_error(project, nested):
+    # a fresh interpreter, as from a shell: tomllib recurses once per level and fails at
+    # the default recursion limit (1000)
+    (project / "pyproject.toml").write_bytes(b"x = " + nested + b"\n")
+    done = subprocess.run([sys.executable, "-m", "eventlint", "check", "--no-cache", "--jobs", "1"], cwd=project,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    assert done.stderr == "eventlint: error: pyproject.toml: invalid TOML: arrays or tables nested too deeply to read\n"
+
+
+@pytest.mark.parametrize("command", ["check", "fix", "graph"])
+@pytest.mark.parametrize("jobs", ["0", "257", "100000"])
+def test_jobs_option_is_bounded(project, capsys, command, jobs):
+    assert main([command, "--no-cache", "--jobs", jobs]) == 2
+    err = capsys.readouterr().err
+    assert "Invalid value for '--jobs'" in err and "1<=x<=256" in err
+
+
+def test_api_fix_refuses_unbounded_jobs_and_timeouts(project):
+    for options, message in [({"jobs": 100000}, "--jobs must be a whole number from 1 to 256, not 100000"),
+                             ({"jobs": 0}, "--jobs must be a whole number from 1 to 256, not 0"),
+                             ({"timeout": float("nan")}, "--timeout must be a finite number of seconds"),
+                             ({"timeout": float("inf")}, "--timeout must be a finite number of seconds")]:
+        with pytest.raises(api.UsageError, match=message.replace("(", r"\(")):
+            api.fix(["."], use_cache=False, **options)
+    assert (project / "events.py").read_text() == FLAGGED
 
 
 def test_bad_catalogue_extension_is_exit_2(project, capsys):
@@ -117,7 +183,7 @@ def test_config_option_errors(project, capsys):
     (project / "bad.toml").write_text("jobs = 'many'\n")
     assert main(["check", "--config", "bad.toml"]) == 2
     assert capsys.readouterr().err == (
-        "eventlint: error: bad.toml: `jobs` must be a non-negative integer (0 = one per core)\n")
+        "eventlint: error: bad.toml: `jobs` must be a whole number from 1 to 256 (0 = one per core), not \"many\"\n")
 
 
 def _nested_project(root):

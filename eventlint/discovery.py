@@ -1,9 +1,15 @@
-"""Find the Python files to analyse and name their modules."""
+"""Find the Python files to analyse, name their modules, and read them safely.
+
+Only regular files are read, never more than a size limit, and never through a link that
+leads out of the project: a repository under review may hold a FIFO, a link to
+``/dev/zero`` or a link loop named ``x.py``.
+"""
 
 from __future__ import annotations
 
 import fnmatch
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +23,72 @@ class SourceFile:
     module: str
     aliases: tuple[str, ...]
     is_package: bool
+    problem: str | None = None  # why the file won't be read (a link out of the project)
+
+
+class SourceError(Exception):
+    """A file that can't be read as source; the message is the reason (EVT000)."""
+
+
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+
+
+def read_source(path: Path, limit: int) -> bytes:
+    """The bytes of the regular file at ``path``.  Opened without blocking (a FIFO would
+    wait for a writer forever) and checked on the open descriptor, so the file can't be
+    swapped for a special one in between; never more than ``limit`` bytes are read."""
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except OSError as error:
+        raise SourceError(f"cannot read: {error.strerror or error}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SourceError(f"not a regular file ({_file_kind(info.st_mode)}): not read")
+        if info.st_size > limit:
+            raise SourceError(f"larger than max-file-size ({info.st_size:,} > {limit:,} bytes): not read")
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:  # it grew after the check
+            raise SourceError(f"larger than max-file-size ({limit:,} bytes): not read")
+        return b"".join(chunks)
+    except OSError as error:
+        raise SourceError(f"cannot read: {error.strerror or error}") from None
+    finally:
+        os.close(fd)
+
+
+def _file_kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return name
+    return "a special file"
+
+
+def shown_name(text: str) -> str:
+    """``text`` as printable UTF-8: bytes of a file name that are not UTF-8 (which Python
+    keeps as surrogates) become ``\\xNN``."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _real(path: Path | str) -> str:
+    """The target of ``path`` with every link followed; a loop stops the resolution where
+    it is found (``Path.resolve`` raises there on Python < 3.13)."""
+    return os.path.realpath(path)
+
+
+def _inside(real: str, folders: tuple[str, ...]) -> bool:
+    return any(real == folder or real.startswith(folder.rstrip(os.sep) + os.sep) for folder in folders)
 
 
 def _is_virtualenv(folder: Path) -> bool:
@@ -41,16 +113,18 @@ def relative_to_root(path: Path, root: Path) -> str:
 
 def discover(paths: list[Path], root: Path, exclude: tuple[str, ...]) -> list[Path]:
     """Every .py file under ``paths`` (files given explicitly are always kept), sorted,
-    without duplicates; symlinked folders are followed once and never in a loop."""
+    without duplicates; symlinked folders are followed once, never in a loop and never
+    out of the project (the root and the given paths)."""
     found: dict[Path, None] = {}
+    allowed = _allowed_folders(paths, root)
     for given in paths:
         given = given.absolute()
-        if given.is_file():
-            found[given] = None
+        if not given.is_dir():
+            found[given] = None  # a file, or a special one that reading will report
             continue
         seen: set[str] = set()
         for folder, subfolders, files in os.walk(given, followlinks=True):
-            real = os.path.realpath(folder)
+            real = _real(folder)
             if real in seen:
                 subfolders[:] = []
                 continue
@@ -59,7 +133,11 @@ def discover(paths: list[Path], root: Path, exclude: tuple[str, ...]) -> list[Pa
             for name in sorted(subfolders):
                 child = Path(folder, name)
                 rel = relative_to_root(child, root)
-                if name.startswith(".") or name in SKIPPED_FOLDERS or _is_virtualenv(child) or _excluded(rel, name, exclude):
+                if name.startswith(".") or name in SKIPPED_FOLDERS or _excluded(rel, name, exclude):
+                    continue
+                if child.is_symlink() and not _inside(_real(child), allowed):
+                    continue
+                if _is_virtualenv(child):
                     continue
                 kept.append(name)
             subfolders[:] = kept
@@ -71,6 +149,24 @@ def discover(paths: list[Path], root: Path, exclude: tuple[str, ...]) -> list[Pa
     return sorted(found, key=lambda p: p.as_posix())
 
 
+def _allowed_folders(paths: list[Path], root: Path) -> tuple[str, ...]:
+    folders = [_real(root)]
+    for given in paths:
+        real = _real(given.absolute())
+        folders.append(real if os.path.isdir(real) else os.path.dirname(real))
+    return tuple(dict.fromkeys(folders))
+
+
+def link_problem(path: Path, allowed: tuple[str, ...]) -> str | None:
+    """Why the file at ``path`` is not followed: a link loop, or a link out of the project."""
+    real = _real(path)
+    if os.path.islink(real):
+        return "a symbolic link loop: not followed"
+    if not _inside(real, allowed):
+        return "a symbolic link to a file outside the project: not followed"
+    return None
+
+
 def module_names(path: Path, root: Path, source_roots: tuple[str, ...]) -> tuple[str, tuple[str, ...], bool]:
     """(module name, other names it is importable as, is a package ``__init__``).
 
@@ -80,9 +176,9 @@ def module_names(path: Path, root: Path, source_roots: tuple[str, ...]) -> tuple
     is_package = path.name == "__init__.py"
     names: list[str] = []
     for source_root in source_roots:
-        base = (root / source_root).resolve() if source_root != "." else root
+        base = Path(_real(root / source_root)) if source_root != "." else root
         try:
-            parts = list(path.resolve().relative_to(base).with_suffix("").parts)
+            parts = list(Path(_real(path)).relative_to(base).with_suffix("").parts)
         except ValueError:
             continue
         if is_package:
@@ -99,14 +195,17 @@ def module_names(path: Path, root: Path, source_roots: tuple[str, ...]) -> tuple
         names.append(".".join(package_parts))
     if not names:
         names.append(path.stem)
-    unique = list(dict.fromkeys(names))
+    unique = list(dict.fromkeys(shown_name(name) for name in names))
     return unique[0], tuple(unique[1:]), is_package
 
 
 def source_files(paths: list[Path], root: Path, exclude: tuple[str, ...], source_roots: tuple[str, ...]) -> list[SourceFile]:
     existing = tuple(r for r in source_roots if (root / r).is_dir())
+    allowed = _allowed_folders(paths, root)
     result = []
     for path in discover(paths, root, exclude):
+        problem = link_problem(path, allowed)
         module, aliases, is_package = module_names(path, root, existing)
-        result.append(SourceFile(path, relative_to_root(path.resolve(), root), module, aliases, is_package))
+        rel = shown_name(relative_to_root(Path(_real(path)) if problem is None else path, root))
+        result.append(SourceFile(path, rel, module, aliases, is_package, problem))
     return result

@@ -169,15 +169,17 @@ _KEYWORDS = {cst.Return: "return", cst.For: "for", cst.While: "while", cst.With:
 Range = tuple[tuple[int, int], tuple[int, int]]
 
 
-def ast_ranges(text: str, lines: list[str] | None = None) -> dict[type, list[Range]] | None:
+def ast_ranges(text: str, lines: list[str] | None = None, tree: ast.Module | None = None) -> dict[type, list[Range]] | None:
     """Ranges ``((line, col0), (end_line, end_col0))`` of the nodes of each ``COUNTED``
     kind, in source order, columns in code points; None when ast rejects the text (syntax
     newer than this Python).  Parsing with ast costs a tenth of libcst.  ``lines``: the
-    text's ``_source_lines``, when the caller has them."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
+    text's ``_source_lines``, when the caller has them; ``tree``: ``ast.parse(text)``,
+    when the caller has parsed it already."""
+    if tree is None:
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return None
     found: dict[type, list] = {}
     kinds = _AST_KINDS
     node_type = ast.AST
@@ -311,13 +313,13 @@ class _Extractor(cst.CSTVisitor):
         self.requests.append((node, span, True))
         return span
 
-    def resolve_spans(self, text: str | None) -> None:
+    def resolve_spans(self, text: str | None, ast_tree: ast.Module | None = None) -> None:
         """Fill in every span handed out: from the stdlib ``ast``'s positions when they
         can be trusted for this file, else from libcst's own bookkeeping (the same
         ranges, at about three times the cost)."""
         if not self.requests:
             return
-        found = self._ranges_from_ast(text) if text is not None else None
+        found = self._ranges_from_ast(text, ast_tree) if text is not None else None
         if found is None:
             table = positions(self.module_node, POSITIONED)
             if any(node not in table for node, _, _ in self.requests):  # a kind the fast table leaves out
@@ -333,7 +335,7 @@ class _Extractor(cst.CSTVisitor):
             object.__setattr__(span, "end_line", end_line)
             object.__setattr__(span, "end_column", end_column + 1)
 
-    def _ranges_from_ast(self, text: str) -> list[Range] | None:
+    def _ranges_from_ast(self, text: str, tree: ast.Module | None = None) -> list[Range] | None:
         """The requested nodes' ranges from ``ast``: the n-th node of a kind in libcst's
         source order is the n-th in ast's.  None unless every kind has as many nodes in
         both trees, every requested node is of a kind ast positions, and each range starts
@@ -343,7 +345,7 @@ class _Extractor(cst.CSTVisitor):
             # codemods find nodes by libcst's positions, so facts keep to them
             return None
         lines = _source_lines(text)
-        ranges = ast_ranges(text, lines)
+        ranges = ast_ranges(text, lines, tree)
         if ranges is None:
             return None
         for kind in COUNTED:
@@ -1263,12 +1265,14 @@ def _walk(root: cst.CSTNode, visitor: cst.CSTVisitor, ordinals: dict[int, int] |
 
 
 def extract(module_node: cst.Module, *, path: str, module: str, aliases: tuple[str, ...], is_package: bool,
-            catalog: Catalog, tag_keys: frozenset[str], text: str | None = None) -> FileFacts:
+            catalog: Catalog, tag_keys: frozenset[str], text: str | None = None,
+            ast_tree: ast.Module | None = None) -> FileFacts:
     """Run the single visitor pass over a parsed module (``text``, its source, lets the
-    spans come from the stdlib ``ast``: see ``resolve_spans``)."""
+    spans come from the stdlib ``ast``: see ``resolve_spans``; ``ast_tree`` is
+    ``ast.parse(text)`` when the caller has it)."""
     extractor = _Extractor(module, is_package, catalog, tag_keys)
     _walk(module_node, extractor, extractor.ordinals, extractor.counts)
-    extractor.resolve_spans(text)
+    extractor.resolve_spans(text, ast_tree)
     return FileFacts(
         path=path,
         module=module,

@@ -67,6 +67,8 @@ def decode(raw: bytes) -> tuple[str | None, Problem | None]:
         return None, Problem(f"cannot decode as {encoding}: invalid byte 0x{raw[error.start]:02x}", Span(line, column, line, column))
     except LookupError:
         return None, Problem(f"unknown encoding {encoding!r}", Span(1, 1, 1, 1))
+    except (UnicodeError, ValueError, TypeError) as error:  # a codec that fails in its own way (punycode, idna)
+        return None, Problem(f"cannot decode as {encoding}: {error}", Span(1, 1, 1, 1))
     if text.startswith("\ufeff"):
         text = text[1:]
     return text, None
@@ -120,6 +122,20 @@ def suppressions(text: str) -> tuple[Suppression, ...]:
     return tuple(found)
 
 
+def _ast_precheck(text: str) -> tuple[ast.Module | None, Problem | None]:
+    """The stdlib ``ast`` tree of ``text`` (None when ast rejects it, say for syntax newer
+    than this Python: libcst decides then), or the reason it is too deep for any parser.
+    ast is a tenth of libcst's cost and its tree gives the facts their positions; where
+    CPython's own parser runs out of stack (an 8,000-term ``1 + 1 + ...`` chain),
+    libcst takes tens of seconds and then crashes its process."""
+    try:
+        return ast.parse(text), None
+    except (RecursionError, MemoryError):
+        return None, Problem("too deeply nested or too long an expression for the parser", Span(1, 1, 1, 1))
+    except (SyntaxError, ValueError, OverflowError):
+        return None, None
+
+
 _AT = re.compile(r"error at (\d+):(\d+): ")
 
 
@@ -148,6 +164,9 @@ def analyze_source(raw: bytes, *, path: str, module: str, aliases: tuple[str, ..
         problem = nesting_problem(text)
     if problem is not None:
         return FileFacts(path=path, module=module, aliases=aliases, problem=problem)
+    ast_tree, problem = _ast_precheck(text)
+    if problem is not None:
+        return FileFacts(path=path, module=module, aliases=aliases, problem=problem)
     try:
         tree = parse_module(text)
     except cst.ParserSyntaxError as error:
@@ -157,7 +176,7 @@ def analyze_source(raw: bytes, *, path: str, module: str, aliases: tuple[str, ..
                          problem=Problem("too deeply nested for the parser", Span(1, 1, 1, 1)))
     try:
         facts = extract(tree, path=path, module=module, aliases=aliases, is_package=is_package,
-                        catalog=catalog, tag_keys=tag_keys, text=text)
+                        catalog=catalog, tag_keys=tag_keys, text=text, ast_tree=ast_tree)
     except RecursionError:
         return FileFacts(path=path, module=module, aliases=aliases,
                          problem=Problem("too deeply nested to analyse", Span(1, 1, 1, 1)))

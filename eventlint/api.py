@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import math
 import os
+import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import baseline as baselines
 from .catalog import CatalogError
-from .config import Config, ConfigError, find_project_root, load_config
+from .config import MAX_JOBS, Config, ConfigError, find_project_root, load_config
 from .discovery import SourceFile, source_files
 from .engine import ProgressFn, analyze_files, filter_findings, matches_codes, run_checks, selected_rules, with_paths
 from .model import FileFacts, Finding
@@ -17,6 +19,15 @@ from .model import FileFacts, Finding
 
 class UsageError(Exception):
     """A mistake in how eventlint was called or configured."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunWarning:
+    """Something that went wrong inside eventlint without stopping the run (a codemod that
+    failed while its edits were spelled out for a report); ``details`` is the traceback."""
+
+    message: str
+    details: str = ""
 
 
 @dataclass
@@ -35,6 +46,7 @@ class CheckResult:
     cache_hits: int = 0
     rules: list = field(default_factory=list)
     baselined: int = 0  # findings hidden by the baseline
+    warnings: list[RunWarning] = field(default_factory=list)
 
     @property
     def unanalyzable(self) -> int:
@@ -137,7 +149,8 @@ def check(paths: list[str], *, select: tuple[str, ...] = (), ignore: tuple[str, 
                         cache_folder=_cache_folder(project, use_cache, cache_dir), progress=progress,
                         report_unused=report_unused_suppressions, lines=lines,
                         reuse_results=not (keep_graph or fix_edits))
-    findings = _with_fix_edits(analysed, project) if fix_edits else analysed.findings
+    warnings: list[RunWarning] = []
+    findings = _with_fix_edits(analysed, project, warnings) if fix_edits else analysed.findings
     hidden = 0
     if write_baseline:
         try:
@@ -148,16 +161,16 @@ def check(paths: list[str], *, select: tuple[str, ...] = (), ignore: tuple[str, 
         findings, hidden = baselines.split(findings, recorded, lines)
     findings = with_paths(findings, display_path(project.root))
     return CheckResult(findings, analysed.files, project, analysed.graph if keep_graph else None, analysed.cache_hits,
-                       analysed.rules, hidden)
+                       analysed.rules, hidden, warnings)
 
 
-def _with_fix_edits(analysed: _Analysed, project: Project) -> list[Finding]:
+def _with_fix_edits(analysed: _Analysed, project: Project, warnings: list[RunWarning]) -> list[Finding]:
     """The findings, each fix spelled out as the text edits its codemod makes for that
     finding alone (unsafe ones included; nothing is written).  A site the codemod leaves
     alone (``fix`` says why) keeps a fix without edits, as does one whose edit would not
-    parse or whose codemod fails there."""
+    parse or whose codemod fails there; a failing codemod is added to ``warnings``."""
     from .codemods import CodemodContext, registry
-    from .fixer import Workspace, parse_error, text_edits
+    from .fixer import Workspace, faithful, parse_error, text_edits
     from .source import raise_recursion_limit
 
     raise_recursion_limit()  # codemods walk whole modules with libcst's recursive visitors
@@ -178,11 +191,22 @@ def _with_fix_edits(analysed: _Analysed, project: Project) -> list[Finding]:
                                  timeout=config.default_timeout, parsed=parsed)
         try:
             changes = codemod.run(context).changes
-        except Exception:  # noqa: BLE001 - edits only enrich the report: one odd site must not cost it
+        except Exception as error:  # noqa: BLE001 - edits only enrich the report: one odd site must not cost it
+            where = f"{finding.path}:{finding.span.line}"
+            warnings.append(RunWarning(f"codemod {codemod.name} failed on {where} ({finding.code}), so its fix has "
+                                       f"no edits: {type(error).__name__}: {error}", traceback.format_exc()))
             changes = {}
-        if any(parse_error(text) is not None for text in changes.values()):
-            changes = {}
-        edits = tuple(edit for rel, text in sorted(changes.items())
+        kept = {}
+        for rel, text in changes.items():
+            if parse_error(text) is not None:
+                kept = {}
+                break
+            text, problem = faithful(workspace.read(rel), text)
+            if problem is not None:
+                kept = {}
+                break
+            kept[rel] = text
+        edits = tuple(edit for rel, text in sorted(kept.items())
                       for edit in text_edits(rel, workspace.read(rel), text))
         out.append(replace(finding, fix=replace(finding.fix, edits=edits)) if edits else finding)
     return out
@@ -193,15 +217,16 @@ class FixResult:
     """What ``fix`` did.  Paths are as shown (relative to the current directory)."""
 
     project: Project
-    changed: list[str]  # files with changes (written, or only shown with ``diff``)
-    fixed: dict[str, int]  # file -> findings that went away there
-    skipped: list  # codemods.Skipped: sites left untouched, and files not written, with the reason
+    changed: list[str]  # files written (with ``diff``: the files that would change)
+    fixed: dict[str, int]  # file -> findings that went away there (counted on disk after writing)
+    skipped: list  # codemods.Skipped: sites left untouched, and files left unchanged on purpose, with the reason
     notes: list[str]
     remaining: list[Finding]  # findings of the fixed codes still there afterwards
     hidden: int  # remaining findings whose fix is unsafe, without ``unsafe``
     codes: tuple[str, ...]  # the codes this run fixed
     diff: str = ""
     ran: list[str] = field(default_factory=list)  # codemods that ran
+    errors: list = field(default_factory=list)  # codemods.Skipped: files that could not be written (exit 2)
 
 
 def _chosen_codemods(names: tuple[str, ...], unsafe: bool) -> list[tuple[object, object]]:
@@ -237,8 +262,11 @@ def fix(paths: list[str], *, select: tuple[str, ...] = (), ignore: tuple[str, ..
     from .fixer import Workspace
     from .source import raise_recursion_limit
 
-    if timeout is not None and not timeout > 0:
-        raise UsageError("--timeout must be a number of seconds greater than 0")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or not math.isfinite(timeout) or not timeout > 0):
+        raise UsageError(f"--timeout must be a finite number of seconds greater than 0, not {timeout!r}")
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= MAX_JOBS):
+        raise UsageError(f"--jobs must be a whole number from 1 to {MAX_JOBS}, not {jobs!r}")
     project = load_project(paths, config_file=config_file, overrides={"default_timeout": timeout})
     config = project.config
     chosen = _chosen_codemods(tuple(codemods), unsafe)
@@ -276,21 +304,25 @@ def fix(paths: list[str], *, select: tuple[str, ...] = (), ignore: tuple[str, ..
     changed = workspace.changed()
     rewrite = display_path(project.root)
     diff_text = ""
+    errors: list[Skipped] = []
     if diff:
         diff_text = workspace.diff(rewrite)
         after = analysed.findings
     else:
-        written, refused = workspace.write()
-        skipped.extend(refused)
-        changed = written
-        after = _analyse(project, **options).findings if written else analysed.findings
+        outcome = workspace.write()
+        skipped.extend(outcome.skipped)
+        errors = outcome.errors
+        # what is on disk now, not what was planned: a file left unchanged keeps its findings
+        after = _analyse(project, **options).findings if changed else analysed.findings
+        changed = outcome.written
     remaining = [f for f in after if f.code in codes]
     fixed: dict[str, int] = {}
-    for rel in sorted({f.path for f in before} | set(changed)):
+    for rel in sorted({f.path for f in before} | set(changed)) if changed else ():
         gone = sum(1 for f in before if f.path == rel) - sum(1 for f in remaining if f.path == rel)
         if gone > 0 or rel in changed:
             fixed[rewrite(rel)] = max(gone, 0)
     hidden = 0 if unsafe else sum(1 for f in remaining if f.fix is not None and f.fix.safety == "unsafe")
     shown_skips = [replace(s, path=rewrite(s.path)) for s in skipped]
+    shown_errors = [replace(s, path=rewrite(s.path)) for s in errors]
     return FixResult(project, [rewrite(rel) for rel in changed], fixed, shown_skips, notes,
-                     with_paths(remaining, rewrite), hidden, codes, diff_text, ran)
+                     with_paths(remaining, rewrite), hidden, codes, diff_text, ran, shown_errors)

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .config import MAX_JOBS
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -46,6 +47,14 @@ def _fail(message: str) -> None:
     click.echo(f"eventlint: error: {message}", err=True)
 
 
+def _warn(warnings, verbose: bool) -> None:
+    """Internal errors the run survived: one line each, the traceback with --verbose."""
+    for warning in warnings:
+        if verbose and warning.details:
+            click.echo(warning.details.rstrip("\n"), err=True)
+        click.echo(f"eventlint: warning: {warning.message}", err=True)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="eventlint")
 def cli() -> None:
@@ -58,7 +67,8 @@ def cli() -> None:
               show_default=True, help="text for people, json, sarif (code scanning) or github (annotations).")
 @click.option("--select", help="Comma-separated rule codes (or prefixes) to run.")
 @click.option("--ignore", help="Comma-separated rule codes (or prefixes) to skip.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: one per core).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1, max=MAX_JOBS),
+              help=f"Worker processes, 1 to {MAX_JOBS} (default: one per core).")
 @click.option("--config", "config_file", type=click.Path(), help="Read settings from this file.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the facts cache.")
 @click.option("--cache-dir", type=click.Path(), help="Where to keep the facts cache.")
@@ -78,6 +88,7 @@ def check_command(paths, output_format, select, ignore, jobs, config_file, no_ca
                         config_file=config_file, use_cache=not no_cache, cache_dir=cache_dir,
                         report_unused_suppressions=report_unused_suppressions, baseline=baseline_file,
                         write_baseline=write_baseline_file, fix_edits=output_format == "sarif")
+    _warn(result.warnings, verbose)
     if write_baseline_file:
         count = len(result.findings)
         click.echo(f"eventlint: recorded {count} finding{'s' if count != 1 else ''} in {write_baseline_file}", err=True)
@@ -155,10 +166,12 @@ def _emit(report: str, output_file: str | None) -> None:
 @click.option("--codemod", "codemods", multiple=True, metavar="NAME",
               help="Run only this codemod (repeatable); `eventlint codemods` lists them.")
 @click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff and write nothing (exit 1 when there are changes).")
-@click.option("--timeout", type=float, help="Seconds for added timeouts (default: `default-timeout`, 10).")
+@click.option("--timeout", type=float,
+              help="Seconds for added timeouts, a finite number above 0 (default: `default-timeout`, 10).")
 @click.option("--select", help="Comma-separated rule codes (or prefixes) to fix.")
 @click.option("--ignore", help="Comma-separated rule codes (or prefixes) to leave alone.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: one per core).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1, max=MAX_JOBS),
+              help=f"Worker processes, 1 to {MAX_JOBS} (default: one per core).")
 @click.option("--config", "config_file", type=click.Path(), help="Read settings from this file.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the facts cache.")
 @click.option("--cache-dir", type=click.Path(), help="Where to keep the facts cache.")
@@ -166,7 +179,8 @@ def _emit(report: str, output_file: str | None) -> None:
 def fix_command(paths, unsafe_fixes, codemods, show_diff, timeout, select, ignore, jobs, config_file, no_cache, cache_dir,
                 verbose):
     """Apply the fixes of the findings in PATHS (default: the current folder), then check
-    again: exit 0 when none of the fixed kinds remain, 1 when some do, 2 on errors.
+    again: exit 0 when none of the fixed kinds remain, 1 when some do, 2 on errors
+    (a file that can't be written is one: nothing of its fix is written).
     With --diff: exit 1 when there would be changes, 0 otherwise."""
     from . import api
 
@@ -177,6 +191,8 @@ def fix_command(paths, unsafe_fixes, codemods, show_diff, timeout, select, ignor
         click.echo(result.diff, nl=False)
         sys.stdout.flush()  # the patch before the summary on stderr, when both go to a terminal
     _report_fix(result, show_diff)
+    if result.errors:
+        sys.exit(EXIT_ERROR)
     if show_diff:
         sys.exit(EXIT_FINDINGS if result.changed else EXIT_CLEAN)
     sys.exit(EXIT_FINDINGS if result.remaining else EXIT_CLEAN)
@@ -199,6 +215,8 @@ def _report_fix(result, show_diff: bool) -> None:
         out(f"{where}: skipped: {skip.reason}")
     for note in result.notes:
         out(f"note: {note}")
+    for error in result.errors:
+        _fail(f"{error.path}: {error.reason}")
     total = sum(result.fixed.values())
     if show_diff:
         out(f"Would change {_plural(len(result.changed), 'file')}." if result.changed else "Nothing to change.")
@@ -263,7 +281,8 @@ def explain_command(code):
 @click.option("--format", "output_format", type=click.Choice(["dot", "mermaid", "json"]), default="dot",
               show_default=True, help="Graphviz DOT, a mermaid flowchart, or node-link JSON (the whole graph).")
 @click.option("--output", "-o", "output_file", type=click.Path(), help="Write the graph to this file.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: one per core).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1, max=MAX_JOBS),
+              help=f"Worker processes, 1 to {MAX_JOBS} (default: one per core).")
 @click.option("--config", "config_file", type=click.Path(), help="Read settings from this file.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the facts cache.")
 @click.option("--verbose", "-v", is_flag=True, help="Show tracebacks of internal errors.")

@@ -7,7 +7,11 @@ Codemods return new text; nothing reaches the disk before it has been checked he
 - a file that changed on disk since it was read is left alone;
 - encoding (BOM or PEP 263 cookie) and newlines are kept: codemods see the decoded text
   with its ``\\r\\n`` intact, and the result is encoded back with the same codec, so every
-  byte a fix does not touch stays as it was.
+  byte a fix does not touch stays as it was; a file libcst does not give back byte for
+  byte is never rewritten (see ``faithful``);
+- the files one codemod changed together (a rename across modules) are written all or
+  nothing: every one is staged (a temporary file beside it) before any is replaced, and a
+  replacement that fails puts back the ones already replaced, bytes, mode and owner.
 """
 
 from __future__ import annotations
@@ -16,18 +20,18 @@ import bisect
 import difflib
 import io
 import os
-import re
+import secrets
 import shutil
 import tempfile
 import tokenize
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import libcst as cst
 
 from .codemods import Skipped
-from .model import Span, TextEdit
+from .model import Span, TextEdit, split_lines
 from .source import decode
 
 
@@ -68,15 +72,39 @@ def read_original(rel: str, path: Path) -> Original:
     return Original(rel, path, raw, text, encoding, stat.st_size)
 
 
+def _parse(text: str) -> tuple[cst.Module | None, str | None]:
+    try:
+        return cst.parse_module(text), None
+    except cst.ParserSyntaxError as error:
+        return None, f"line {error.raw_line}: {error.message.splitlines()[0] if error.message else 'syntax error'}"
+    except (RecursionError, MemoryError):
+        return None, "too deeply nested to parse"
+
+
 def parse_error(text: str) -> str | None:
     """Why ``text`` does not parse, or None when it does."""
+    return _parse(text)[1]
+
+
+_LINE_ENDS = ("\n", "\r")
+
+
+def faithful(before: str, after: str) -> tuple[str | None, str | None]:
+    """``after`` when a write of it keeps every byte of ``before`` that the fix does not
+    touch; otherwise None and the reason.  Codemods print the whole module with libcst,
+    so this holds when libcst prints ``before`` back byte for byte (and it is refused
+    otherwise), and when ``after`` keeps the final line end ``before`` has."""
+    from .codemods._cst import parse_module
+
     try:
-        cst.parse_module(text)
-    except cst.ParserSyntaxError as error:
-        return f"line {error.raw_line}: {error.message.splitlines()[0] if error.message else 'syntax error'}"
-    except (RecursionError, MemoryError):
-        return "too deeply nested to parse"
-    return None
+        again = parse_module(before).code
+    except (cst.ParserSyntaxError, RecursionError, MemoryError):
+        again = None
+    if again != before:
+        return None, "libcst does not print this file back byte for byte, so a fix could change code it does not touch"
+    if before.endswith(_LINE_ENDS) and not after.endswith(_LINE_ENDS):
+        return None, "the fix would remove the file's final line end"
+    return after, None
 
 
 def changed_on_disk(original: Original) -> bool:
@@ -89,29 +117,147 @@ def changed_on_disk(original: Original) -> bool:
         return True
 
 
-def atomic_write(original: Original, data: bytes) -> str | None:
-    """Write ``data`` over the file; the reason when it was not written."""
+def _reason(error: OSError) -> str:
+    return f"cannot write: {error.strerror or error}"
+
+
+class _Unwritable(Exception):
+    """A file of a group can't be staged or replaced; ``reason`` says why."""
+
+    def __init__(self, rel: str, reason: str):
+        super().__init__(reason)
+        self.rel = rel
+        self.reason = reason
+
+
+@dataclass(slots=True)
+class _Staged:
+    """One file ready to be replaced: its new bytes in ``temp`` and a second name for the
+    original in ``backup`` (a hard link, else a copy), both in the file's own folder."""
+
+    original: Original
+    target: Path
+    temp: str | None = None
+    backup: str | None = None
+    replaced: bool = False
+
+
+def _stage(original: Original, data: bytes) -> _Staged:
     target = Path(os.path.realpath(original.path))  # write through a symlink, keep the link
-    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".eventlint-tmp")
+    staged = _Staged(original, target)
     try:
+        if not os.access(target, os.W_OK):
+            raise _Unwritable(original.rel, "cannot write: the file is read-only")
+        handle, staged.temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
+                                               suffix=".eventlint-tmp")
         with os.fdopen(handle, "wb") as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        shutil.copymode(target, temp)
-        if changed_on_disk(original):
-            os.unlink(temp)
-            return "changed on disk since it was read; left unchanged"
-        os.replace(temp, target)
+        shutil.copymode(target, staged.temp)
+        staged.backup = _keep_original(target)
     except OSError as error:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        return f"cannot write: {error.strerror or error}"
+        _discard(staged)
+        raise _Unwritable(original.rel, _reason(error)) from None
     except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
+        _discard(staged)
         raise
-    return None
+    return staged
+
+
+def _keep_original(target: Path) -> str:
+    """A second name for ``target`` in its folder, to put it back exactly (bytes, mode,
+    owner) if a later file of its group can't be written."""
+    backup = str(target.parent / f".{target.name}.{secrets.token_hex(6)}.eventlint-orig")
+    try:
+        os.link(target, backup)
+        return backup
+    except OSError:
+        pass  # a file system without hard links: a copy keeps bytes, mode and times
+    handle, backup = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".eventlint-orig")
+    os.close(handle)
+    try:
+        shutil.copy2(target, backup)
+        info = os.stat(target)
+        if hasattr(os, "chown") and (info.st_uid, info.st_gid) != (os.getuid(), os.getgid()):
+            os.chown(backup, info.st_uid, info.st_gid)
+    except BaseException:
+        os.unlink(backup)
+        raise
+    return backup
+
+
+def _discard(staged: _Staged) -> None:
+    """Remove what staging left beside the file (never the file itself)."""
+    for name in (staged.temp, staged.backup):
+        if name is not None and os.path.lexists(name):
+            try:
+                os.unlink(name)
+            except OSError:
+                pass
+    staged.temp = staged.backup = None
+
+
+def write_together(items: list[tuple[Original, bytes]]) -> tuple[list[str], _Unwritable | None, list[str]]:
+    """Write every file of ``items`` or none: (written, the failure, files that could not
+    be put back).  All are staged first (a folder or file that can't be written fails
+    here, before anything changed); a file changed on disk since it was read fails the
+    group; a replacement that fails puts back the ones already replaced."""
+    staged: list[_Staged] = []
+    try:
+        for original, data in items:
+            staged.append(_stage(original, data))
+        for item in staged:
+            if changed_on_disk(item.original):
+                raise _Unwritable(item.original.rel, "changed on disk since it was read; left unchanged")
+        for item in staged:
+            try:
+                os.replace(item.temp, item.target)
+            except OSError as error:
+                raise _Unwritable(item.original.rel, _reason(error)) from None
+            item.temp = None
+            item.replaced = True
+    except _Unwritable as failure:
+        not_restored = _roll_back(staged)
+        for item in staged:
+            if item.original.rel not in not_restored:
+                _discard(item)
+        return [], failure, not_restored
+    for item in staged:
+        _discard(item)
+    return [item.original.rel for item in staged], None, []
+
+
+def _roll_back(staged: list[_Staged]) -> list[str]:
+    """Put back the originals of the files already replaced; those that could not be."""
+    failed = []
+    for item in reversed(staged):
+        if not item.replaced:
+            continue
+        try:
+            os.replace(item.backup, item.target)
+            item.backup = None
+            item.replaced = False
+        except OSError:
+            failed.append(item.original.rel)
+    return failed
+
+
+def atomic_write(original: Original, data: bytes) -> str | None:
+    """Write ``data`` over the file; the reason when it was not written."""
+    _, failure, _ = write_together([(original, data)])
+    return None if failure is None else failure.reason
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOutcome:
+    """What ``Workspace.write`` did.  ``skipped``: left unchanged on purpose (the file, or
+    one its fix also edits, changed on disk meanwhile); ``errors``: could not be written,
+    and nothing of the files edited together with them was."""
+
+    written: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    errors: list[Skipped] = field(default_factory=list)
 
 
 class Workspace:
@@ -149,9 +295,10 @@ class Workspace:
 
     def propose(self, changes: dict[str, str], author: str, *, independent: bool = False) -> list[Skipped]:
         """Take a codemod's changes, all or none: one file that does not parse, can't be
-        encoded or isn't an analysed file refuses the whole result (its edits may depend
-        on each other, e.g. a rename across files).  ``independent``: each file's edit
-        stands alone, so a file changed on disk later holds back only itself."""
+        encoded, would change bytes the fix does not touch or isn't an analysed file
+        refuses the whole result (its edits may depend on each other, e.g. a rename across
+        files).  ``independent``: each file's edit stands alone, so a file that can't be
+        written later holds back only itself."""
         refused: list[Skipped] = []
         accepted: dict[str, str] = {}
         for rel, text in sorted(changes.items()):
@@ -159,13 +306,20 @@ class Workspace:
             if original is None or original.text is None:
                 refused.append(Skipped(rel, 0, f"{author} edited a file that was not analysed; nothing written"))
                 continue
-            if text == self.read(rel):
+            before = self.read(rel)
+            if text == before:
                 continue
             error = parse_error(text)
             if error is not None:
                 refused.append(Skipped(rel, 0, f"{author} produced code that does not parse ({error}); "
                                                f"its changes were not applied"))
                 continue
+            text, problem = faithful(before, text)
+            if problem is not None:
+                refused.append(Skipped(rel, 0, f"{problem}; {author}'s changes were not applied"))
+                continue
+            if text == before:
+                continue  # only what libcst's printing had lost
             try:
                 text.encode(original.encoding)
             except UnicodeEncodeError as problem:
@@ -204,46 +358,73 @@ class Workspace:
     # ---- output ------------------------------------------------------------------------
 
     def diff(self, display: Callable[[str], str]) -> str:
-        """A unified diff of every changed file, ``a/`` and ``b/`` paths as shown."""
+        """A unified diff of every changed file, ``a/`` and ``b/`` paths as shown, that
+        ``git apply`` and ``patch`` take."""
         chunks = []
         for rel in self.changed():
             shown = display(rel)
             before = self.originals[rel].text or ""
-            lines = difflib.unified_diff(before.splitlines(keepends=True), self.current[rel].splitlines(keepends=True),
+            lines = difflib.unified_diff(_patch_lines(before), _patch_lines(self.current[rel]),
                                          f"a/{shown}", f"b/{shown}")
             for line in lines:
                 chunks.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
         return "".join(chunks)
 
-    def write(self) -> tuple[list[str], list[Skipped]]:
-        """Write every changed file; returns (written, not written and why).  A file that
-        changed on disk since it was read is skipped, and so are the files one codemod
-        edited together with it."""
-        changed = self.changed()
-        stale = {rel for rel in changed if changed_on_disk(self.originals[rel])}
-        blocked_groups = {self._find(rel) for rel in stale}
-        written, refused = [], []
-        for rel in changed:
-            if rel in stale:
-                refused.append(Skipped(rel, 0, "changed on disk since it was read; left unchanged"))
+    def write(self) -> WriteOutcome:
+        """Write every changed file, the files one codemod edited together all or none.
+        A group with a file changed on disk since it was read is left unchanged (skipped);
+        a group with a file that can't be written is left unchanged too (an error)."""
+        groups: dict[str, list[str]] = {}
+        for rel in self.changed():
+            groups.setdefault(self._find(rel), []).append(rel)
+        outcome = WriteOutcome()
+        for members in groups.values():
+            stale = [rel for rel in members if changed_on_disk(self.originals[rel])]
+            if stale:
+                self._hold_back(members, stale[0], "changed on disk since it was read; left unchanged",
+                                "changed on disk", outcome.skipped)
                 continue
-            if self._find(rel) in blocked_groups:
-                partner = next(r for r in sorted(stale) if self._find(r) == self._find(rel))
-                refused.append(Skipped(rel, 0, f"left unchanged: its fix also edits {partner}, which changed on disk"))
+            written, failure, not_restored = write_together([(self.originals[rel], self.new_bytes(rel))
+                                                             for rel in members])
+            outcome.written.extend(written)
+            if failure is None:
                 continue
-            reason = atomic_write(self.originals[rel], self.new_bytes(rel))
-            if reason is None:
-                written.append(rel)
-            else:
-                refused.append(Skipped(rel, 0, reason))
-        return written, refused
+            into = outcome.skipped if failure.reason.startswith("changed on disk") else outcome.errors
+            why = "changed on disk" if into is outcome.skipped else "cannot be written"
+            self._hold_back(members, failure.rel, failure.reason, why, into)
+            for rel in not_restored:
+                outcome.errors.append(Skipped(rel, 0, "was rewritten and could not be put back after another file of "
+                                                      "its fix failed; its original is kept beside it as "
+                                                      f".{Path(rel).name}.*.eventlint-orig"))
+        return outcome
+
+    def _hold_back(self, members: list[str], culprit: str, reason: str, why: str, into: list[Skipped]) -> None:
+        into.append(Skipped(culprit, 0, reason))
+        for rel in members:
+            if rel != culprit:
+                into.append(Skipped(rel, 0, f"left unchanged: its fix also edits {culprit}, which {why}"))
+
+
+def _patch_lines(text: str) -> list[str]:
+    """Lines for a patch: Python's lines (``split_lines``), joined where a lone ``\\r``
+    ends one, since patch tools break lines at ``\\n`` only."""
+    out: list[str] = []
+    pending = ""
+    for line in split_lines(text, keepends=True):
+        pending += line
+        if line.endswith("\n"):
+            out.append(pending)
+            pending = ""
+    if pending:
+        out.append(pending)
+    return out
 
 
 def text_edits(path: str, old: str, new: str) -> list[TextEdit]:
     """The replacements that turn ``old`` into ``new``, each as small as the changed
     characters: changed line groups, then trimmed of what they begin and end with alike.
     Spans are 1-based, columns in code points, the end exclusive (as ``Finding.span``)."""
-    old_lines, new_lines = _lines(old), _lines(new)
+    old_lines, new_lines = split_lines(old, keepends=True), split_lines(new, keepends=True)
     starts = [0]
     for line in old_lines:
         starts.append(starts[-1] + len(line))
@@ -267,13 +448,3 @@ def text_edits(path: str, old: str, new: str) -> list[TextEdit]:
         (line, column), (end_line, end_column) = position(start), position(end)
         edits.append(TextEdit(path, Span(line, column, end_line, end_column), after[head:len(after) - tail]))
     return edits
-
-
-_LINE_END = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")
-
-
-def _lines(text: str) -> list[str]:
-    """Lines with their ends, broken only where Python and editors break them (not at
-    form feeds or the other characters ``str.splitlines`` also breaks at)."""
-    return [line for line in _LINE_END.split(text) if line]
-

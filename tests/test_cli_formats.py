@@ -113,7 +113,8 @@ def test_sarif_spells_out_each_fix(project, capsys):
 
 
 def test_fix_edits_rebuild_the_codemods_text():
-    from eventlint.fixer import _lines, text_edits
+    from eventlint.fixer import text_edits
+    from eventlint.model import split_lines
 
     cases = [
         ("a = q.get()\n", "a = q.get(timeout=1.0)\n"),
@@ -125,7 +126,7 @@ def test_fix_edits_rebuild_the_codemods_text():
     ]
     for old, new in cases:
         edits = text_edits("m.py", old, new)
-        lines = _lines(old)
+        lines = split_lines(old, keepends=True)
         starts = [0]
         for line in lines:
             starts.append(starts[-1] + len(line))

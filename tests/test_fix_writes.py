@@ -140,8 +140,9 @@ def test_files_edited_together_are_held_back_together(tmp_path, independent, wri
     workspace = Workspace((name, tmp_path / name) for name in ("a.py", "b.py"))
     assert workspace.propose({"a.py": "y = 1\n", "b.py": "y = 1\n"}, "rename", independent=independent) == []
     (tmp_path / "a.py").write_text("x = 2\n", encoding="utf-8")
-    done, refused = workspace.write()
-    assert done == written
+    outcome = workspace.write()
+    done, refused = outcome.written, outcome.skipped
+    assert done == written and outcome.errors == []
     assert (tmp_path / "a.py").read_text(encoding="utf-8") == "x = 2\n"
     assert (tmp_path / "b.py").read_text(encoding="utf-8") == ("y = 1\n" if written else "x = 1\n")
     assert refused[0].path == "a.py" and "changed on disk" in refused[0].reason

@@ -9,8 +9,18 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 
+def parse_module(text: str) -> cst.Module:
+    """``cst.parse_module`` that prints ``text`` back byte for byte: libcst 1.9 notices a
+    final line end only at ``\n``, so a file whose lines end in a lone ``\r`` would lose its
+    last one."""
+    module = cst.parse_module(text)
+    if text.endswith("\r") and not module.has_trailing_newline:
+        module = module.with_changes(has_trailing_newline=True)
+    return module
+
+
 def parse(text: str) -> MetadataWrapper:
-    return MetadataWrapper(cst.parse_module(text), unsafe_skip_copy=True)
+    return MetadataWrapper(parse_module(text), unsafe_skip_copy=True)
 
 
 def nodes_at(wrapper: MetadataWrapper, kind: type) -> dict[tuple[int, int, int, int], cst.CSTNode]:

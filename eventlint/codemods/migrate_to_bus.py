@@ -90,7 +90,7 @@ from ..discovery import source_files
 from ..graph import Channel, EventGraph, Operation, Value
 from ..facts import string_value
 from ..model import FileFacts, Span
-from . import CodemodContext, CodemodResult, Skipped
+from . import CodemodContext, CodemodResult, Skipped, _cst
 
 _CONSTRUCTORS = {
     "queue.Queue": "thread",
@@ -183,7 +183,7 @@ class _Source:
         self.rel = rel
         self.facts = facts
         try:
-            self.wrapper = MetadataWrapper(cst.parse_module(text))
+            self.wrapper = MetadataWrapper(_cst.parse_module(text))
         except cst.ParserSyntaxError as error:
             raise _Skip(f"{rel} no longer parses ({error.message})") from None
         self.module = self.wrapper.module

@@ -302,7 +302,9 @@ class _Run:
         guess = self.graph.resolve_channel(use.ref)
         if guess is not None:
             return "guess" if guess.name == channel_id else "no"
-        return "maybe" if self._same_attribute_elsewhere(use, channel_id) else "no"
+        # an unknown receiver, and the name alone does not single out one channel (several
+        # channels are attributes of that name): it may well be this one
+        return "maybe"
 
     def _refers_to_member(self, use: _AttributeUse, owner: str) -> str:
         """Whether ``x.<member>`` is the member of class ``owner`` (an accessor method)."""

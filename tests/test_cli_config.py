@@ -4,8 +4,10 @@ and the key, exit 2; ``per-file-ignores`` globs are relative to the project root
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -112,7 +114,8 @@ def test_a_pyproject_nested_too_deeply_for_tomllib_is_a_config_error(project, ne
     # the default recursion limit (1000)
     (project / "pyproject.toml").write_bytes(b"x = " + nested + b"\n")
     done = subprocess.run([sys.executable, "-m", "eventlint", "check", "--no-cache", "--jobs", "1"], cwd=project,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
     assert done.returncode == 2, done.stderr
     assert done.stdout == ""
     assert done.stderr == "eventlint: error: pyproject.toml: invalid TOML: arrays or tables nested too deeply to read\n"

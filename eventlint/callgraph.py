@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .catalog import BlockingApi, ClientApi, ParamSpec
-from .model import CallFact, Location, LoopFact, Span, dotted
+from .model import CallFact, FileFacts, Location, LoopFact, Span, dotted
 
 _CALLED = re.compile(r"([A-Za-z_]\w*)\(\)")
 _ITEM = re.compile(r"#(\d+)")
@@ -129,8 +129,9 @@ class CallGraph:
     def handlers(self) -> list[Handler]:
         if self._handlers is None:
             found: dict[str, Handler] = {}
-            for handler in self._find_handlers():
-                found.setdefault(handler.id, handler)
+            for facts in self.graph.files:
+                for handler in self.graph.isolated(facts, "finding handlers", self._handlers_in) or ():
+                    found.setdefault(handler.id, handler)
             self._handlers = [found[key] for key in sorted(found)]
         return self._handlers
 
@@ -140,77 +141,79 @@ class CallGraph:
             return None
         return Handler(function, function, Location(path, span, f"registered via {via}"), via, fn.is_async)
 
-    def _find_handlers(self):
+    def _handlers_in(self, facts: FileFacts) -> list[Handler]:
+        return list(self._find_handlers(facts))
+
+    def _find_handlers(self, facts: FileFacts):
         catalog = self.catalog
         callback_names = {e.name for e in catalog.subscriptions if e.callback}
-        for facts in self.graph.files:
-            for call in facts.calls:
-                value = self.value(call)
-                entries = []
-                if value is not None and value.kind in ("api", "class", "function"):
-                    # a project class or function counts by its qualified name too (the
-                    # standard library's own ``threading.Thread`` when it is analysed)
-                    name = value.name if value.kind == "api" else self.graph.import_name(value.name)
-                    entries = [e for e in catalog.subscriptions_for(name) if not e.override and not e.callback]
-                last = call.callee[-1][1:] if call.callee[-1].startswith(".") else ""
-                if last:
-                    entries += [e for e in catalog.subscriptions_by_name(last) if not e.callback]
-                for entry in entries:
-                    ref = self.argument(call, entry.handler)
-                    if ref is None:
+        for call in facts.calls:
+            value = self.value(call)
+            entries = []
+            if value is not None and value.kind in ("api", "class", "function"):
+                # a project class or function counts by its qualified name too (the
+                # standard library's own ``threading.Thread`` when it is analysed)
+                name = value.name if value.kind == "api" else self.graph.import_name(value.name)
+                entries = [e for e in catalog.subscriptions_for(name) if not e.override and not e.callback]
+            last = call.callee[-1][1:] if call.callee[-1].startswith(".") else ""
+            if last:
+                entries += [e for e in catalog.subscriptions_by_name(last) if not e.callback]
+            for entry in entries:
+                ref = self.argument(call, entry.handler)
+                if ref is None:
+                    continue
+                if entry.call_result:
+                    if ref[-1] != "()":
                         continue
-                    if entry.call_result:
-                        if ref[-1] != "()":
-                            continue
-                        ref = ref[:-1]
+                    ref = ref[:-1]
+                function = self.function_value(ref)
+                if function is not None:
+                    handler = self._handler(function, facts.path, call.span, entry.name.replace("**.", ""))
+                    if handler is not None:
+                        yield handler
+            for name, ref in call.keywords:
+                if name in callback_names and ref is not None:
                     function = self.function_value(ref)
                     if function is not None:
-                        handler = self._handler(function, facts.path, call.span, entry.name.replace("**.", ""))
+                        handler = self._handler(function, facts.path, call.span, f"{name}=")
                         if handler is not None:
                             yield handler
-                for name, ref in call.keywords:
-                    if name in callback_names and ref is not None:
-                        function = self.function_value(ref)
-                        if function is not None:
-                            handler = self._handler(function, facts.path, call.span, f"{name}=")
-                            if handler is not None:
-                                yield handler
-            for binding in facts.bindings:
-                if binding.scope == "callback" and binding.name in callback_names:
-                    function = self.function_value(binding.value)
-                    if function is not None:
-                        handler = self._handler(function, facts.path, binding.span, f".{binding.name} =")
-                        if handler is not None:
-                            yield handler
-            for fn in facts.functions:
-                for decorator in fn.decorators:
-                    ref = decorator[:-1] if decorator[-1] == "()" else decorator
-                    value = self.graph.resolve(ref)
-                    if value is None or value.kind != "api":
-                        continue
-                    for entry in catalog.subscriptions_for(value.name):
-                        if entry.decorator:
-                            yield Handler(fn.qualname, fn.qualname, Location(facts.path, fn.span, f"registered by @{value.name}"),
-                                          f"@{entry.name.replace('**.', '')}", fn.is_async)
-                            break
-            for cls in facts.classes:
-                for base in [*map(self.graph.import_name, self.graph.mro(cls.qualname)[1:]),
-                             *self.graph.external_bases(cls.qualname)]:
-                    for entry in catalog.subscriptions_for(base):
-                        if entry.override:
-                            method = f"{cls.qualname}.{entry.override}"
-                            fn = self.graph.functions.get(method)
-                            if fn is not None:
-                                yield Handler(method, method, Location(facts.path, fn.span, f"overrides {base}.{entry.override}"),
-                                              f"{base}.{entry.override} override", fn.is_async)
-            for loop in facts.loops:
-                channels = self.loop_channels(loop)
-                if channels:
-                    self._loops_by_function[loop.function].append((loop, channels))
-                    fn = self.graph.functions.get(loop.function)
-                    yield Handler(f"{loop.function}:loop@{loop.span.line}", loop.function,
-                                  Location(facts.path, loop.span, "consumer loop"), "consumer loop",
-                                  bool(fn and fn.is_async), loop)
+        for binding in facts.bindings:
+            if binding.scope == "callback" and binding.name in callback_names:
+                function = self.function_value(binding.value)
+                if function is not None:
+                    handler = self._handler(function, facts.path, binding.span, f".{binding.name} =")
+                    if handler is not None:
+                        yield handler
+        for fn in facts.functions:
+            for decorator in fn.decorators:
+                ref = decorator[:-1] if decorator[-1] == "()" else decorator
+                value = self.graph.resolve(ref)
+                if value is None or value.kind != "api":
+                    continue
+                for entry in catalog.subscriptions_for(value.name):
+                    if entry.decorator:
+                        yield Handler(fn.qualname, fn.qualname, Location(facts.path, fn.span, f"registered by @{value.name}"),
+                                      f"@{entry.name.replace('**.', '')}", fn.is_async)
+                        break
+        for cls in facts.classes:
+            for base in [*map(self.graph.import_name, self.graph.mro(cls.qualname)[1:]),
+                         *self.graph.external_bases(cls.qualname)]:
+                for entry in catalog.subscriptions_for(base):
+                    if entry.override:
+                        method = f"{cls.qualname}.{entry.override}"
+                        fn = self.graph.functions.get(method)
+                        if fn is not None:
+                            yield Handler(method, method, Location(facts.path, fn.span, f"overrides {base}.{entry.override}"),
+                                          f"{base}.{entry.override} override", fn.is_async)
+        for loop in facts.loops:
+            channels = self.loop_channels(loop)
+            if channels:
+                self._loops_by_function[loop.function].append((loop, channels))
+                fn = self.graph.functions.get(loop.function)
+                yield Handler(f"{loop.function}:loop@{loop.span.line}", loop.function,
+                              Location(facts.path, loop.span, "consumer loop"), "consumer loop",
+                              bool(fn and fn.is_async), loop)
 
     def loop_channels(self, loop: LoopFact) -> set[str]:
         channels = set()
@@ -241,13 +244,19 @@ class CallGraph:
             names = {c.timeout_method for c in self.catalog.clients if c.timeout_method} | {"setblocking"}
             found = set()
             for facts in self.graph.files:
-                for call in facts.calls:
-                    if call.callee[-1][1:] in names:
-                        receiver = self.graph.resolve(call.callee[:-1])
-                        if receiver is not None:
-                            found.add((receiver.name, id(receiver.origin)))
+                found.update(self.graph.isolated(facts, "finding timeout settings",
+                                                 lambda facts: self._timeout_receivers_in(facts, names)) or ())
             self._timeout_receivers = found
         return self._timeout_receivers
+
+    def _timeout_receivers_in(self, facts: FileFacts, names: set) -> set:
+        found = set()
+        for call in facts.calls:
+            if call.callee[-1][1:] in names:
+                receiver = self.graph.resolve(call.callee[:-1])
+                if receiver is not None:
+                    found.add((receiver.name, id(receiver.origin)))
+        return found
 
     def blocking(self, call: CallFact, in_async: bool) -> BlockingCall | None:
         key = (id(call), in_async)

@@ -109,6 +109,8 @@ def _run_api(call, paths, verbose: bool, **options):
     with one line (and the traceback only with --verbose)."""
     from . import api
 
+    if verbose:
+        _show_internal_errors()
     progress = _Progress(_progress_wanted())
     try:
         return call(list(paths) or ["."], progress=progress, **options)
@@ -124,6 +126,20 @@ def _run_api(call, paths, verbose: bool, **options):
         sys.exit(EXIT_ERROR)
     finally:
         progress.finish()
+
+
+def _show_internal_errors() -> None:
+    """The tracebacks of errors a run survived (a module or rule reported as EVT000) go to
+    the ``eventlint.internal`` logger; with --verbose they are printed on stderr."""
+    import logging
+
+    logger = logging.getLogger("eventlint.internal")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("eventlint: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
 
 
 def _progress_wanted() -> bool:

@@ -325,9 +325,23 @@ def known_rules() -> list[Rule]:
 
 
 def run_checks(graph, config: Config, rules: list[Rule]) -> list[Finding]:
+    """Every rule's findings.  A rule that fails keeps what it found before the error and
+    adds an EVT000 finding naming it; a module whose analysis failed (see
+    ``EventGraph.isolated``) is an EVT000 finding on that module.  Tracebacks go to the
+    ``eventlint.internal`` logger (shown with ``--verbose``)."""
+    import logging
+
+    from .checks import evt000_unanalyzable_file as evt000
+
     findings: list[Finding] = []
     for rule in rules:
-        findings.extend(rule.check(graph, config))
+        try:
+            for finding in rule.check(graph, config):
+                findings.append(finding)
+        except Exception as error:  # noqa: BLE001 - one rule's bug must not cost the other rules their findings
+            logging.getLogger("eventlint.internal").debug("internal error in rule %s", rule.code, exc_info=True)
+            findings.extend(evt000.rule_failure(graph, rule, error))
+    findings.extend(evt000.failures(graph))
     return sorted(set(findings), key=Finding.sort_key)
 
 

@@ -9,17 +9,23 @@ checks ask.  Node ids are ``"kind:qualified.name"``; edge keys are
 
 from __future__ import annotations
 
-from collections import defaultdict
+import logging
+import traceback
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 from .catalog import Catalog, ChannelApi
 from .model import Binding, CallFact, ClassFact, FileFacts, FunctionFact, Location, Ref, Span, dotted, is_public_name
 
-_MAX_DEPTH = 24
 _MISSING = object()
-_MAX_PARAM_DEPTH = 3
 _MAX_CALL_SITES = 64
+_MAX_MRO = 64
+# passes over one cyclic group of goals before its values are taken as they are; a group
+# settles in its second pass unless a cycle runs through a call's arguments
+_GROUP_PASSES = 4
+_log = logging.getLogger("eventlint.internal")
+_T = TypeVar("_T")
 
 # A resolved value.  kind is one of: "module", "class", "instance", "function",
 # "channel" (name = channel id, extra = end role), "api" (an outside name, dotted).
@@ -30,6 +36,33 @@ class Value:
     extra: str = ""
     heuristic: bool = False
     origin: CallFact | None = None  # for outside instances: the call that made them
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """An unexpected error while analysing one module.  The module is reported as EVT000 and
+    every other module is still analysed."""
+
+    path: str
+    module: str
+    stage: str  # what was being done, e.g. "finding channels"
+    error: str  # "RecursionError: maximum recursion depth exceeded"
+
+
+class _Frame:
+    """One goal being evaluated by ``EventGraph._run``."""
+
+    __slots__ = ("goal", "evaluation", "number", "low", "position", "reply", "cyclic", "passes", "previous")
+
+    def __init__(self, goal, evaluation, number: int, position: int):
+        self.goal = goal
+        self.evaluation = evaluation
+        self.number = self.low = number
+        self.position = position  # where the goal sits on the stack of open goals
+        self.reply = None  # the value of the goal it asked for last
+        self.cyclic = False  # it asked for itself
+        self.passes = 1
+        self.previous = None  # the group's goals and values after the previous pass
 
 
 @dataclass
@@ -83,26 +116,48 @@ class EventGraph:
         self.class_bindings: dict[tuple[str, str], list[Binding]] = defaultdict(list)
         self.local_bindings: dict[tuple[str, str], Binding] = {}
         self.imports: dict[tuple[str, str], str] = {}
-        self.constructors: dict[str, list[CallFact]] | None = None
         self.channels: dict[str, Channel] = {}
         self._binding_channel: dict[int, tuple[str, str]] = {}
         self.operations: list[Operation] = []
-        self._resolving: set = set()
-        self._subclass_cache: dict[str, str | None] = {}
         self._channels_by_attr: dict[str, list[str]] | None = None
         self._dispatches: dict[str, list] | None = None
         self._call_graph = None
         self._tables: dict | None = None
         self._import_names: dict[str, str] = {}
         self._paths_of_calls: dict[int, str] | None = None
-        self._resolved: dict[Ref, Value | None] = {}
-        self._mro: dict[str, list[str]] = {}
-        self._cut_short = 0
-        self._param_depth = 0
+        self._memo: dict[tuple, object] = {}
+        self._running = False
+        self._bindings: dict[int, Binding] = {}
+        self._evaluators = {
+            "ref": self._eval_ref, "member": self._eval_member, "attr": self._eval_attr, "binding": self._eval_binding,
+            "param": self._eval_param, "calls": self._eval_calls, "mro": self._eval_mro, "bases": self._eval_bases,
+            "channel-class": self._eval_channel_class,
+        }
+        self.failures: list[Failure] = []
+        self._failed_modules: set[str] = set()
         for facts in self.files:
-            self._index(facts)
-        self._find_channels()
-        self._find_operations()
+            self.isolated(facts, "indexing", self._index)
+        for facts in self.files:
+            self.isolated(facts, "finding channels", self._find_channels)
+        # answers given before every channel was known may miss one: start afresh
+        self._memo.clear()
+        for facts in self.files:
+            self.isolated(facts, "finding channel operations", self._find_operations)
+
+    def isolated(self, facts: FileFacts, stage: str, action: Callable[[FileFacts], _T]) -> _T | None:
+        """``action(facts)``, one module's part of a step.  An unexpected error becomes a
+        ``Failure`` of that module (reported as EVT000; the traceback is logged on the
+        ``eventlint.internal`` logger) and None, so the step goes on with the next module."""
+        try:
+            return action(facts)
+        except Exception as error:  # noqa: BLE001 - one module's bug must not cost the others their findings
+            _log.debug("internal error while %s in %s (%s)\n%s", stage, facts.path, facts.module, traceback.format_exc())
+            if facts.module not in self._failed_modules:
+                self._failed_modules.add(facts.module)
+                message = " ".join(str(error).split())[:200]
+                self.failures.append(Failure(facts.path, facts.module, stage,
+                                             f"{type(error).__name__}: {message}" if message else type(error).__name__))
+            return None
 
     # ---- indexing ---------------------------------------------------------------------
 
@@ -127,6 +182,7 @@ class EventGraph:
                 self.local_bindings[(binding.owner, binding.name)] = binding
             else:
                 self.class_bindings[(binding.owner, binding.name)].append(binding)
+            self._bindings[id(binding)] = binding
         self.path_of[facts.module] = facts.path
 
     def canonical_module(self, name: str) -> str:
@@ -144,43 +200,166 @@ class EventGraph:
         return qualname
 
     # ---- resolution ---------------------------------------------------------------------
+    #
+    # Every question resolution answers is a *goal*, a small tuple such as
+    # ("member", module, name) or ("ref", ref).  Each goal has an evaluator: a generator that
+    # yields the goals it needs and receives their values, so that ``_run`` drives them all
+    # from one explicit stack and no chain of imports, aliases, attributes or callers in the
+    # analysed project can deepen Python's own stack.  Results are memoised per goal.
+    #
+    # Cycles are normal in real code (``from a import x`` inside ``a``, ``self.a = self.b`` and
+    # ``self.b = self.a``, a package and its modules importing each other).  ``_run`` finds the
+    # strongly connected groups of goals as it goes (Tarjan's algorithm): a goal asked for while
+    # its own group is still open gets its value so far (None at first), and when the group
+    # closes it is evaluated again, each such request now answered by the previous pass, until
+    # its values settle (at most ``_GROUP_PASSES`` passes).  A cycle thus contributes nothing of
+    # its own: each member holds what the alternatives leading out of the cycle give, and the
+    # whole group is memoised together, once, whichever member was asked for first.  Every
+    # goal is evaluated a bounded number of times, so resolution costs time linear in the goals
+    # it visits.
 
     def resolve(self, ref: Ref | None, depth: int = 0) -> Value | None:
-        """What ``ref`` names.  Results are memoised unless a cycle guard or the depth
-        limit cut the resolution short (then the answer depends on where it started)."""
-        if not ref or depth > _MAX_DEPTH:
-            self._cut_short += 1
+        """What ``ref`` names (None when unknown).  ``depth`` is accepted for callers of
+        older versions and ignored."""
+        if not ref:
             return None
-        cached = self._resolved.get(ref, _MISSING)
-        if cached is not _MISSING:
-            return cached
-        before = self._cut_short
-        value = self._resolve(ref, depth)
-        if self._cut_short == before:
-            self._resolved[ref] = value
-        return value
+        return self._solve(("ref", ref))
 
-    def _resolve(self, ref: Ref, depth: int) -> Value | None:
-        root = ref[0]
-        tag, _, rest = root.partition(":")
+    def resolve_global(self, name: str, depth: int = 0) -> Value | None:
+        return self._run(self._global(name))
+
+    def module_member(self, module: str, name: str, depth: int = 0) -> Value | None:
+        return self._solve(("member", module, name))
+
+    def step(self, value: Value, step: str, depth: int = 0) -> Value | None:
+        return self._run(self._step(value, step))
+
+    def attribute(self, cls: str, attr: str, depth: int = 0, heuristic: bool = False) -> Value | None:
+        return self._solve(("attr", cls, attr))
+
+    def binding_value(self, binding: Binding, depth: int = 0) -> Value | None:
+        self._bindings.setdefault(id(binding), binding)
+        return self._solve(("binding", id(binding)))
+
+    def resolve_param(self, spec: str, depth: int = 0) -> Value | None:
+        return self._solve(("param", spec))
+
+    def argument_value(self, fn: FunctionFact, index: int, name: str, depth: int = 0) -> Value | None:
+        """The one value every known call of ``fn`` passes for this parameter."""
+        return self._run(self._argument_value(fn, index, name))
+
+    def mro(self, qualname: str) -> list[str]:
+        """The class and its project base classes, breadth first, without repeats."""
+        return self._solve(("mro", qualname))
+
+    def external_bases(self, qualname: str) -> list[str]:
+        """The outside (non-project) base classes anywhere in the class's hierarchy."""
+        return self._solve(("bases", qualname))
+
+    def _solve(self, goal: tuple):
+        value = self._memo.get(goal, _MISSING)
+        if value is not _MISSING:
+            return value
+        return self._run(self._evaluators[goal[0]](goal), goal)
+
+    def _run(self, evaluation, goal: tuple | None = None):
+        """Drive ``evaluation`` (the evaluator of ``goal``, or an anonymous question when
+        ``goal`` is None) and every goal it needs to completion; see the note above."""
+        if self._running:
+            raise RuntimeError("resolution re-entered from inside an evaluator")
+        self._running = True
+        memo, evaluators = self._memo, self._evaluators
+        number: dict[tuple, int] = {}  # goal -> its visiting order, while its group is open
+        latest: dict[tuple, object] = {}  # goal -> its value in the current or previous pass
+        open_goals: list[tuple] = []  # Tarjan's stack: goals whose group has not closed yet
+        frames = [_Frame(goal, evaluation, 0, 0)]
+        if goal is not None:
+            number[goal] = 0
+            open_goals.append(goal)
+        counter = 1
+        frame = frames[-1]
+        try:
+            while True:
+                frame = frames[-1]
+                try:
+                    wanted = frame.evaluation.send(frame.reply)
+                except StopIteration as done:
+                    value = done.value
+                    frames.pop()
+                    key = frame.goal
+                    if key is not None:
+                        latest[key] = value
+                        if frame.low == frame.number:
+                            members = open_goals[frame.position:]
+                            if len(members) > 1 or frame.cyclic:
+                                values = [latest.get(m) for m in members]
+                                if frame.passes < _GROUP_PASSES and (frame.previous != (members, values)):
+                                    # evaluate the group again, each back edge now answered by this pass
+                                    for member in members:
+                                        del number[member]
+                                    del open_goals[frame.position:]
+                                    again = _Frame(key, evaluators[key[0]](key), counter, len(open_goals))
+                                    again.passes, again.previous = frame.passes + 1, (members, values)
+                                    number[key] = counter
+                                    counter += 1
+                                    open_goals.append(key)
+                                    frames.append(again)
+                                    continue
+                            for member in members:
+                                memo[member] = latest.pop(member, None)
+                                del number[member]
+                            del open_goals[frame.position:]
+                            value = memo[key]
+                        elif frames:
+                            parent = frames[-1]
+                            parent.low = min(parent.low, frame.low)
+                    if not frames:
+                        return value
+                    frames[-1].reply = value
+                    continue
+                value = memo.get(wanted, _MISSING)
+                if value is not _MISSING:
+                    frame.reply = value
+                    continue
+                seen = number.get(wanted)
+                if seen is not None:  # a cycle back into the open group
+                    frame.low = min(frame.low, seen)
+                    if wanted == frame.goal:
+                        frame.cyclic = True
+                    frame.reply = latest.get(wanted)
+                    continue
+                number[wanted] = counter
+                frames.append(_Frame(wanted, evaluators[wanted[0]](wanted), counter, len(open_goals)))
+                open_goals.append(wanted)
+                counter += 1
+        except Exception:
+            if frame.goal is not None:
+                memo[frame.goal] = None  # a goal that failed once is not attempted again
+            raise
+        finally:
+            self._running = False
+
+    def _eval_ref(self, goal):
+        ref = goal[1]
+        tag, _, rest = ref[0].partition(":")
         if tag == "G":
-            value = self.resolve_global(rest, depth)
+            value = yield from self._global(rest)
         elif tag == "I":
             value = Value("instance", self.canonical(rest))
         elif tag == "C":
             value = Value("class", self.canonical(rest))
         elif tag == "P":
-            value = self.resolve_param(rest, depth)
+            value = yield ("param", rest)
         elif tag == "L":
             function, _, name = rest.rpartition(":")
             binding = self.local_bindings.get((function, name))
-            value = self.binding_value(binding, depth) if binding is not None else None
+            value = (yield ("binding", id(binding))) if binding is not None else None
         else:
             value = None
         for step in ref[1:]:
             if value is None:
                 return None
-            value = self.step(value, step, depth)
+            value = yield from self._step(value, step)
         return value
 
     def import_name(self, qualname: str) -> str:
@@ -200,7 +379,7 @@ class EventGraph:
         self._import_names[qualname] = best
         return best
 
-    def resolve_global(self, name: str, depth: int) -> Value | None:
+    def _global(self, name: str):
         if name in ("builtins.None", "builtins.NotImplemented"):
             return None
         parts = name.split(".")
@@ -210,11 +389,14 @@ class EventGraph:
                 continue
             value: Value | None = Value("module", facts.module)
             for part in parts[cut:]:
-                value = self.step(value, "." + part, depth) if value is not None else None
+                if value is None:
+                    break
+                value = yield from self._step(value, "." + part)
             return value
         return Value("api", name)
 
-    def module_member(self, module: str, name: str, depth: int) -> Value | None:
+    def _eval_member(self, goal):
+        _, module, name = goal
         qualname = f"{module}.{name}"
         if qualname in self.classes:
             return Value("class", qualname)
@@ -222,15 +404,15 @@ class EventGraph:
             return Value("function", qualname)
         binding = self.module_bindings.get((module, name))
         if binding is not None:
-            return self.binding_value(binding, depth)
+            return (yield ("binding", id(binding)))
         target = self.imports.get((module, name))
         if target is not None:
-            return self.resolve_global(target, depth + 1)
-        if f"{module}.{name}" in self.modules:
-            return Value("module", self.modules[f"{module}.{name}"].module)
+            return (yield from self._global(target))
+        if qualname in self.modules:
+            return Value("module", self.modules[qualname].module)
         return None
 
-    def step(self, value: Value, step: str, depth: int) -> Value | None:
+    def _step(self, value: Value, step: str):
         if value.kind == "channel":
             channel = self.channels.get(value.name)
             if step == "<item>":
@@ -245,9 +427,9 @@ class EventGraph:
         if step.startswith("."):
             attr = step[1:]
             if value.kind == "module":
-                return self.module_member(value.name, attr, depth + 1)
+                return (yield ("member", value.name, attr))
             if value.kind in ("class", "instance"):
-                return self.attribute(value.name, attr, depth + 1, value.heuristic)
+                return (yield ("attr", value.name, attr))
             if value.kind == "api":
                 return Value("api", f"{value.name}.{attr}", origin=value.origin)
             return None
@@ -257,7 +439,7 @@ class EventGraph:
             if value.kind == "function":
                 fn = self.functions.get(value.name)
                 if fn is not None and fn.returns is not None:
-                    returned = self.resolve(fn.returns, depth + 1)
+                    returned = yield ("ref", fn.returns)
                     if returned is not None and returned.kind == "class":
                         return Value("instance", returned.name)
                     if returned is not None and returned.kind == "api":
@@ -268,17 +450,11 @@ class EventGraph:
             return None
         return None
 
-    def mro(self, qualname: str) -> list[str]:
-        """The class and its project base classes, depth first, without repeats."""
-        cached = self._mro.get(qualname)
-        if cached is None:
-            cached = self._mro[qualname] = self._compute_mro(qualname)
-        return cached
-
-    def _compute_mro(self, qualname: str) -> list[str]:
-        order, stack, seen = [], [qualname], set()
-        while stack and len(order) < 64:
-            current = stack.pop(0)
+    def _eval_mro(self, goal):
+        # the length cap bounds the answer, not a recursion: a hierarchy is walked with a queue
+        order, queue, seen = [], deque([goal[1]]), set()
+        while queue and len(order) < _MAX_MRO:
+            current = queue.popleft()
             if current in seen:
                 continue
             seen.add(current)
@@ -287,79 +463,61 @@ class EventGraph:
             if cls is None:
                 continue
             for base in cls.bases:
-                resolved = self.resolve(base)
+                resolved = (yield ("ref", base)) if base else None
                 if resolved is not None and resolved.kind == "class":
-                    stack.append(resolved.name)
+                    queue.append(resolved.name)
         return order
 
-    def external_bases(self, qualname: str) -> list[str]:
+    def _eval_bases(self, goal):
         names = []
-        for current in self.mro(qualname):
+        for current in (yield ("mro", goal[1])):
             cls = self.classes.get(current)
             if cls is None:
                 continue
             for base in cls.bases:
-                resolved = self.resolve(base)
+                resolved = (yield ("ref", base)) if base else None
                 if resolved is not None and resolved.kind == "api":
                     names.append(resolved.name)
         return names
 
-    def attribute(self, cls: str, attr: str, depth: int, heuristic: bool = False) -> Value | None:
-        for current in self.mro(cls):
+    def _eval_attr(self, goal):
+        _, cls, attr = goal
+        for current in (yield ("mro", cls)):
             method = f"{current}.{attr}"
             if method in self.functions:
                 fn = self.functions[method]
                 if fn.is_property and fn.returns is not None:
-                    returned = self.resolve(fn.returns, depth + 1)
+                    returned = yield ("ref", fn.returns)
                     if returned is not None and returned.kind == "class":
                         return Value("instance", returned.name)
                 return Value("function", method)
             bindings = self.class_bindings.get((current, attr))
             if bindings:
                 for binding in bindings:
-                    value = self.binding_value(binding, depth)
+                    value = yield ("binding", id(binding))
                     if value is not None:
                         return value
                 return None
             if method in self.classes:
                 return Value("class", method)
-        bases = self.external_bases(cls)
+        bases = yield ("bases", cls)
         if bases:
             # an attribute the project doesn't define comes from the outside base class
             return Value("api", f"{bases[0]}().{attr}")
         return None
 
-    def binding_value(self, binding: Binding, depth: int) -> Value | None:
-        key = id(binding)
-        channel = self._binding_channel.get(key)
+    def _eval_binding(self, goal):
+        binding = self._bindings[goal[1]]
+        channel = self._binding_channel.get(goal[1])
         if channel is not None:
             return Value("channel", channel[0], channel[1])
-        if key in self._resolving or depth > _MAX_DEPTH:
-            self._cut_short += 1
-            return None
-        self._resolving.add(key)
-        try:
-            value = self.resolve(binding.value, depth + 1)
-        finally:
-            self._resolving.discard(key)
+        value = (yield ("ref", binding.value)) if binding.value else None
         if value is not None and value.kind == "api" and binding.call is not None and value.origin is None:
             value = Value("api", value.name, value.extra, value.heuristic, binding.call)
         return value
 
-    def resolve_param(self, spec: str, depth: int) -> Value | None:
-        # following arguments through callers is worth a few levels; beyond that the
-        # number of call sites explodes and the answer is rarely unique anyway
-        if self._param_depth >= _MAX_PARAM_DEPTH:
-            self._cut_short += 1
-            return None
-        self._param_depth += 1
-        try:
-            return self._resolve_param(spec, depth)
-        finally:
-            self._param_depth -= 1
-
-    def _resolve_param(self, spec: str, depth: int) -> Value | None:
-        function, _, name = spec.rpartition(":")
+    def _eval_param(self, goal):
+        function, _, name = goal[1].rpartition(":")
         fn = self.functions.get(function)
         if fn is None:
             return None
@@ -367,27 +525,24 @@ class EventGraph:
             if param.name != name:
                 continue
             if param.annotation is not None:
-                annotated = self.resolve(param.annotation, depth + 1)
+                annotated = yield ("ref", param.annotation)
                 if annotated is not None and annotated.kind == "class":
-                    if self.channel_api_of_class(annotated.name) is None:
+                    if (yield ("channel-class", annotated.name)) is None:
                         return Value("instance", annotated.name)
                 if annotated is not None and annotated.kind == "api" and annotated.name.rsplit(".", 1)[-1][:1].isupper():
                     return Value("api", annotated.name + "()")
-            return self.argument_value(fn, index, name, depth)
+            return (yield from self._argument_value(fn, index, name))
         return None
 
-    def argument_value(self, fn: FunctionFact, index: int, name: str, depth: int) -> Value | None:
-        """The one value every known call of ``fn`` passes for this parameter."""
-        if self.constructors is None:
-            self._index_calls()
+    def _argument_value(self, fn: FunctionFact, index: int, name: str):
         target = fn.qualname
         if fn.owner_class is not None and fn.qualname.endswith(".__init__"):
             target = fn.owner_class
         position = index - (1 if fn.owner_class is not None and fn.params and fn.params[0].name in ("self", "cls") else 0)
-        values = set()
-        calls = self.constructors.get(target, ())
+        calls = ((yield ("calls",)) or {}).get(target, ())
         if len(calls) > _MAX_CALL_SITES:
-            return None
+            return None  # beyond this many callers the answer is rarely one value anyway
+        values = set()
         for call in calls:
             arg = None
             for key, ref in call.keywords:
@@ -395,44 +550,45 @@ class EventGraph:
                     arg = ref
             if arg is None and 0 <= position < len(call.args):
                 arg = call.args[position]
-            if arg is None:
+            if not arg:
                 continue
-            key = ("arg", id(call), position)
-            if key in self._resolving:
-                self._cut_short += 1
-                continue
-            self._resolving.add(key)
-            try:
-                value = self.resolve(arg, depth + 1)
-            finally:
-                self._resolving.discard(key)
+            value = yield ("ref", arg)
             if value is not None:
                 values.add(value)
                 if len(values) > 1:
                     return None
         return values.pop() if len(values) == 1 else None
 
-    def _index_calls(self) -> None:
-        self.constructors = defaultdict(list)
+    def _eval_calls(self, goal):
+        """The calls with arguments of each project class and function, by qualname."""
+        found: dict[str, list[CallFact]] = defaultdict(list)
         for facts in self.files:
+            if facts.module in self._failed_modules:
+                continue
             for call in facts.calls:
                 if not call.args and not call.keywords:
                     continue
-                callee = self.resolve(call.callee)
+                callee = yield ("ref", call.callee)
                 if callee is not None and callee.kind in ("class", "function"):
-                    self.constructors[callee.name].append(call)
+                    found[callee.name].append(call)
+        return {name: tuple(calls) for name, calls in found.items()}
+
+    def _calls_to(self, qualname: str) -> tuple[CallFact, ...]:
+        return (self._solve(("calls",)) or {}).get(qualname, ())
+
+    def _eval_channel_class(self, goal):
+        qualname = goal[1]
+        bases = [*map(self.import_name, (yield ("mro", qualname))), *(yield ("bases", qualname))]
+        for base in bases:
+            api = self.catalog.channel(base)
+            if api is not None:
+                return api.name
+        return None
 
     # ---- channels and operations ----------------------------------------------------------
 
     def channel_api_of_class(self, qualname: str) -> ChannelApi | None:
-        if qualname not in self._subclass_cache:
-            self._subclass_cache[qualname] = None
-            for base in [*map(self.import_name, self.mro(qualname)), *self.external_bases(qualname)]:
-                api = self.catalog.channel(base)
-                if api is not None:
-                    self._subclass_cache[qualname] = api.name
-                    break
-        name = self._subclass_cache[qualname]
+        name = self._solve(("channel-class", qualname))
         return self.catalog.channel(name) if name else None
 
     def channel_api(self, callee: Ref) -> ChannelApi | None:
@@ -466,45 +622,44 @@ class EventGraph:
                 return qualname[len(facts.module) + 1:]
         return qualname
 
-    def _find_channels(self) -> None:
-        for facts in self.files:
-            groups: dict[tuple, list[Binding]] = {}
-            for binding in facts.bindings:
-                value = binding.value
-                if value[-1].startswith("#"):
-                    value = value[:-1]
-                if len(value) < 2 or value[-1] != "()":
-                    continue
-                groups.setdefault((binding.span, value), []).append(binding)
-            for (span, value), bindings in groups.items():
-                api = self.channel_api(value[:-1])
-                if api is None:
-                    continue
-                first = bindings[0]
-                unpacked = first.value[-1].startswith("#")
-                if unpacked and not api.ends:
-                    continue  # ``a, b = Queue()`` is not a channel binding we understand
-                owner = self.canonical(first.owner)
-                channel = Channel(
-                    id=f"{owner}.{first.name}", api=api, path=facts.path, span=span, owner=owner,
-                    scope=first.scope, module=facts.module, element_type=first.element_type, creation=first.call,
-                    constructor=self.constructor_name(value[:-1], api),
-                )
-                for binding in bindings:
-                    end = ""
-                    if unpacked:
-                        position = int(binding.value[-1][1:])
-                        end = api.ends[position] if position < len(api.ends) else ""
-                    elif api.ends:
-                        continue  # the tuple itself bound to one name: no end to speak of
-                    channel.names.append((binding.name, end, binding))
-                    self._binding_channel[id(binding)] = (channel.id, end)
-                if not channel.names:
-                    continue
-                if channel.element_type is None and channel.scope in ("class", "instance"):
-                    channel.element_type = self.declared_type(owner, first.name)
-                self.channels.setdefault(channel.id, channel)
-                self.graph.add_node(channel.node, kind="channel", path=facts.path, line=span.line, api=api.name)
+    def _find_channels(self, facts: FileFacts) -> None:
+        groups: dict[tuple, list[Binding]] = {}
+        for binding in facts.bindings:
+            value = binding.value
+            if value[-1].startswith("#"):
+                value = value[:-1]
+            if len(value) < 2 or value[-1] != "()":
+                continue
+            groups.setdefault((binding.span, value), []).append(binding)
+        for (span, value), bindings in groups.items():
+            api = self.channel_api(value[:-1])
+            if api is None:
+                continue
+            first = bindings[0]
+            unpacked = first.value[-1].startswith("#")
+            if unpacked and not api.ends:
+                continue  # ``a, b = Queue()`` is not a channel binding we understand
+            owner = self.canonical(first.owner)
+            channel = Channel(
+                id=f"{owner}.{first.name}", api=api, path=facts.path, span=span, owner=owner,
+                scope=first.scope, module=facts.module, element_type=first.element_type, creation=first.call,
+                constructor=self.constructor_name(value[:-1], api),
+            )
+            for binding in bindings:
+                end = ""
+                if unpacked:
+                    position = int(binding.value[-1][1:])
+                    end = api.ends[position] if position < len(api.ends) else ""
+                elif api.ends:
+                    continue  # the tuple itself bound to one name: no end to speak of
+                channel.names.append((binding.name, end, binding))
+                self._binding_channel[id(binding)] = (channel.id, end)
+            if not channel.names:
+                continue
+            if channel.element_type is None and channel.scope in ("class", "instance"):
+                channel.element_type = self.declared_type(owner, first.name)
+            self.channels.setdefault(channel.id, channel)
+            self.graph.add_node(channel.node, kind="channel", path=facts.path, line=span.line, api=api.name)
 
     def resolve_channel(self, ref: Ref) -> Value | None:
         """The channel ``ref`` names; as a last resort, the one channel whose attribute
@@ -531,34 +686,33 @@ class EventGraph:
             return Value("channel", channel.id, end, heuristic=True)
         return None
 
-    def _find_operations(self) -> None:
+    def _find_operations(self, facts: FileFacts) -> None:
         methods = self.catalog.channel_methods
-        for facts in self.files:
-            for call in facts.calls:
-                callee = call.callee
-                if len(callee) < 2 or not callee[-1].startswith(".") or callee[-1][1:] not in methods:
-                    continue
-                method = callee[-1][1:]
-                receiver = self.resolve_channel(callee[:-1])
-                if receiver is None:
-                    continue
-                channel = self.channels.get(receiver.name)
-                if channel is None:
-                    continue
-                if method in channel.api.put:
-                    direction = "put"
-                elif method in channel.api.get:
-                    direction = "get"
-                else:
-                    continue
-                operation = Operation(channel.id, direction, method, call, facts.path, call.caller, receiver.heuristic)
-                self.operations.append(operation)
-                function_node = f"function:{call.caller}"
-                where = f"{facts.path}:{call.span.line}:{call.span.column}"
-                if direction == "put":
-                    self.graph.add_edge(function_node, channel.node, key=f"publishes@{where}", kind="publishes")
-                else:
-                    self.graph.add_edge(channel.node, function_node, key=f"consumes@{where}", kind="consumes")
+        for call in facts.calls:
+            callee = call.callee
+            if len(callee) < 2 or not callee[-1].startswith(".") or callee[-1][1:] not in methods:
+                continue
+            method = callee[-1][1:]
+            receiver = self.resolve_channel(callee[:-1])
+            if receiver is None:
+                continue
+            channel = self.channels.get(receiver.name)
+            if channel is None:
+                continue
+            if method in channel.api.put:
+                direction = "put"
+            elif method in channel.api.get:
+                direction = "get"
+            else:
+                continue
+            operation = Operation(channel.id, direction, method, call, facts.path, call.caller, receiver.heuristic)
+            self.operations.append(operation)
+            function_node = f"function:{call.caller}"
+            where = f"{facts.path}:{call.span.line}:{call.span.column}"
+            if direction == "put":
+                self.graph.add_edge(function_node, channel.node, key=f"publishes@{where}", kind="publishes")
+            else:
+                self.graph.add_edge(channel.node, function_node, key=f"consumes@{where}", kind="consumes")
 
     # ---- questions the checks ask -------------------------------------------------------------
 
@@ -767,10 +921,8 @@ class EventGraph:
             positional = positional[1:]
         if not positional or positional[0] != op.call.payload[1]:
             return []  # only the first argument's kind is recorded at call sites
-        if self.constructors is None:
-            self._index_calls()
         found = []
-        for call in self.constructors.get(fn.qualname, ()):
+        for call in self._calls_to(fn.qualname):
             if call.payload and call.payload[0] != "param":
                 found.append((call.payload, call, self._call_paths().get(id(call), "")))
         return found
@@ -810,17 +962,23 @@ class EventGraph:
         if self._dispatches is None:
             index: dict[str, list] = defaultdict(list)
             for facts in self.files:
-                for dispatch in facts.dispatches:
-                    if dispatch.source[0].startswith("P:"):
-                        value = self.resolve(dispatch.source)
-                        channel = value.name if value is not None and value.kind == "item" else None
-                    else:
-                        value = self.resolve_channel(dispatch.source)
-                        channel = value.name if value is not None else None
-                    if channel is not None:
-                        index[channel].append((facts, dispatch))
+                for channel, dispatch in self.isolated(facts, "finding dispatches", self._dispatches_in) or ():
+                    index[channel].append((facts, dispatch))
             self._dispatches = index
         return self._dispatches
+
+    def _dispatches_in(self, facts: FileFacts) -> list:
+        found = []
+        for dispatch in facts.dispatches:
+            if dispatch.source[0].startswith("P:"):
+                value = self.resolve(dispatch.source)
+                channel = value.name if value is not None and value.kind == "item" else None
+            else:
+                value = self.resolve_channel(dispatch.source)
+                channel = value.name if value is not None else None
+            if channel is not None:
+                found.append((channel, dispatch))
+        return found
 
     def table_keys(self, ref: Ref) -> tuple:
         if self._tables is None:

@@ -223,6 +223,12 @@ def write_together(items: list[tuple[Original, bytes]]) -> tuple[list[str], _Unw
             if item.original.rel not in not_restored:
                 _discard(item)
         return [], failure, not_restored
+    except BaseException:  # interrupted between two replacements: leave no half of the fix
+        not_restored = _roll_back(staged)
+        for item in staged:
+            if item.original.rel not in not_restored:
+                _discard(item)
+        raise
     for item in staged:
         _discard(item)
     return [item.original.rel for item in staged], None, []

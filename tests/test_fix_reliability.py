@@ -243,6 +243,22 @@ def test_a_rollback_that_fails_keeps_the_original_beside_the_file_and_says_so(tm
     assert kept.name.startswith(".a.py.") and kept.read_text(encoding="utf-8") == "x = 1\n"
 
 
+def test_an_interrupt_between_two_replacements_puts_the_first_back(cross_file, monkeypatch):
+    before = snapshot(cross_file)
+    real_replace = os.replace
+
+    def interrupted_at_the_worker(source, target):
+        if Path(target).name == "worker.py" and str(source).endswith(".eventlint-tmp"):
+            raise KeyboardInterrupt
+        return real_replace(source, target)
+
+    monkeypatch.setattr(fixer.os, "replace", interrupted_at_the_worker)
+    with pytest.raises(KeyboardInterrupt):
+        api.fix(["."], jobs=1, use_cache=False, unsafe=True, codemods=("privatize-queues",))
+    assert snapshot(cross_file) == before
+    assert leftovers(cross_file) == []
+
+
 # ---- the summary counts what was written -----------------------------------------------------
 
 

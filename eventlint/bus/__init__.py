@@ -37,14 +37,16 @@ Example::
 from ._async import AsyncEventBus
 from ._core import BusClosed, BusFull, DeadLetter, Subscription, SubscriptionStats
 from ._threaded import EventBus
-from .store import SQLiteEventStore
+from .store import CorruptEvent, ReplayError, SQLiteEventStore
 
 __all__ = [
     "AsyncEventBus",
     "BusClosed",
     "BusFull",
+    "CorruptEvent",
     "DeadLetter",
     "EventBus",
+    "ReplayError",
     "SQLiteEventStore",
     "Subscription",
     "SubscriptionStats",

@@ -4,8 +4,21 @@ Each row holds an event's type as an import path (``module:QualName``) and
 its dataclass fields as JSON. Values JSON can't express are written as
 tagged objects ``{"$": tag, ...}`` (every JSON object in a row is tagged, so
 nothing user-supplied can be mistaken for one), which keeps tuples, nested
-dataclasses, datetime, date, Enum, UUID, Decimal and bytes intact; dicts and
-lists of those work too. Any other value is refused with TypeError.
+dataclasses, datetime, date, Enum (flag combinations included), UUID,
+Decimal and bytes intact; dicts and lists of those work too. Any other type
+is refused with TypeError.
+
+What is stored is what replay gives back: ``append`` decodes the row it is
+about to write and compares it with the event, field by field and type by
+type, and refuses (ValueError, nothing written) a value that would come back
+different, such as a datetime whose ``timezone`` has a name or a naive
+datetime with ``fold=1``. NaN (float or Decimal) is refused too: it is not
+equal to itself, so a replayed event could never equal the appended one; so
+are strings holding surrogate code points, which are not Unicode text.
+
+Replay is never stopped by one row: a row that can't be rebuilt (damaged
+bytes or JSON, a type that no longer imports, a class whose fields changed)
+is reported with its offset and replay goes on with the next one.
 """
 
 from __future__ import annotations
@@ -14,6 +27,8 @@ import base64
 import dataclasses
 import importlib
 import json
+import logging
+import math
 import sqlite3
 import sys
 import threading
@@ -21,7 +36,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from enum import Enum
 from os import PathLike
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from uuid import UUID
 
 try:
@@ -29,7 +44,9 @@ try:
 except ImportError:  # pragma: no cover - zoneinfo is stdlib from 3.9
     ZoneInfo = None  # type: ignore[assignment,misc]
 
-__all__ = ["SQLiteEventStore"]
+__all__ = ["CorruptEvent", "ReplayError", "SQLiteEventStore"]
+
+logger = logging.getLogger("eventlint.bus")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -90,6 +107,14 @@ def resolve_type(path: str) -> Any:
 def _encode(value: Any, where: str) -> Any:
     kind = type(value)
     if kind in _PLAIN:
+        if kind is str:
+            if not value.isascii():
+                _check_text(value, where)
+        elif kind is float and value != value:
+            raise ValueError(
+                f"cannot store {where}: NaN is not equal to itself, so the replayed "
+                "event could never equal this one (store None instead)"
+            )
         return value
     if kind is list:
         return [_encode(v, f"{where}[{i}]") for i, v in enumerate(value)]
@@ -101,7 +126,11 @@ def _encode(value: Any, where: str) -> Any:
             for k, v in value.items()
         ]}
     if isinstance(value, Enum):
-        return {"$": "enum", "t": type_path(kind), "v": value.name}
+        if kind.__members__.get(value.name) is value:  # type: ignore[arg-type]
+            return {"$": "enum", "t": type_path(kind), "v": value.name}
+        # A combination of Flag members (Perm.R | Perm.W) is no member of its
+        # own; it is rebuilt from its value.
+        return {"$": "enumv", "t": type_path(kind), "v": _encode(value.value, f"{where}.value")}
     if kind is datetime:
         return _encode_datetime(value, where)
     if kind is date:
@@ -109,6 +138,11 @@ def _encode(value: Any, where: str) -> Any:
     if kind is UUID:
         return {"$": "uuid", "v": str(value)}
     if kind is Decimal:
+        if value.is_nan():
+            raise ValueError(
+                f"cannot store {where}: Decimal {value} is not equal to itself, so the "
+                "replayed event could never equal this one"
+            )
         return {"$": "decimal", "v": str(value)}
     if kind is bytes:
         return {"$": "bytes", "v": base64.b64encode(value).decode("ascii")}
@@ -117,6 +151,17 @@ def _encode(value: Any, where: str) -> Any:
     raise TypeError(
         f"cannot store {where} of type {kind.__qualname__}; supported: {_SUPPORTED}"
     )
+
+
+def _check_text(value: str, where: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"cannot store {where}: the string holds the surrogate code point "
+            f"{value[exc.start]!r} at index {exc.start}, which is not Unicode text "
+            "(decode the original bytes properly, or store them as bytes)"
+        ) from None
 
 
 def _encode_datetime(value: datetime, where: str) -> dict[str, Any]:
@@ -142,7 +187,11 @@ def _encode_fields(obj: Any, where: str) -> dict[str, Any]:
 
 
 def encode_event(event: Any) -> tuple[str, str]:
-    """Return ``(type path, JSON of the fields)`` for a dataclass event."""
+    """Return ``(type path, JSON of the fields)`` for a dataclass event.
+
+    Raises TypeError for a type the codec does not keep and ValueError for a
+    value it would not give back exactly (checked by decoding the result).
+    """
     cls = type(event)
     if not dataclasses.is_dataclass(cls):
         raise TypeError(
@@ -150,8 +199,105 @@ def encode_event(event: Any) -> tuple[str, str]:
             "with a store must be dataclass instances"
         )
     path = type_path(cls)
-    data = json.dumps(_encode_fields(event, cls.__qualname__), separators=(",", ":"))
+    name = cls.__qualname__
+    try:
+        data = json.dumps(_encode_fields(event, name), separators=(",", ":"))
+    except RecursionError:
+        raise ValueError(f"cannot store {name}: its values are nested too deeply") from None
+    except ValueError as exc:
+        if str(exc).startswith("cannot store"):
+            raise
+        # json's own refusals, e.g. an int beyond sys.get_int_max_str_digits().
+        raise ValueError(f"cannot store {name}: {exc}") from None
+    try:
+        rebuilt = decode_event(0, path, data)
+    except RecursionError:
+        raise ValueError(f"cannot store {name}: its values are nested too deeply") from None
+    except Exception as exc:
+        raise ValueError(
+            f"cannot store {name}: it could not be rebuilt from what would be stored "
+            f"({type(exc).__name__}: {exc})"
+        ) from exc
+    difference = _difference(event, rebuilt, name)
+    if difference is not None:
+        raise ValueError(f"cannot store {difference}; nothing was stored")
     return path, data
+
+
+# -- the round-trip check -----------------------------------------------------
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _difference(original: Any, rebuilt: Any, where: str) -> str | None:
+    """Describe the first place where ``rebuilt`` is not exactly ``original``.
+
+    Stricter than ``==``: types must be identical (``1``, ``1.0`` and
+    ``True`` are equal but not the same), every dataclass field counts (also
+    those with ``compare=False``), dict order counts, and a datetime must keep
+    its fold and its time zone, not only the instant. User ``__eq__`` methods
+    are never called.
+    """
+    kind = type(original)
+    if type(rebuilt) is not kind:
+        same = False
+    elif kind is list or kind is tuple:
+        if len(original) != len(rebuilt):
+            same = False
+        else:
+            for i, (a, b) in enumerate(zip(original, rebuilt)):
+                found = _difference(a, b, f"{where}[{i}]")
+                if found is not None:
+                    return found
+            return None
+    elif kind is dict:
+        if len(original) != len(rebuilt):
+            same = False
+        else:
+            for (ka, va), (kb, vb) in zip(original.items(), rebuilt.items()):
+                found = _difference(ka, kb, f"{where} key {_short(ka)}")
+                if found is None:
+                    found = _difference(va, vb, f"{where}[{_short(ka)}]")
+                if found is not None:
+                    return found
+            return None
+    elif isinstance(original, Enum):
+        same = original is rebuilt
+    elif kind is float:
+        same = original == rebuilt and math.copysign(1.0, original) == math.copysign(1.0, rebuilt)
+    elif kind is Decimal:
+        same = str(original) == str(rebuilt)
+    elif kind is datetime:
+        same = _same_datetime(original, rebuilt)
+    elif dataclasses.is_dataclass(kind):
+        for f in dataclasses.fields(original):
+            found = _difference(
+                getattr(original, f.name), getattr(rebuilt, f.name), f"{where}.{f.name}"
+            )
+            if found is not None:
+                return found
+        return None
+    else:
+        same = original == rebuilt
+    if same:
+        return None
+    return f"{where}: {_short(original)} would be replayed as {_short(rebuilt)}"
+
+
+def _same_datetime(a: datetime, b: datetime) -> bool:
+    if a.replace(tzinfo=None) != b.replace(tzinfo=None) or a.fold != b.fold:
+        return False
+    tz_a, tz_b = a.tzinfo, b.tzinfo
+    if type(tz_a) is not type(tz_b):
+        return False
+    if tz_a is None:
+        return True
+    if ZoneInfo is not None and type(tz_a) is ZoneInfo and tz_a.key != tz_b.key:
+        return False
+    return (a.utcoffset(), a.tzname(), a.dst()) == (b.utcoffset(), b.tzname(), b.dst())
 
 
 # -- decoding -----------------------------------------------------------------
@@ -187,6 +333,8 @@ class _Decoder:
             return self.build(self.type(data["t"], "type"), v)
         if tag == "enum":
             return self.type(data["t"], "enum type")[v]
+        if tag == "enumv":
+            return self.type(data["t"], "enum type")(self.value(v))
         if tag == "datetime":
             parsed = datetime.fromisoformat(v)
             if "tz" in data:
@@ -231,12 +379,69 @@ def decode_event(offset: int, path: str, data: str) -> Any:
 # -- the store ----------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class CorruptEvent:
+    """A stored row that ``replay`` could not turn back into an event.
+
+    ``type`` and ``data`` are the row's columns as stored (text, or bytes when
+    they are not valid UTF-8; None when missing); ``error`` says why the row
+    could not be rebuilt: damaged JSON, a type that no longer imports, a class
+    whose fields changed, ...
+    """
+
+    offset: int
+    type: str | bytes | None
+    data: str | bytes | None
+    error: Exception
+
+
+class ReplayError(LookupError):
+    """Raised by ``replay`` after the last readable event, if some rows were unreadable.
+
+    ``corrupt`` lists them, in offset order. Every other event was yielded
+    before this is raised. A LookupError, as an unknown stored type was before
+    unreadable rows stopped being fatal.
+    """
+
+    def __init__(self, corrupt: list[CorruptEvent]) -> None:
+        self.corrupt = tuple(corrupt)
+        shown = "; ".join(f"offset {c.offset}: {c.error}" for c in self.corrupt[:5])
+        more = f"; and {len(self.corrupt) - 5} more" if len(self.corrupt) > 5 else ""
+        count = len(self.corrupt)
+        super().__init__(
+            f"{count} stored event{'s' if count != 1 else ''} could not be replayed "
+            f"(every other event was): {shown}{more}"
+        )
+
+
+def _text(raw: Any, column: str) -> str:
+    if isinstance(raw, bytes):
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"the {column} column is not valid UTF-8: {exc}") from None
+    raise ValueError(f"the {column} column is {raw!r}, not text")
+
+
+def _column(raw: Any) -> str | bytes | None:
+    if isinstance(raw, bytes):
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return raw
+    return raw
+
+
 class SQLiteEventStore:
     """An append-only, replayable event log in one SQLite file (WAL mode).
 
     ``append`` commits before returning, so an event is durable once it is
-    acknowledged; offsets start at 1 and only grow. ``replay(since=n)``
-    yields the events after offset ``n`` as objects of their original types.
+    acknowledged (it survives the process being killed, and with
+    ``synchronous=FULL`` a power loss); offsets start at 1 and only grow.
+    ``append`` refuses, writing nothing, any value that ``replay`` would not
+    give back exactly. ``replay(since=n)`` yields the events after offset
+    ``n`` as objects of their original types; a row it cannot rebuild is
+    reported with its offset and skipped, never blocking the rows after it.
     Safe to share between threads. Also a context manager (closes on exit).
     """
 
@@ -264,8 +469,11 @@ class SQLiteEventStore:
     def append(self, event: Any) -> int:
         """Store ``event`` (a dataclass instance) and return its offset.
 
-        Raises TypeError, storing nothing, if the event or one of its field
-        values can't be encoded.
+        The row is decoded again and compared with ``event`` before it is
+        written: TypeError if the event or a field value has a type the store
+        does not keep, ValueError if a value would be replayed differently
+        (the message names the field and both values). Either way nothing is
+        stored. Once this returns, the event is committed.
         """
         path, data = encode_event(event)
         with self._lock:
@@ -274,32 +482,68 @@ class SQLiteEventStore:
             )
             return cursor.lastrowid  # type: ignore[return-value]
 
-    def replay(self, since: int = 0) -> Iterator[Any]:
+    def replay(
+        self,
+        since: int = 0,
+        *,
+        on_corrupt: Callable[[CorruptEvent], Any] | None = None,
+    ) -> Iterator[Any]:
         """Yield the stored events with offset > ``since``, oldest first.
 
         Events appended while replaying are not included, so replaying and
-        re-publishing to the same store ends. Raises LookupError naming the
-        type and offset when a stored type can no longer be imported.
+        re-publishing to the same store ends.
+
+        A row that can't be rebuilt (damaged bytes or JSON, a stored type that
+        no longer imports, a class whose fields changed) never stops the
+        replay: it is logged as a warning on the ``eventlint.bus`` logger with
+        its offset, and the rows after it are still yielded. Then, with
+        ``on_corrupt``, that callable receives a ``CorruptEvent`` (offset, raw
+        columns, error) for each such row, as it is met, and replay ends
+        normally; without it, ``ReplayError`` listing every such row is raised
+        after the last readable event has been yielded, so nothing is skipped
+        unnoticed.
         """
         if isinstance(since, bool) or not isinstance(since, int) or since < 0:
             raise ValueError(f"since must be an int >= 0, got {since!r}")
+        if on_corrupt is not None and not callable(on_corrupt):
+            raise TypeError(f"on_corrupt must be callable or None, got {on_corrupt!r}")
         with self._lock:
             (end,) = self._connection().execute("SELECT MAX(id) FROM events").fetchone()
-        return self._replay(since, end or 0)
+        return self._replay(since, end or 0, on_corrupt)
 
-    def _replay(self, last: int, end: int) -> Iterator[Any]:
+    def _replay(
+        self, last: int, end: int, on_corrupt: Callable[[CorruptEvent], Any] | None
+    ) -> Iterator[Any]:
+        corrupt: list[CorruptEvent] = []
         while last < end:
             with self._lock:
+                # Columns are read as bytes and decoded per row: text that is
+                # not valid UTF-8 would otherwise fail the whole batch.
                 rows = self._connection().execute(
-                    "SELECT id, type, data FROM events WHERE id > ? AND id <= ? "
-                    "ORDER BY id LIMIT ?",
+                    "SELECT id, CAST(type AS BLOB), CAST(data AS BLOB) FROM events "
+                    "WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
                     (last, end, _REPLAY_BATCH),
                 ).fetchall()
             if not rows:
-                return
-            for offset, path, data in rows:
-                yield decode_event(offset, path, data)
+                break
+            for offset, raw_type, raw_data in rows:
+                try:
+                    event = decode_event(
+                        offset, _text(raw_type, "type"), _text(raw_data, "data")
+                    )
+                except Exception as exc:
+                    bad = CorruptEvent(offset, _column(raw_type), _column(raw_data), exc)
+                    logger.warning("replay skipped the event stored at offset %d: %s",
+                                   offset, exc)
+                    if on_corrupt is not None:
+                        on_corrupt(bad)
+                    else:
+                        corrupt.append(bad)
+                    continue
+                yield event
             last = rows[-1][0]
+        if corrupt:
+            raise ReplayError(corrupt)
 
     def close(self) -> None:
         """Close the database; safe to call twice."""

@@ -86,3 +86,32 @@ class Holder:
 class NotADataclass:
     def __init__(self, n: int) -> None:
         self.n = n
+
+
+class Perm(enum.Flag):
+    R = 1
+    W = 2
+    X = 4
+
+
+@dataclass(frozen=True, eq=False)
+class Loose:
+    """Compared by identity: a replayed copy is never ``==`` to the original."""
+
+    n: int
+
+
+@dataclass(frozen=True)
+class Bumped:
+    """A class whose ``__post_init__`` changes a field, so rebuilding it changes it again."""
+
+    n: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "n", self.n + 1)
+
+
+@dataclass(frozen=True)
+class Hidden:
+    n: int
+    note: object = field(default=None, compare=False)

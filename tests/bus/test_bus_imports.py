@@ -28,8 +28,8 @@ def test_public_names():
     import eventlint.bus as bus
 
     assert sorted(bus.__all__) == [
-        "AsyncEventBus", "BusClosed", "BusFull", "DeadLetter", "EventBus",
-        "SQLiteEventStore", "Subscription", "SubscriptionStats",
+        "AsyncEventBus", "BusClosed", "BusFull", "CorruptEvent", "DeadLetter",
+        "EventBus", "ReplayError", "SQLiteEventStore", "Subscription", "SubscriptionStats",
     ]
     for name in bus.__all__:
         assert getattr(bus, name).__doc__

@@ -276,7 +276,12 @@ def test_unknown_type_on_replay_is_a_clear_error(store, tmp_path):
     assert next(replay) == Ping(1)
     with pytest.raises(LookupError) as info:
         next(replay)
-    assert str(info.value) == "cannot import event type 'app.events:Gone' stored at offset 3"
+    [bad] = info.value.corrupt
+    assert bad.offset == 3 and bad.type == "app.events:Gone"
+    assert str(bad.error) == "cannot import event type 'app.events:Gone' stored at offset 3"
+    assert str(info.value).endswith(
+        "offset 3: cannot import event type 'app.events:Gone' stored at offset 3"
+    )
 
 
 def test_unknown_nested_type_names_it_and_the_offset(store, tmp_path):

@@ -290,7 +290,10 @@ class AsyncEventBus(BusBase):
     async def aclose(self, drain: bool = True) -> None:
         """Stop accepting events and wait for the workers; safe to call twice.
 
-        With ``drain=True`` every queued event is handled first; with
+        From the moment close begins ``publish`` raises ``BusClosed``
+        (counted in ``refused``), handlers publishing while the queues
+        drain included. With ``drain=True`` every queued event is handled
+        first; with
         ``drain=False`` queued events are discarded and counted as dropped
         (a handler already running still finishes).
         """

@@ -285,7 +285,11 @@ class EventBus(BusBase):
     def close(self, drain: bool = True, *, timeout: float | None = None) -> None:
         """Stop accepting events and stop the workers; safe to call twice.
 
-        With ``drain=True`` every queued event is handled first; with
+        From the moment close begins no subscription accepts an event:
+        ``publish`` raises ``BusClosed`` (counted in ``refused``), and so does
+        a publisher waiting for room in a full ``overflow="block"`` queue,
+        whose event that subscription counts as dropped. With
+        ``drain=True`` every queued event is handled first; with
         ``drain=False`` queued events are discarded and counted as dropped
         (calls already running still finish). Waits for the workers, at most
         ``timeout`` seconds if given, then raises ``TimeoutError`` naming the

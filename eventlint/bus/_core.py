@@ -461,7 +461,8 @@ class BusBase:
         with ``BusClosed`` (that subscription counts the event as dropped),
         and every refused call is counted in ``refused``. A publish racing
         with ``close`` may have been accepted by some subscriptions before
-        close began; they deliver it, and their counters show it.
+        close began; they deliver it, and their counters show it. Such a
+        publish was appended to the store, if any, before close began.
         """
         if self._closed:
             self._refuse("cannot publish: the bus is closed")

@@ -82,6 +82,10 @@ class _ThreadSubscription(Subscription):
             # be queued, and an event put behind it would never be handled.
             if not self._accepting or self._bus._closed:
                 self._dropped += 1
+                if not self._bus._closed:
+                    # Unsubscribed while waiting: publish returns normally,
+                    # so the drop is reported here.
+                    self._note_drop(event)
                 return CLOSED
             if self._enqueued - self._dequeued < self.maxsize:
                 break

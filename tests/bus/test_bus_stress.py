@@ -84,7 +84,7 @@ def test_close_with_drain_never_loses_an_event_of_a_blocked_publisher():
 
 # -- every policy at once, close racing with publishers -----------------------------------
 
-THREAD_TRIALS = 16
+THREAD_TRIALS = 40
 PUBLISHERS = 6
 PER_PUBLISHER = 3000
 

@@ -11,9 +11,8 @@ import subprocess
 import sys
 import textwrap
 import time
-import uuid
 from contextlib import closing
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 

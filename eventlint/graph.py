@@ -62,7 +62,7 @@ class _Frame:
         self.reply = None  # the value of the goal it asked for last
         self.cyclic = False  # it asked for itself
         self.passes = 1
-        self.previous = None  # the group's goals and values after the previous pass
+        self.previous = None  # the group's values after the previous pass, by goal
 
 
 @dataclass
@@ -292,14 +292,14 @@ class EventGraph:
                         if frame.low == frame.number:
                             members = open_goals[frame.position:]
                             if len(members) > 1 or frame.cyclic:
-                                values = [latest.get(m) for m in members]
-                                if frame.passes < _GROUP_PASSES and (frame.previous != (members, values)):
+                                values = {member: latest.get(member) for member in members}
+                                if frame.passes < _GROUP_PASSES and frame.previous != values:
                                     # evaluate the group again, each back edge now answered by this pass
                                     for member in members:
                                         del number[member]
                                     del open_goals[frame.position:]
                                     again = _Frame(key, evaluators[key[0]](key), counter, len(open_goals))
-                                    again.passes, again.previous = frame.passes + 1, (members, values)
+                                    again.passes, again.previous = frame.passes + 1, values
                                     number[key] = counter
                                     counter += 1
                                     open_goals.append(key)

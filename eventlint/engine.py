@@ -9,15 +9,14 @@ import gc
 import hashlib
 import multiprocessing
 import os
-import pickle
 import re
 import sys
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
 from . import __version__
+from .cache import FactsCache, ResultsCache
 from .catalog import Catalog, load_catalog
 from .checks import Rule, all_rules, evt900_unused_suppression
 from .config import Config
@@ -80,72 +79,6 @@ def _analyze_many(jobs: list[tuple[_Job, bytes]]) -> list[FileFacts]:
         results.append(_analyze(job, raw))
         gc.collect()  # at most one file's syntax tree alive at a time
     return results
-
-
-_ENTRY_MAGIC = b"eventlint-facts-1\n"  # a cache entry: this, the blake2b digest of the pickle, the pickle
-_ENTRY_DIGEST = 16
-
-
-def _read_entry(path: Path):
-    """The object stored at ``path``, or None when it is missing or damaged: the digest is
-    checked before pickle reads anything, since damaged pickle data can ask for gigabytes
-    (a memo index) or crash the unpickler."""
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    head = len(_ENTRY_MAGIC) + _ENTRY_DIGEST
-    payload = data[head:]
-    if data[:head] != _ENTRY_MAGIC + hashlib.blake2b(payload, digest_size=_ENTRY_DIGEST).digest():
-        return None
-    try:
-        return pickle.loads(payload)
-    except Exception:  # noqa: BLE001 - an entry this version can't load is recomputed
-        return None
-
-
-def _write_entry(folder: Path, name: str, value) -> None:
-    """Write atomically (temporary file + rename): two runs at once never see half a file."""
-    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    temp = None
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-        with os.fdopen(handle, "wb") as out:
-            out.write(_ENTRY_MAGIC + hashlib.blake2b(payload, digest_size=_ENTRY_DIGEST).digest() + payload)
-        os.replace(temp, folder / name)
-    except OSError:
-        if temp is not None:
-            try:
-                os.unlink(temp)
-            except OSError:
-                pass
-
-
-class FactsCache:
-    """Facts pickled per file under ``cache_dir``, keyed by a hash of the content, the
-    eventlint version, the catalogue, the settings that shape facts and the module name.
-    Each entry carries a digest of its pickle, checked before it is loaded."""
-
-    def __init__(self, folder: Path | None, salt: str):
-        self.folder = folder
-        self.salt = salt
-
-    def key(self, job: _Job, raw: bytes) -> str:
-        digest = hashlib.blake2b(raw, digest_size=20)
-        digest.update(f"\0{self.salt}\0{job.rel}\0{job.module}\0{job.aliases}\0{job.is_package}".encode())
-        return digest.hexdigest()
-
-    def get(self, key: str) -> FileFacts | None:
-        if self.folder is None:
-            return None
-        facts = _read_entry(self.folder / key[:2] / key)
-        return facts if isinstance(facts, FileFacts) else None
-
-    def put(self, key: str, facts: FileFacts) -> None:
-        if self.folder is None:
-            return
-        _write_entry(self.folder / key[:2], key, facts)
 
 
 def _pool_context():
@@ -283,28 +216,6 @@ def _package_digest() -> str:
         except OSError:
             pass
     return digest.hexdigest()
-
-
-class ResultsCache:
-    """The findings of a whole run, keyed by every file's facts key, the settings and
-    eventlint's code: re-checking an unchanged tree needs neither the facts nor the graph.
-    Files are kept only as (path, module, problem) summaries."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder / "runs"
-
-    def get(self, key: str):
-        stored = _read_entry(self.folder / key)
-        return stored if isinstance(stored, tuple) and len(stored) == 2 else None
-
-    def put(self, key: str, files: list[FileFacts], findings: list[Finding]) -> None:
-        summaries = [FileFacts(f.path, f.module, f.aliases, problem=f.problem) for f in files]
-        try:
-            for old in sorted(self.folder.iterdir(), key=lambda p: p.stat().st_mtime)[:-16]:
-                old.unlink(missing_ok=True)  # keep the few most recent runs
-        except OSError:
-            pass
-        _write_entry(self.folder, key, (summaries, findings))
 
 
 def matches_codes(code: str, prefixes: tuple[str, ...]) -> bool:

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from eventlint import api
 from eventlint.cli import main
-from eventlint.engine import FactsCache
+from eventlint.cache import FactsCache
 from eventlint.model import FileFacts
 
 # ---- small projects built from blocks ------------------------------------------------
@@ -128,9 +128,10 @@ def python_files(root: Path) -> int:
 
 
 def entries(cache: Path) -> list[Path]:
-    """The per-file facts entries (whole-run results live under ``runs/``)."""
+    """The per-file facts entries (whole-run results live under ``runs/``; the cache
+    folder's own ``.gitignore`` and ``CACHEDIR.TAG`` sit at its top)."""
     return sorted(p for p in cache.rglob("*") if p.is_file() and not p.name.startswith(".tmp-")
-                  and p.parent.name != "runs")
+                  and p.parent.name != "runs" and p.parent != cache)
 
 
 SAMPLE = [("queue", "pkg"), ("hub", "pkg/sub"), ("mixed", "other"), ("thread", "pkg"), ("broken", "other"),
@@ -184,10 +185,10 @@ def test_damaged_entries_are_recomputed(tmp_path):
         stored = entries(tmp_path / ".eventlint_cache")
         assert len(stored) == count
         stored[0].write_bytes(stored[0].read_bytes()[: len(stored[0].read_bytes()) // 2])  # truncated
-        stored[1].write_bytes(b"\x80\x05garbage\xff\x00" * 7)  # not a pickle at all
+        stored[1].write_bytes(b"\x80\x05garbage\xff\x00" * 7)  # not an entry at all
         stored[2].write_bytes(b"")
         damaged = bytearray(stored[3].read_bytes())
-        damaged[-5] ^= 0xFF  # one flipped byte inside the pickle
+        damaged[-5] ^= 0xFF  # one flipped byte inside the payload
         stored[3].write_bytes(bytes(damaged))
         shutil.rmtree(tmp_path / ".eventlint_cache" / "runs")  # else the stored run answers first
         again = api.check(["."], jobs=2)
@@ -222,8 +223,7 @@ def test_stored_run_results_are_reused_only_for_an_identical_run(tmp_path):
 @settings(max_examples=60, deadline=None)
 @given(garbage=st.binary(max_size=300), keep=st.integers(min_value=0, max_value=400))
 def test_no_bytes_in_an_entry_break_a_run(garbage, keep):
-    """Whatever an entry holds, reading it gives facts or nothing: never an exception, never
-    a huge allocation (damaged pickle data can ask for gigabytes)."""
+    """Whatever an entry holds, reading it gives facts or nothing: never an exception."""
     with tempfile.TemporaryDirectory() as temp:
         cache = FactsCache(Path(temp), "salt")
         key = "ab" + "0" * 38

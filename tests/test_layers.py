@@ -14,7 +14,7 @@ LAYERS = [
     {"facts", "source", "discovery"},
     {"graph", "callgraph"},
     {"checks"},
-    {"engine", "baseline"},
+    {"engine", "baseline", "cache"},
     {"report", "codemods", "fixer"},
     {"api"},
     {"cli", "__main__"},

@@ -52,7 +52,7 @@ class Failure:
 class _Frame:
     """One goal being evaluated by ``EventGraph._run``."""
 
-    __slots__ = ("goal", "evaluation", "number", "low", "position", "reply", "cyclic", "passes", "previous")
+    __slots__ = ("goal", "evaluation", "number", "low", "position", "reply", "cyclic", "passes", "previous", "first")
 
     def __init__(self, goal, evaluation, number: int, position: int):
         self.goal = goal
@@ -63,6 +63,7 @@ class _Frame:
         self.cyclic = False  # it asked for itself
         self.passes = 1
         self.previous = None  # the group's values after the previous pass, by goal
+        self.first = None  # and after its first pass, when every request into the cycle had None
 
 
 @dataclass
@@ -212,11 +213,11 @@ class EventGraph:
     # strongly connected groups of goals as it goes (Tarjan's algorithm): a goal asked for while
     # its own group is still open gets its value so far (None at first), and when the group
     # closes it is evaluated again, each such request now answered by the previous pass, until
-    # its values settle (at most ``_GROUP_PASSES`` passes).  A cycle thus contributes nothing of
-    # its own: each member holds what the alternatives leading out of the cycle give, and the
-    # whole group is memoised together, once, whichever member was asked for first.  Every
-    # goal is evaluated a bounded number of times, so resolution costs time linear in the goals
-    # it visits.
+    # its values settle.  A group still changing after ``_GROUP_PASSES`` passes holds a value
+    # that grows along its cycle (``self.x = self.x.copy()``): it keeps its first pass, where
+    # the cycle added nothing.  Either way each member holds what the alternatives leading out
+    # of the cycle give, and the group is memoised together, once.  Every goal is evaluated a
+    # bounded number of times, so resolution costs time linear in the goals it visits.
 
     def resolve(self, ref: Ref | None, depth: int = 0) -> Value | None:
         """What ``ref`` names (None when unknown).  ``depth`` is accepted for callers of
@@ -291,6 +292,7 @@ class EventGraph:
                         latest[key] = value
                         if frame.low == frame.number:
                             members = open_goals[frame.position:]
+                            settled = latest
                             if len(members) > 1 or frame.cyclic:
                                 values = {member: latest.get(member) for member in members}
                                 if frame.passes < _GROUP_PASSES and frame.previous != values:
@@ -300,13 +302,19 @@ class EventGraph:
                                     del open_goals[frame.position:]
                                     again = _Frame(key, evaluators[key[0]](key), counter, len(open_goals))
                                     again.passes, again.previous = frame.passes + 1, values
+                                    again.first = values if frame.first is None else frame.first
                                     number[key] = counter
                                     counter += 1
                                     open_goals.append(key)
                                     frames.append(again)
                                     continue
+                                if frame.previous != values and frame.first is not None:
+                                    # still changing: a value that grows along the cycle
+                                    # (``self.x = self.x.copy()``); the cycle adds nothing
+                                    settled = frame.first
                             for member in members:
-                                memo[member] = latest.pop(member, None)
+                                memo[member] = settled.get(member)
+                                latest.pop(member, None)
                                 del number[member]
                             del open_goals[frame.position:]
                             value = memo[key]
@@ -563,8 +571,6 @@ class EventGraph:
         """The calls with arguments of each project class and function, by qualname."""
         found: dict[str, list[CallFact]] = defaultdict(list)
         for facts in self.files:
-            if facts.module in self._failed_modules:
-                continue
             for call in facts.calls:
                 if not call.args and not call.keywords:
                     continue

@@ -221,3 +221,23 @@ def test_a_rule_that_fails_is_evt000_and_the_other_rules_still_report(project, m
             "KeyError: 'missing'") in out
     assert "b.py:9:1: EVT002" in out
     assert "EVT001 " not in out.replace("rule EVT001 (", "")
+
+
+def test_a_value_growing_along_a_cycle_keeps_what_leads_out_of_it(project):
+    write(project, {"hub.py": """\
+        import lib
+
+        class Hub:
+            def __init__(self):
+                self.x = self.x.copy()
+
+            def reset(self):
+                self.x = lib.make()
+        """})
+    result = check(project)
+    attribute, copied = ("I:hub.Hub", ".x"), ("I:hub.Hub", ".x", ".copy", "()")
+    for order in ((attribute, copied), (copied, attribute)):
+        graph = EventGraph(result.files, result.graph.catalog)
+        graph._memo.clear()
+        answers = dict(zip(order, map(graph.resolve, order)))
+        assert answers[attribute].name == "lib.make()"

@@ -75,7 +75,7 @@ def display_path(root: Path):
     cwd = Path(os.getcwd()).resolve()
 
     def rewrite(rel: str) -> str:
-        absolute = (root / rel).resolve() if not os.path.isabs(rel) else Path(rel)
+        absolute = Path(os.path.normpath(root / rel)) if not os.path.isabs(rel) else Path(rel)  # a link is shown as found
         try:
             return absolute.relative_to(cwd).as_posix()
         except ValueError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -109,11 +110,10 @@ def _run_api(call, paths, verbose: bool, **options):
     with one line (and the traceback only with --verbose)."""
     from . import api
 
-    if verbose:
-        _show_internal_errors()
     progress = _Progress(_progress_wanted())
     try:
-        return call(list(paths) or ["."], progress=progress, **options)
+        with _internal_errors_shown(verbose):
+            return call(list(paths) or ["."], progress=progress, **options)
     except api.UsageError as error:
         progress.finish()
         _fail(str(error))
@@ -128,18 +128,29 @@ def _run_api(call, paths, verbose: bool, **options):
         progress.finish()
 
 
-def _show_internal_errors() -> None:
+@contextlib.contextmanager
+def _internal_errors_shown(verbose: bool):
     """The tracebacks of errors a run survived (a module or rule reported as EVT000) go to
-    the ``eventlint.internal`` logger; with --verbose they are printed on stderr."""
+    the ``eventlint.internal`` logger; with --verbose they are printed on this run's stderr.
+    The handler lives as long as the run, so a later run (or caller) is left as it was."""
     import logging
 
+    if not verbose:
+        yield
+        return
     logger = logging.getLogger("eventlint.internal")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("eventlint: %(message)s"))
-        logger.addHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("eventlint: %(message)s"))
+    saved = logger.level, logger.propagate
+    logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
     logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
 
 
 def _progress_wanted() -> bool:

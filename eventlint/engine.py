@@ -3,15 +3,18 @@ the checks, and filter the findings (selection, suppressions, per-file ignores).
 
 from __future__ import annotations
 
-import concurrent.futures as futures
+import collections
 import fnmatch
 import gc
 import hashlib
 import multiprocessing
 import os
 import re
+import signal
 import sys
+import time
 from dataclasses import dataclass, replace
+from multiprocessing import connection as mp_connection
 from pathlib import Path
 from typing import Callable
 
@@ -20,7 +23,7 @@ from .cache import FactsCache, ResultsCache
 from .catalog import Catalog, load_catalog
 from .checks import Rule, all_rules, evt900_unused_suppression
 from .config import Config
-from .discovery import SourceFile
+from .discovery import SourceError, SourceFile, read_source
 from .model import FileFacts, Finding, Problem, Span
 
 ProgressFn = Callable[[int, int], None]
@@ -52,33 +55,29 @@ def _init_worker(extension: dict, tag_keys: tuple[str, ...]) -> None:
 
     raise_recursion_limit()
     # a syntax tree is a million short-lived objects: the cyclic collector's passes over
-    # them cost about a fifth of the analysis; collect once per file instead (not per
-    # batch: a batch's trees alive at once cost ~40% more peak memory, and more time)
+    # them cost about a fifth of the analysis; collect once per file instead
     gc.disable()
     _worker_state["catalog"] = load_catalog(extension)
     _worker_state["tag_keys"] = frozenset(tag_keys)
     gc.freeze()  # what is loaded by now lives as long as the worker: keep it out of every pass
 
 
-def _analyze(job: _Job, raw: bytes | None = None) -> FileFacts:
+def _analyze(job: _Job, raw: bytes) -> FileFacts:
     from .source import analyze_source
 
-    if raw is None:
-        try:
-            raw = Path(job.path).read_bytes()
-        except OSError as error:
-            return FileFacts(job.rel, job.module, job.aliases,
-                             problem=Problem(f"cannot read: {error.strerror or error}", Span(1, 1, 1, 1)))
     return analyze_source(raw, path=job.rel, module=job.module, aliases=job.aliases, is_package=job.is_package,
                           catalog=_worker_state["catalog"], tag_keys=_worker_state["tag_keys"])
 
 
-def _analyze_many(jobs: list[tuple[_Job, bytes]]) -> list[FileFacts]:
-    results = []
-    for job, raw in jobs:
-        results.append(_analyze(job, raw))
-        gc.collect()  # at most one file's syntax tree alive at a time
-    return results
+def _analyze_guarded(job: _Job, raw: bytes) -> FileFacts:
+    """The file's facts; an unexpected error in the facts pass becomes the file's EVT000
+    (naming the error) instead of ending the run."""
+    try:
+        return _analyze(job, raw)
+    except Exception as error:  # noqa: BLE001 - one file's bug must not cost the others
+        return FileFacts(job.rel, job.module, job.aliases,
+                         problem=Problem(f"internal error while analysing this file: {type(error).__name__}: {error}",
+                                         Span(1, 1, 1, 1)))
 
 
 def _pool_context():
@@ -92,47 +91,183 @@ def _crashed(job: _Job) -> FileFacts:
                                      Span(1, 1, 1, 1)))
 
 
+def _timed_out(job: _Job, limit: float) -> FileFacts:
+    return FileFacts(job.rel, job.module, job.aliases,
+                     problem=Problem(f"analysis took longer than file-time-limit ({limit:g} s): not analysed",
+                                     Span(1, 1, 1, 1)))
+
+
+_READY = "ready"
+_MAX_FAILED_STARTS = 3
+
+# the parent's ends of every worker's pipe: a forked worker closes its copies, so that
+# the death of the main process reaches each worker as the end of its pipe
+_parent_ends: list = []
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel kill this worker when the main process dies (Linux), whatever the
+    worker is doing then: a CI job's timeout kills the main process, and a worker deep in a
+    pathological parse would otherwise go on for minutes.  Elsewhere the worker leaves when
+    its pipe closes."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the main process died before the request took effect
+        os._exit(1)
+
+
+def _worker_main(conn, parent: int, extension: dict, tag_keys: tuple[str, ...]) -> None:
+    _die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    for end in _parent_ends:
+        end.close()
+    _init_worker(extension, tag_keys)
+    conn.send(_READY)  # the time limit counts from here: a file's own analysis, not the start-up
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        job, raw = task
+        facts = _analyze_guarded(job, raw)
+        gc.collect()  # at most one file's syntax tree alive at a time
+        conn.send(facts)
+
+
+class _Worker:
+    """One worker process and the file it is working on (one at a time, so a crash or a
+    timeout is always pinned on the right file)."""
+
+    def __init__(self, context, config: Config):
+        self.conn, child_end = context.Pipe()
+        self.process = context.Process(target=_worker_main, daemon=True,
+                                       args=(child_end, os.getpid(), config.catalog, config.tag_keys))
+        _parent_ends.append(self.conn)
+        try:
+            self.process.start()
+        finally:
+            child_end.close()
+        self.job: _Job | None = None
+        self.started = 0.0
+        self.ready = False
+
+    def give(self, job: _Job, raw: bytes) -> bool:
+        try:
+            self.conn.send((job, raw))
+        except (OSError, ValueError):
+            return False
+        self.job, self.started = job, time.monotonic()
+        return True
+
+    def stop(self, kill: bool = False) -> None:
+        if not kill:
+            try:
+                self.conn.send(None)
+            except (OSError, ValueError):
+                kill = True
+        if kill and self.process.is_alive():
+            self.process.kill()
+        self.process.join(timeout=None if kill else 5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.conn.close()
+        if self.conn in _parent_ends:
+            _parent_ends.remove(self.conn)
+
+
+MAX_WORKERS = 64
+
+
+def worker_count(jobs: int, files: int) -> int:
+    """Never more workers than files, than a few per core, or than ``MAX_WORKERS``."""
+    return max(1, min(jobs, files, 4 * (os.cpu_count() or 1), MAX_WORKERS))
+
+
 def _run_pool(pending: list[tuple[_Job, bytes]], jobs: int, config: Config,
               progress: ProgressFn | None, done_before: int, total: int,
               on_result: Callable[[FileFacts], None]) -> dict[str, FileFacts]:
-    """Analyse in worker processes; a worker's death turns its file into EVT000 and the
-    pool is replaced, so one file can never take the run down.  ``on_result`` sees each
-    file's facts as they arrive (the cache is written while the workers go on)."""
+    """Analyse in worker processes, one file per worker at a time.  A worker that dies
+    turns its file into EVT000 and is replaced; one that spends longer than
+    ``file-time-limit`` on a file is killed and the file is EVT000.  Either way the file is
+    tried once, and the run goes on.  ``on_result`` sees each file's facts as they arrive
+    (the cache is written while the workers go on); a crashed or timed-out file is not
+    passed to it (it is not cached: a crash may not recur)."""
     results: dict[str, FileFacts] = {}
-    args = (config.catalog, config.tag_keys)
     context = _pool_context()
+    limit = config.file_time_limit
     done = done_before
-    # largest files first, in small batches, so no worker is left with a big file at the
-    # end while the other idles (results are put back in discovery order afterwards)
-    queue = sorted(pending, key=lambda item: len(item[1]), reverse=True)
-    batch = max(1, min(8, len(queue) // (jobs * 8) or 1))
-    while queue:
-        executor = futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker, initargs=args)
-        chunks = [queue[i:i + batch] for i in range(0, len(queue), batch)]
-        submitted = {executor.submit(_analyze_many, chunk): chunk for chunk in chunks}
-        broken = False
-        try:
-            for future in futures.as_completed(submitted):
-                try:
-                    for facts in future.result():
-                        results[facts.path] = facts
-                        on_result(facts)
-                        done += 1
-                except futures.process.BrokenProcessPool:
-                    broken = True
-                    break
-                if progress is not None:
-                    progress(done, total)
-        finally:
-            executor.shutdown(wait=True, cancel_futures=True)
-        queue = [item for item in queue if item[0].rel not in results]
-        if broken:
-            if batch == 1 and jobs == 1:
-                # with one worker and one file per task the first unfinished file is the culprit
-                culprit = queue.pop(0)[0]
-                results[culprit.rel] = _crashed(culprit)  # not cached: a crash may not recur
-                done += 1
-            jobs, batch = 1, 1
+    # largest files first, so no worker is left with a big file at the end while the
+    # others idle (results are put back in discovery order afterwards)
+    queue = collections.deque(sorted(pending, key=lambda item: len(item[1]), reverse=True))
+    workers = [_Worker(context, config) for _ in range(worker_count(jobs, len(queue)))]
+
+    def finish(worker: _Worker, facts: FileFacts, cacheable: bool) -> None:
+        nonlocal done
+        results[facts.path] = facts
+        if cacheable:
+            on_result(facts)
+        worker.job = None
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    failed_starts = 0
+
+    def replace_worker(index: int) -> _Worker:
+        workers[index].stop(kill=True)
+        workers[index] = _Worker(context, config)
+        return workers[index]
+
+    try:
+        while True:
+            for index, worker in enumerate(workers):
+                if worker.ready and worker.job is None and queue:
+                    job, raw = queue.popleft()
+                    if not worker.give(job, raw):
+                        queue.appendleft((job, raw))  # the worker is gone: a new one takes the file
+                        replace_worker(index)
+            busy = [w for w in workers if w.job is not None]
+            starting = [w for w in workers if not w.ready]
+            if not busy and not queue:
+                break
+            now = time.monotonic()
+            wait_for = max(0.0, min(w.started + limit for w in busy) - now) if busy else None
+            ready = set(mp_connection.wait([w.conn for w in busy + starting], timeout=wait_for))
+            for index, worker in enumerate(workers):
+                if not worker.ready and worker.conn in ready:
+                    try:
+                        worker.ready = worker.conn.recv() == _READY
+                    except (EOFError, OSError):
+                        failed_starts += 1
+                        if failed_starts > _MAX_FAILED_STARTS:
+                            raise RuntimeError("the analysis worker processes fail to start") from None
+                        replace_worker(index)
+                    continue
+                if worker.job is None:
+                    continue
+                if worker.conn in ready:
+                    try:
+                        facts = worker.conn.recv()
+                    except (EOFError, OSError):
+                        job = worker.job
+                        finish(replace_worker(index), _crashed(job), cacheable=False)
+                        continue
+                    finish(worker, facts, cacheable=True)
+                elif time.monotonic() - worker.started > limit:
+                    job = worker.job
+                    finish(replace_worker(index), _timed_out(job, limit), cacheable=False)
+    finally:
+        for worker in workers:
+            worker.stop(kill=worker.job is not None)
     return results
 
 
@@ -165,10 +300,13 @@ def analyze_files(sources: list[SourceFile], config: Config, *, jobs: int, cache
     for source in sources:
         job = _Job(str(source.path), source.rel, source.module, source.aliases, source.is_package)
         try:
-            raw = contents[source.rel] if contents is not None and source.rel in contents else source.path.read_bytes()
-        except OSError as error:
+            if source.problem is not None:
+                raise SourceError(source.problem)
+            raw = contents[source.rel] if contents is not None and source.rel in contents \
+                else read_source(source.path, config.max_file_size)
+        except SourceError as error:
             facts_by_path[job.rel] = FileFacts(job.rel, job.module, job.aliases,
-                                               problem=Problem(f"cannot read: {error.strerror or error}", Span(1, 1, 1, 1)))
+                                               problem=Problem(str(error), Span(1, 1, 1, 1)))
             continue
         read.append((job, raw, cache.key(job, raw)))
     run_key = None

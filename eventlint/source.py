@@ -128,12 +128,25 @@ def _ast_precheck(text: str) -> tuple[ast.Module | None, Problem | None]:
     ast is a tenth of libcst's cost and its tree gives the facts their positions; where
     CPython's own parser runs out of stack (an 8,000-term ``1 + 1 + ...`` chain),
     libcst takes tens of seconds and then crashes its process."""
+    limit = sys.getrecursionlimit()
+    try:
+        # CPython bounds the depth of the tree it builds by the recursion limit (three
+        # levels per unit on 3.11), which workers raise for libcst's sake; at about 2,000
+        # levels libcst needs seconds per file, growing steeply with depth
+        sys.setrecursionlimit(_AST_RECURSION_LIMIT)
+    except RecursionError:
+        pass
     try:
         return ast.parse(text), None
     except (RecursionError, MemoryError):
         return None, Problem("too deeply nested or too long an expression for the parser", Span(1, 1, 1, 1))
     except (SyntaxError, ValueError, OverflowError):
         return None, None
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+_AST_RECURSION_LIMIT = 700
 
 
 _AT = re.compile(r"error at (\d+):(\d+): ")

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from . import model
+from .discovery import read_at_most
 from .model import (Binding, CallFact, ClassFact, Dispatch, FileFacts, Finding, Fix, FunctionFact, Location, LoopFact,
                     Param, Problem, ReturnFact, Span, Suppression, TextEdit)
 
@@ -145,15 +146,7 @@ def _read_regular(path: Path, limit: int, *, private: bool = False) -> bytes | N
             return None
         if private and hasattr(os, "geteuid") and (info.st_uid != os.geteuid() or info.st_mode & 0o022):
             return None
-        chunks = []
-        size = 0
-        while size <= limit:
-            chunk = os.read(handle, min(1 << 20, limit + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        return b"".join(chunks) if size <= limit else None
+        return read_at_most(handle, limit)
     finally:
         os.close(handle)
 
@@ -312,20 +305,12 @@ _SPECIALISED: dict[object, Decoder] = {
 }
 
 
-def _tuple_of(item: Decoder) -> Decoder:
+def _sequence_of(item: Decoder, build: type = tuple) -> Decoder:
+    """A JSON array decoded item by item into ``build`` (a tuple or a list)."""
     def decode(value):
         if type(value) is not list:
             raise _Invalid
-        return tuple(map(item, value))
-
-    return decode
-
-
-def _list_of(item: Decoder) -> Decoder:
-    def decode(value):
-        if type(value) is not list:
-            raise _Invalid
-        return list(map(item, value))
+        return build(map(item, value))
 
     return decode
 
@@ -434,11 +419,11 @@ def _decoder(hint, decoders: dict[type, Decoder]) -> Decoder:
     if origin is tuple and len(arguments) == 2 and arguments[1] is Ellipsis:
         if arguments[0] is int:
             return _tuple_of_leaves(int)
-        return _tuple_of(_decoder(arguments[0], decoders))
+        return _sequence_of(_decoder(arguments[0], decoders))
     if origin is tuple and arguments and Ellipsis not in arguments:
         return _fixed_tuple([_decoder(argument, decoders) for argument in arguments])
     if origin is list and len(arguments) == 1:
-        return _list_of(_decoder(arguments[0], decoders))
+        return _sequence_of(_decoder(arguments[0], decoders), list)
     raise TypeError(f"the cache cannot store {hint!r}")
 
 

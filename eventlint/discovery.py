@@ -47,20 +47,27 @@ def read_source(path: Path, limit: int) -> bytes:
             raise SourceError(f"not a regular file ({_file_kind(info.st_mode)}): not read")
         if info.st_size > limit:
             raise SourceError(f"larger than max-file-size ({info.st_size:,} > {limit:,} bytes): not read")
-        chunks, size = [], 0
-        while size <= limit:
-            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > limit:  # it grew after the check
+        data = read_at_most(fd, limit)
+        if data is None:  # it grew after the check
             raise SourceError(f"larger than max-file-size ({limit:,} bytes): not read")
-        return b"".join(chunks)
+        return data
     except OSError as error:
         raise SourceError(f"cannot read: {error.strerror or error}") from None
     finally:
         os.close(fd)
+
+
+def read_at_most(fd: int, limit: int) -> bytes | None:
+    """What is left to read on ``fd``, or None when that is more than ``limit`` bytes (a
+    file that grows while it is read never costs more than ``limit + 1`` bytes)."""
+    chunks, size = [], 0
+    while size <= limit:
+        chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks) if size <= limit else None
 
 
 def _file_kind(mode: int) -> str:

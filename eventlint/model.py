@@ -1,7 +1,8 @@
 """Records shared by every layer: locations, findings, fixes and per-file facts.
 
-Everything here is a frozen, slotted dataclass of plain values so that facts can be
-pickled across the process pool and cached on disk.
+Everything here is a frozen, slotted dataclass of plain values, so that facts cross the
+process pool (pickled between eventlint's own processes) and are cached on disk as plain
+JSON records (``eventlint.cache``; nothing read from disk is ever unpickled).
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ marker must never appear.
 from __future__ import annotations
 
 import ast
-import contextlib
 import hashlib
 import json
 import os
@@ -30,6 +29,8 @@ from eventlint.catalog import load_catalog
 from eventlint.config import Config
 from eventlint.model import FileFacts, Finding, Fix, Location, Problem, Span, TextEdit
 from eventlint.source import analyze_source
+
+from .test_cache_and_jobs import inside
 
 PACKAGE = Path(__file__).resolve().parent.parent / "eventlint"
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -65,16 +66,6 @@ def key_folder(tmp_path, monkeypatch):
     folder = tmp_path / "user-cache"
     monkeypatch.setenv(cache.KEY_DIR_VARIABLE, str(folder))
     return folder
-
-
-@contextlib.contextmanager
-def inside(folder: Path):
-    before = os.getcwd()
-    os.chdir(folder)
-    try:
-        yield folder
-    finally:
-        os.chdir(before)
 
 
 def write_project(root: Path) -> Path:

@@ -6,6 +6,7 @@ users under ``[tool.eventlint.catalog]`` with the same schema.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import sys
 from dataclasses import dataclass, field
@@ -230,6 +231,24 @@ def _param(raw, where: str) -> ParamSpec | None:
     return ParamSpec(raw.get("keyword"), position, None if default is None else str(default))
 
 
+def _seconds(raw: dict, where: str) -> float | None:
+    """A library's default timeout: a finite number of seconds, at least 0, or absent."""
+    value = raw.get("default")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise CatalogError(f"{where}: default must be a finite number of seconds, at least 0 (got {value!r})")
+    return float(value)
+
+
+def _strings(raw: dict, key: str, where: str) -> tuple[str, ...]:
+    """A list of method or end names."""
+    value = raw.get(key, ())
+    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
+        raise CatalogError(f"{where}: {key} must be a list of names, like {key} = [\"name\"] (got {value!r})")
+    return tuple(value)
+
+
 def _names(raw: dict, where: str) -> list[str]:
     names = raw.get("names", [raw["name"]] if "name" in raw else None)
     if not names or not all(isinstance(n, str) and n for n in names):
@@ -271,8 +290,8 @@ def _entry(key: str, name: str, raw: dict, where: str):
     try:
         if key == "channel":
             return ChannelApi(
-                name, raw.get("family", name.split(".")[0]), tuple(raw.get("put", ())), tuple(raw.get("get", ())),
-                tuple(raw.get("ends", ())), _param(raw.get("maxsize"), where),
+                name, raw.get("family", name.split(".")[0]), _strings(raw, "put", where), _strings(raw, "get", where),
+                _strings(raw, "ends", where), _param(raw.get("maxsize"), where),
             )
         if key == "subscription":
             handler = _param(raw.get("handler", {"position": 0}), where)
@@ -286,8 +305,7 @@ def _entry(key: str, name: str, raw: dict, where: str):
             context = raw.get("context", "any")
             if context not in ("any", "async", "await"):
                 raise CatalogError(f"{where}: context must be \"any\", \"async\" or \"await\"")
-            default = raw.get("default")
-            return BlockingApi(name, _param(raw.get("timeout"), where), None if default is None else float(default), fix,
+            return BlockingApi(name, _param(raw.get("timeout"), where), _seconds(raw, where), fix,
                                raw.get("reason", ""), context, bool(raw.get("by-name", False)), raw.get("requires", ""))
         if key == "timeout-scope":
             kind = raw.get("kind", "async")
@@ -296,9 +314,8 @@ def _entry(key: str, name: str, raw: dict, where: str):
             return TimeoutScopeApi(name, kind, _param(raw.get("deadline"), where))
         if key == "consumer":
             return ConsumerApi(name)
-        default = raw.get("default")
-        return ClientApi(name, tuple(raw.get("methods", ())), _param(raw.get("timeout"), where),
-                         _param(raw.get("constructor-timeout"), where), None if default is None else float(default),
+        return ClientApi(name, _strings(raw, "methods", where), _param(raw.get("timeout"), where),
+                         _param(raw.get("constructor-timeout"), where), _seconds(raw, where),
                          str(raw.get("timeout-method", "")), raw.get("fix", "unsafe"), raw.get("reason", ""),
                          raw.get("context", "any"))
     except (TypeError, ValueError) as error:

@@ -147,6 +147,29 @@ def test_bad_catalogue_extension_is_exit_2(project, capsys):
     assert len(err.splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ("[[tool.eventlint.catalog.blocking]]\nname = 'corp.wait'\ndefault = nan\n",
+         "[[blocking]] #1: default must be a finite number of seconds, at least 0 (got nan)"),
+        ("[[tool.eventlint.catalog.client]]\nname = 'corp.Client'\ndefault = -5\n",
+         "[[client]] #1: default must be a finite number of seconds, at least 0 (got -5)"),
+        ("[[tool.eventlint.catalog.blocking]]\nname = 'corp.wait'\ndefault = 'ten'\n",
+         "[[blocking]] #1: default must be a finite number of seconds, at least 0 (got 'ten')"),
+        ("[[tool.eventlint.catalog.channel]]\nname = 'corp.Bus'\nput = 3\n",
+         "[[channel]] #1: put must be a list of names, like put = [\"name\"] (got 3)"),
+        ("[[tool.eventlint.catalog.channel]]\nname = 'corp.Bus'\nget = 'pop'\n",
+         "[[channel]] #1: get must be a list of names, like get = [\"name\"] (got 'pop')"),
+    ],
+    ids=["nan-default", "negative-default", "string-default", "put-number", "get-string"],
+)
+def test_catalogue_values_of_the_wrong_kind_are_one_line_and_exit_2(project, capsys, entry, message):
+    settings(project, entry)
+    assert main(["check", "--no-cache", "--jobs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"eventlint: error: catalogue: [tool.eventlint.catalog]: {message}\n"
+
+
 def test_good_settings_take_effect(project, capsys):
     (project / "broken.py").write_text("def f(:\n")
     (project / "skipped").mkdir()

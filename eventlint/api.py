@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import baseline as baselines
 from .catalog import CatalogError
+from .checks import all_rules
 from .config import MAX_JOBS, Config, ConfigError, find_project_root, load_config
 from .discovery import SourceFile, source_files
 from .engine import ProgressFn, analyze_files, filter_findings, matches_codes, run_checks, selected_rules, with_paths
@@ -120,8 +121,8 @@ def _analyse(project: Project, *, select: tuple[str, ...], ignore: tuple[str, ..
         return _Analysed(analysis.files, None, rules, analysis.findings, analysis.cache_hits)
     graph = EventGraph(analysis.files, analysis.catalog)
     findings = run_checks(graph, config, rules)
-    findings = filter_findings(findings, analysis.files, config,
-                               report_unused=report_unused and not matches_codes("EVT900", ignored),
+    reviews = [rule for rule in all_rules() if rule.review is not None and not matches_codes(rule.code, ignored)]
+    findings = filter_findings(findings, analysis.files, config, reviews=reviews if report_unused else [],
                                ran=tuple(rule.code for rule in rules),
                                line_text=lines.get if lines is not None else None)
     if analysis.run_key is not None and cache_folder is not None:

@@ -159,7 +159,7 @@ def _progress_wanted() -> bool:
 
 
 def _render(output_format: str, result, output_file: str | None, statistics: bool) -> str:
-    from .engine import known_rules
+    from .checks import all_rules
     from .report import github, json_format, sarif, text
 
     files = len(result.files)
@@ -167,7 +167,7 @@ def _render(output_format: str, result, output_file: str | None, statistics: boo
         return json_format.render(result.findings, files, result.unanalyzable)
     if output_format == "sarif":
         named = {f.code for f in result.findings}
-        rules = list(result.rules) + [rule for rule in known_rules() if rule.code in named]
+        rules = list(result.rules) + [rule for rule in all_rules() if rule.code in named]
         return sarif.render(result.findings, rules, base=Path.cwd())
     if output_format == "github":
         return github.render(result.findings)
@@ -275,9 +275,9 @@ def rules_command(output_format):
     """List every rule: code, name, whether it can be fixed, and what it finds."""
     import json
 
-    from .engine import known_rules
+    from .checks import all_rules
 
-    rules = known_rules()
+    rules = all_rules()
     if output_format == "json":
         rows = [{"code": r.code, "name": r.name, "fixable": r.fixable, "summary": r.summary} for r in rules]
         click.echo(json.dumps(rows, indent=2))
@@ -292,10 +292,10 @@ def rules_command(output_format):
 @click.argument("code")
 def explain_command(code):
     """Print the documentation of rule CODE (e.g. EVT001)."""
-    from .engine import known_rules
+    from .checks import all_rules
     from .report.sarif import rule_page
 
-    rule = {r.code: r for r in known_rules()}.get(code.strip().upper())
+    rule = {r.code: r for r in all_rules()}.get(code.strip().upper())
     if rule is None:
         _fail(f"unknown rule code {code!r} (`eventlint rules` lists them)")
         sys.exit(EXIT_ERROR)

@@ -9,7 +9,6 @@ import gc
 import hashlib
 import multiprocessing
 import os
-import re
 import signal
 import sys
 import time
@@ -21,7 +20,7 @@ from typing import Callable
 from . import __version__
 from .cache import FactsCache, ResultsCache
 from .catalog import Catalog, load_catalog
-from .checks import Rule, all_rules, evt900_unused_suppression
+from .checks import Review, Rule, all_rules
 from .config import Config
 from .discovery import SourceError, SourceFile, read_source
 from .model import FileFacts, Finding, Problem, Span
@@ -361,16 +360,9 @@ def matches_codes(code: str, prefixes: tuple[str, ...]) -> bool:
 
 
 def selected_rules(select: tuple[str, ...], ignore: tuple[str, ...]) -> list[Rule]:
-    rules = all_rules()
+    rules = [r for r in all_rules() if r.check is not None]
     chosen = [r for r in rules if not select or matches_codes(r.code, select)]
     return [r for r in chosen if not matches_codes(r.code, ignore)]
-
-
-def known_rules() -> list[Rule]:
-    """Every rule with a code: the graph checks plus EVT900, which the engine itself decides."""
-    rules = all_rules()
-    codes = {rule.code for rule in rules}
-    return rules + [rule for rule in (evt900_unused_suppression.RULE,) if rule.code not in codes]
 
 
 def run_checks(graph, config: Config, rules: list[Rule]) -> list[Finding]:
@@ -417,77 +409,19 @@ def _glob_match(path: str, pattern: str) -> bool:
 
 
 def filter_findings(findings: list[Finding], files: list[FileFacts], config: Config, *,
-                    report_unused: bool = False, ran: tuple[str, ...] = (),
+                    reviews: list[Rule] = (), ran: tuple[str, ...] = (),
                     line_text: Callable[[str, int], str | None] | None = None) -> list[Finding]:
-    """Drop suppressed and per-file-ignored findings.  With ``report_unused``, add an EVT900
-    finding for each suppression comment that silenced none of ``findings`` (the checks'
-    output before any filtering); ``ran`` are the codes of the rules that ran."""
+    """Drop suppressed and per-file-ignored findings, then add what the ``reviews`` rules
+    (EVT900) find in ``findings`` (the checks' output before any filtering); ``ran`` are
+    the codes of the rules that ran."""
     by_path = {f.path: f for f in files}
     kept = [f for f in findings if not is_suppressed(f, by_path.get(f.path)) and not per_file_ignored(f, config)]
-    if report_unused:
-        unused = unused_suppressions(findings, files, ran, line_text)
-        kept += [f for f in unused if not _names_code(f, by_path.get(f.path)) and not per_file_ignored(f, config)]
+    if reviews:
+        review = Review(tuple(findings), tuple(files), ran, line_text)
+        for rule in reviews:
+            kept += [f for f in rule.review(review) if not per_file_ignored(f, config)]
         kept.sort(key=Finding.sort_key)
     return kept
-
-
-_COMMENT = re.compile(r"#\s*(?:eventlint:\s*ignore(?:\[[^\]]*\])?|noqa(?::\s*[A-Z0-9 ,]+)?)")
-
-
-def _names_code(finding: Finding, facts: FileFacts | None) -> bool:
-    """Silenced by a comment that names the code: a bare ``# eventlint: ignore`` must not
-    hide the report that it is itself unused."""
-    return facts is not None and any(
-        finding.span.line in s.applies_to and finding.code in s.codes for s in facts.suppressions
-    )
-
-
-def unused_suppressions(findings: list[Finding], files: list[FileFacts], ran: tuple[str, ...],
-                        line_text: Callable[[str, int], str | None] | None = None) -> list[Finding]:
-    """One EVT900 finding per suppression comment that silenced nothing.
-
-    Only eventlint's own codes count: ``# noqa: E501`` belongs to another linter and is
-    never reported, and a code whose rule did not run (``--select``) can't be judged.
-    """
-    known = {rule.code for rule in known_rules()}
-    by_path = {f.path: f for f in files}
-    used: set[tuple[str, int, str]] = set()
-    for finding in findings:
-        facts = by_path.get(finding.path)
-        for s in facts.suppressions if facts is not None else ():
-            if finding.span.line in s.applies_to and (not s.codes or finding.code in s.codes):
-                used.add((finding.path, s.line, finding.code if s.codes else ""))
-    code, name = evt900_unused_suppression.CODE, evt900_unused_suppression.NAME
-    reports: list[Finding] = []
-    for facts in files:
-        for s in facts.suppressions:
-            where = "on this line" if len(s.applies_to) == 1 else "on this or the next line"
-            if not s.codes:
-                if (facts.path, s.line, "") in used:
-                    continue
-                message = f"unused suppression: no finding {where} to silence"
-            else:
-                ours = [c for c in s.codes if c.startswith("EVT") and c != code]
-                unknown = [c for c in ours if c not in known]
-                idle = [c for c in ours if c in ran and c not in unknown and (facts.path, s.line, c) not in used]
-                if not unknown and not idle:
-                    continue
-                parts = []
-                if idle:
-                    parts.append(f"no {', '.join(idle)} finding {where} to silence")
-                if unknown:
-                    parts.append(f"{', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not an eventlint rule")
-                message = "unused suppression: " + "; ".join(parts)
-            reports.append(Finding(code, name, message, facts.path, _comment_span(facts.path, s.line, line_text)))
-    return reports
-
-
-def _comment_span(path: str, line: int, line_text: Callable[[str, int], str | None] | None) -> Span:
-    text = line_text(path, line) if line_text is not None else None
-    match = _COMMENT.search(text) if text else None
-    if match is None:
-        return Span(line, 1, line, 1)
-    return Span(line, match.start() + 1, line, match.end() + 1)
 
 
 def with_paths(findings: list[Finding], rewrite: Callable[[str], str]) -> list[Finding]:

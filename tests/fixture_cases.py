@@ -13,6 +13,8 @@ EXPECT = re.compile(r"#\s*expect:\s*([A-Z0-9, ]+)")
 
 def cases(code: str) -> list[Path]:
     folder = FIXTURES / code
+    if not folder.is_dir():
+        return []
     return sorted(p for p in folder.iterdir() if (p.suffix == ".py" or p.is_dir()) and not p.name.startswith(("_", ".")))
 
 

@@ -46,7 +46,7 @@ def test_sarif_is_valid_and_complete(project, capsys):
     [run] = log["runs"]
     driver = run["tool"]["driver"]
     assert (driver["name"], driver["informationUri"].startswith("https://")) == ("eventlint", True)
-    assert [r["id"] for r in driver["rules"]] == [r.code for r in all_rules()]
+    assert [r["id"] for r in driver["rules"]] == [r.code for r in all_rules() if r.check is not None]  # the rules that ran
     evt001 = next(r for r in driver["rules"] if r["id"] == "EVT001")
     assert evt001["name"] == "exposed-raw-queue"
     assert evt001["help"]["markdown"].startswith("# EVT001 exposed-raw-queue\n")

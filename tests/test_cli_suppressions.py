@@ -4,12 +4,10 @@ unused-suppression, which is reported only with ``--report-unused-suppressions``
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 
 from eventlint import api
-from eventlint.catalog import rules_dir
 from eventlint.cli import main
 
 
@@ -134,25 +132,6 @@ def test_cli_flag_exit_code(project, capsys):
     out = capsys.readouterr().out
     assert "m.py:1:8: EVT900 unused suppression: no EVT001 finding on this line to silence" in out
 
-
-BLOCK = re.compile(r"^```python (bad|good)\n(.*?)^```", re.S | re.M)
-HEADINGS = ["What it does", "Why is this bad", "Example", "Use instead", "Fix and its safety", "Options", "References"]
-
-
-def test_evt900_page_has_the_headings():
-    page = (rules_dir() / "EVT900.md").read_text(encoding="utf-8")
-    assert page.startswith("# EVT900 unused-suppression\n")
-    assert re.findall(r"^## (.+)$", page, re.M) == HEADINGS
-
-
-@pytest.mark.parametrize(
-    "verdict,source", BLOCK.findall((rules_dir() / "EVT900.md").read_text(encoding="utf-8")))
-def test_evt900_page_example(project, verdict, source):
-    codes = [code for code, _ in findings(project, source, report_unused_suppressions=True)]
-    if verdict == "bad":
-        assert "EVT900" in codes
-    else:
-        assert codes == []
 
 
 def test_suppression_after_another_linters_comment(tmp_path, monkeypatch):

@@ -4,8 +4,9 @@ The cache folder usually sits in the project under review, and a repository can 
 one (committed, or restored by CI), so nothing read from it is trusted:
 
 - an entry is plain data, JSON of positional lists, and is decoded only into the record
-  classes of ``eventlint.model`` listed in ``RECORDS``, each field checked against its
-  annotation; nothing read from disk is ever executed or unpickled;
+  classes of ``eventlint.model`` listed in ``RECORDS`` and the members of the enums listed
+  in ``ENUMS`` (stored as their text), each field checked against its annotation; nothing
+  read from disk is ever executed or unpickled;
 - every entry carries an HMAC-SHA256 of its kind, its name and its payload, keyed by a
   random key kept in the user's cache folder (``platformdirs.user_cache_dir``), outside
   every project. A repository cannot know the key, so it cannot forge an entry.
@@ -34,8 +35,9 @@ from typing import Any, Callable, Protocol
 
 from . import model
 from .discovery import read_at_most
-from .model import (Binding, CallFact, ClassFact, Dispatch, FileFacts, Finding, Fix, FunctionFact, Location, LoopFact,
-                    Param, Problem, ReturnFact, Span, Suppression, TextEdit)
+from .model import (Binding, CallFact, ClassFact, Dispatch, DispatchKind, FileFacts, Finding, Fix, FunctionFact, Location,
+                    LoopFact, Param, Payload, PayloadShape, Problem, ReturnFact, Span, Suppression, Table, TableKey, Tag,
+                    TextEdit)
 
 # Version 1 of the format was a pickle behind an unkeyed digest: never read again.
 _ENTRY_MAGIC = b"eventlint-cache-2\n"  # a cache entry: this, the HMAC, the JSON payload
@@ -56,8 +58,12 @@ _CACHEDIR_TAG = (
 _GITIGNORE = "# Created by eventlint: the cache is never committed.\n*\n"
 
 # The only classes an entry can be decoded into.
-RECORDS: tuple[type, ...] = (Span, Location, TextEdit, Fix, Finding, ClassFact, Param, FunctionFact, CallFact, Binding,
-                             ReturnFact, Dispatch, LoopFact, Suppression, Problem, FileFacts)
+RECORDS: tuple[type, ...] = (Span, Location, TextEdit, Fix, Finding, ClassFact, Param, FunctionFact, Tag, Payload,
+                             CallFact, Binding, ReturnFact, Dispatch, TableKey, Table, LoopFact, Suppression, Problem,
+                             FileFacts)
+# The only enums a field may hold: stored as the member's text, decoded by looking the
+# text up among the members (an unknown text makes the entry invalid).
+ENUMS: tuple[type, ...] = (PayloadShape, DispatchKind)
 
 
 class _Invalid(Exception):
@@ -339,11 +345,16 @@ def _record(cls: type, decoders: dict[type, Decoder]) -> Decoder:
     with its plan: looking the element types up is the whole shape check."""
     slot_types: list[tuple[type, ...]] = []  # the JSON types each element of the list may have
     slot_kinds: list[object] = []  # per element: None (plain), "strings" or (decoder, value when empty)
+    members: list[tuple[int, dict[str, object]]] = []  # (element, the enum's members by text) of enum fields
     spliced: list[tuple[int, int, type]] = []  # (first element, end, record) of spliced records
     field_ends: list[int] = []  # the number of elements up to and including each field
     for hint in _hints(cls):
         if hint in _PLAIN:
             slot_types.append((hint,))
+            slot_kinds.append(None)
+        elif hint in ENUMS:
+            members.append((len(slot_types), {member.value: member for member in hint}))
+            slot_types.append((str,))
             slot_kinds.append(None)
         elif _is_flat(hint):
             inner = _hints(hint)
@@ -373,6 +384,7 @@ def _record(cls: type, decoders: dict[type, Decoder]) -> Decoder:
                            if isinstance(kind, tuple) and signature[i] is list)
             plans[signature] = (strings, nested)
     spliced_ = tuple(reversed(spliced))  # from the right, so earlier positions stay valid
+    members_ = tuple(members)
     join = _join
     find = plans.get
 
@@ -381,6 +393,12 @@ def _record(cls: type, decoders: dict[type, Decoder]) -> Decoder:
         if plan is None:
             raise _Invalid
         strings, nested = plan
+        for position, by_text in members_:
+            if position < len(value):
+                member = by_text.get(value[position])
+                if member is None:
+                    raise _Invalid
+                value[position] = member
         for position in strings:
             element = value[position]
             join(element)

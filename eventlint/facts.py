@@ -21,13 +21,19 @@ from .model import (  # noqa: F401 - dotted and is_public_name are also this mod
     CallFact,
     ClassFact,
     Dispatch,
+    DispatchKind,
     FileFacts,
     FunctionFact,
     LoopFact,
     Param,
+    Payload,
+    PayloadShape,
     Ref,
     ReturnFact,
     Span,
+    Table,
+    TableKey,
+    Tag,
     dotted,
     is_public_name,
 )
@@ -277,7 +283,7 @@ class _Extractor(cst.CSTVisitor):
         self.constants: dict[str, str] = {}  # module-level NAME = "literal"
         self.all_names: list[str] | None = None
         self.imports: list[tuple[str, str]] = []
-        self.tables: list[tuple[str, str, tuple]] = []
+        self.tables: list[Table] = []
         self.classes: list[ClassFact] = []
         self.functions: list[FunctionFact] = []
         self.bindings: list[Binding] = []
@@ -634,19 +640,19 @@ class _Extractor(cst.CSTVisitor):
                 return
             tag = string_value(element.key)
             if tag is not None:
-                keys.append(("tag", tag))
+                keys.append(TableKey(tag=Tag(tag)))
                 continue
             ref = self.ref(element.key) if isinstance(element.key, (cst.Name, cst.Attribute)) else None
             if ref is None:
                 return
-            keys.append(("class",) + ref)
+            keys.append(TableKey(ref=ref))
         if isinstance(target, cst.Name) and self.frame.kind in ("module", "class"):
             owner = self.module if self.frame.kind == "module" else self.frame.qualname
-            self.tables.append((owner, target.value, tuple(keys)))
+            self.tables.append(Table(owner, target.value, tuple(keys)))
         elif isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
             root = self.lookup(target.value.value)
             if len(root) == 1 and root[0].startswith("I:"):
-                self.tables.append((root[0][2:], target.attr.value, tuple(keys)))
+                self.tables.append(Table(root[0][2:], target.attr.value, tuple(keys)))
 
     def value_of(self, value: cst.BaseExpression, annotation: cst.BaseExpression | None):
         inner = value.expression if isinstance(value, cst.Await) else value
@@ -775,9 +781,9 @@ class _Extractor(cst.CSTVisitor):
             else:
                 args.append(self.arg_ref(arg.value))
                 arg_texts.append(_summary(arg.value))
-        payload: tuple[str, ...] = ()
+        payload = None
         if isinstance(node.func, cst.Attribute) and node.func.attr.value in PUT_METHODS and node.args:
-            payload = self.payload_kind(node.args[0].value)
+            payload = self.payload(node.args[0].value)
         fact = CallFact(
             caller=self.caller(), callee=callee, span=self.span(node), args=tuple(args), keywords=tuple(keywords),
             arg_texts=tuple(arg_texts), keyword_texts=tuple(keyword_texts), has_star=has_star,
@@ -888,53 +894,54 @@ class _Extractor(cst.CSTVisitor):
         # the loop's input is its first receive; later receives in the body are work it does
         self.loops.append(LoopFact(fn.qualname, self.span(node), tuple(sources[:1]), iterates))
 
-    # ---- payload kinds and dispatch (EVT002) ------------------------------------------------
+    # ---- payloads and dispatch ---------------------------------------------------------------
 
-    def payload_kind(self, value: cst.BaseExpression) -> tuple[str, ...]:
+    def payload(self, value: cst.BaseExpression) -> Payload:
+        """The shape of what a put-like call sends (see ``PayloadShape``)."""
         if isinstance(value, cst.Name):
             if value.value in ("None", "Ellipsis"):
-                return ("sentinel",)
+                return _NONE
             fn = self.function_frame()
             if fn is not None:
                 if value.value in fn.caught:
-                    return ("exception",)
+                    return _CAUGHT
                 known = fn.value_types.get(value.value)
                 if known is not None:
-                    return ("new",) + known
+                    return Payload(PayloadShape.CALL, known)
                 if value.value in fn.params and value.value not in fn.names and value.value != fn.self_name:
                     # the caller decides: ``def publish(self, event): self._q.put(event)``
-                    return ("param", value.value)
+                    return Payload(PayloadShape.PARAM, param=value.value)
                 if value.value in fn.names or value.value in fn.params:
-                    return ("unknown",)
-            ref = self.lookup(value.value)
-            return ("ref",) + ref
+                    return _OTHER
+            return Payload(PayloadShape.NAME, self.lookup(value.value))
         if isinstance(value, cst.Ellipsis):
-            return ("sentinel",)
+            return _NONE
         if isinstance(value, cst.Call):
             callee = self.ref(value.func)
-            return ("new",) + callee if callee else ("unknown",)
+            return Payload(PayloadShape.CALL, callee) if callee else _OTHER
         if isinstance(value, cst.Tuple) and value.elements:
             tag = self.tag_value(value.elements[0].value)
-            return ("tag", tag) if tag is not None else ("unknown",)
+            return Payload(PayloadShape.TAGGED, tag=tag) if tag is not None else _OTHER
         if isinstance(value, cst.Dict):
             for element in value.elements:
                 if isinstance(element, cst.DictElement) and string_value(element.key) in self.tag_keys:
                     tag = self.tag_value(element.value)
                     if tag is not None:
-                        return ("tag", tag)
-            return ("unknown",)
-        return ("unknown",)
+                        return Payload(PayloadShape.TAGGED, tag=tag)
+            return _OTHER
+        return _OTHER
 
-    def tag_value(self, node: cst.BaseExpression) -> str | None:
+    def tag_value(self, node: cst.BaseExpression) -> Tag | None:
+        """A string literal, a module constant bound to one, or a dotted constant such as an
+        Enum member (``Kind.USER``), by its qualified name."""
         literal = string_value(node)
         if literal is not None:
-            return literal
+            return Tag(literal)
         if isinstance(node, cst.Name) and node.value in self.constants:
-            return self.constants[node.value]
+            return Tag(self.constants[node.value])
         if isinstance(node, cst.Attribute):  # Enum members and module constants: Kind.USER, kinds.USER
             name = dotted(self.ref(node))  # None for ``self.expected.name``: a value, not a tag
-            # one spelling however it was imported: ``Kind.USER`` and ``kinds.Kind.USER`` agree
-            return ".".join(name.split(".")[-2:]) if name else None
+            return Tag(name, named=True) if name else None
         return None
 
     def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
@@ -979,10 +986,11 @@ class _Extractor(cst.CSTVisitor):
             return (f"P:{fn.qualname}:{name}",)
         return None
 
-    def add_dispatch(self, source: Ref, kind: tuple[str, ...], node: cst.CSTNode) -> None:
+    def add_dispatch(self, source: Ref, kind: DispatchKind, node: cst.CSTNode, ref: Ref = (),
+                     tag: Tag | None = None) -> None:
         fn = self.function_frame()
         if fn is not None:
-            self.dispatches.append(Dispatch(fn.qualname, source, kind, self.span(node)))
+            self.dispatches.append(Dispatch(fn.qualname, source, kind, self.span(node), ref, tag))
 
     def note_dispatch_call(self, node: cst.Call) -> None:
         if not isinstance(node.func, cst.Name) or node.func.value != "isinstance" or len(node.args) != 2:
@@ -993,7 +1001,7 @@ class _Extractor(cst.CSTVisitor):
         for cls in _class_operands(node.args[1].value):
             ref = self.ref(cls)
             if ref is not None:
-                self.add_dispatch(found[0], ("class",) + ref, node)
+                self.add_dispatch(found[0], DispatchKind.CLASS, node, ref=ref)
 
     def visit_Comparison(self, node: cst.Comparison) -> None:
         found = self.item_source(node.left)
@@ -1009,11 +1017,11 @@ class _Extractor(cst.CSTVisitor):
             if how == "type":
                 ref = self.ref(operand)
                 if ref is not None:
-                    self.add_dispatch(source, ("class",) + ref, node)
+                    self.add_dispatch(source, DispatchKind.CLASS, node, ref=ref)
             elif how == "tag":
                 tag = self.tag_value(operand)
                 if tag is not None:
-                    self.add_dispatch(source, ("tag", tag), node)
+                    self.add_dispatch(source, DispatchKind.TAG, node, tag=tag)
 
     def visit_Match(self, node: cst.Match) -> None:
         found = self.item_source(node.subject)
@@ -1025,7 +1033,7 @@ class _Extractor(cst.CSTVisitor):
                 if isinstance(pattern, cst.MatchClass) and how == "item":
                     ref = self.ref(pattern.cls)
                     if ref is not None:
-                        self.add_dispatch(source, ("class",) + ref, case)
+                        self.add_dispatch(source, DispatchKind.CLASS, case, ref=ref)
                 elif isinstance(pattern, cst.MatchSequence) and how == "item" and pattern.patterns:
                     first = pattern.patterns[0]
                     value = getattr(first, "value", None)
@@ -1033,17 +1041,17 @@ class _Extractor(cst.CSTVisitor):
                         value = first.value.value if isinstance(first.value, cst.MatchValue) else None
                     tag = string_value(value) if value is not None else None
                     if tag is not None:
-                        self.add_dispatch(source, ("tag", tag), case)
+                        self.add_dispatch(source, DispatchKind.TAG, case, tag=Tag(tag))
                 elif isinstance(pattern, cst.MatchMapping) and how == "item":
                     for element in pattern.elements:
                         if string_value(element.key) in self.tag_keys and isinstance(element.pattern, cst.MatchValue):
                             tag = string_value(element.pattern.value)
                             if tag is not None:
-                                self.add_dispatch(source, ("tag", tag), case)
+                                self.add_dispatch(source, DispatchKind.TAG, case, tag=Tag(tag))
                 elif isinstance(pattern, cst.MatchValue) and how == "tag":
                     tag = self.tag_value(pattern.value)
                     if tag is not None:
-                        self.add_dispatch(source, ("tag", tag), case)
+                        self.add_dispatch(source, DispatchKind.TAG, case, tag=tag)
 
     def visit_Subscript(self, node: cst.Subscript) -> None:
         # ``HANDLERS[type(item)](item)`` / ``handlers[item["type"]]``: a dict-of-handlers lookup
@@ -1054,7 +1062,12 @@ class _Extractor(cst.CSTVisitor):
             return
         table = self.ref(node.value)
         if table is not None:
-            self.add_dispatch(found[0], ("table",) + table, node)
+            self.add_dispatch(found[0], DispatchKind.TABLE, node, ref=table)
+
+
+_NONE = Payload(PayloadShape.NONE)
+_CAUGHT = Payload(PayloadShape.CAUGHT)
+_OTHER = Payload(PayloadShape.OTHER)
 
 
 def _has_deadline(call: cst.Call, deadline) -> bool:

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, fields
+from enum import Enum
 from operator import attrgetter
 
 # A reference is a symbolic path to a value, produced by the facts pass and resolved
-# by the graph.  Its first element is the root, then one step per element:
+# by ``eventlint.resolution``.  Its first element is the root, then one step per element:
 #   "G:pkg.mod.name"   a global (module attribute) by qualified name
 #   "I:pkg.mod.Class"  an instance of a class (``self`` in a method)
 #   "C:pkg.mod.Class"  the class object itself (``cls`` in a classmethod)
 #   "P:pkg.mod.func:arg" a parameter of a function
 #   "L:pkg.mod.func:var" a local variable the pass could not pin down
+#   "T:declared"       (a whole reference) a declaration without a value
 #   ".attr"            attribute access
 #   "()"               call
 #   "[]"               subscription
+#   "#i"               the i-th element of an unpacked value
+#   "<item>"           an item received from the channel before it
 Ref = tuple[str, ...]
 
 
@@ -60,6 +64,15 @@ def split_lines(text: str, keepends: bool = False) -> list[str]:
     if lines and not lines[-1]:
         lines.pop()
     return lines
+
+
+class Named(str, Enum):
+    """An enum whose members are their own text: they compare, hash, print and serialise as
+    that text (``PayloadShape.TAGGED == "tag"``), so code that still spells the text keeps
+    working and the cache stores the text."""
+
+    __str__ = str.__str__
+    __format__ = str.__format__
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +154,36 @@ class FunctionFact:
     is_property: bool = False
 
 
+class PayloadShape(Named):
+    """What the first argument of a put-like call (``q.put(x)``, ``send(x)``...) looks like."""
+
+    CALL = "new"  # a call, ``Event(...)`` or ``make()``: ``Payload.ref`` is the callee
+    NAME = "ref"  # a name or attribute: ``Payload.ref`` is what it names
+    TAGGED = "tag"  # a tuple whose first element, or a dict whose tag key, is a tag: ``Payload.tag``
+    NONE = "none"  # the literal ``None`` or ``...``
+    CAUGHT = "caught"  # a name bound by ``except ... as name``
+    PARAM = "param"  # a parameter of the enclosing function: ``Payload.param`` is its name
+    OTHER = "unknown"  # any other expression, or a local whose value the pass cannot pin down
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    """A constant that names a kind of item, in a payload, a dispatch test or a table key."""
+
+    text: str  # a string literal's value, or the qualified name of a constant (``app.kinds.Kind.USER``)
+    named: bool = False  # ``text`` is a qualified name rather than a string's value
+
+
+@dataclass(frozen=True, slots=True)
+class Payload:
+    """The first argument of a put-like call, by shape (see ``PayloadShape``)."""
+
+    shape: PayloadShape
+    ref: Ref = ()  # CALL: the callee; NAME: the reference
+    tag: Tag | None = None  # TAGGED: the tag
+    param: str = ""  # PARAM: the parameter's name
+
+
 @dataclass(frozen=True, slots=True)
 class CallFact:
     """A call site: ``callee(args)`` inside ``caller`` (a function qualname or module)."""
@@ -155,7 +198,7 @@ class CallFact:
     has_star: bool = False
     awaited: bool = False
     timeout_scope: str = ""  # "" | "sync" | "async": innermost enclosing timeout scope kind
-    payload: tuple[str, ...] = ()  # kinds of the first argument (see facts.payload_kind)
+    payload: Payload | None = None  # the first argument of a put-like method call, else None
     # receiver item names bound from this call's result, e.g. ``item = q.get()``
     result_names: tuple[str, ...] = ()
 
@@ -189,14 +232,42 @@ class ReturnFact:
     span: Span
 
 
+class DispatchKind(Named):
+    """How a consumer branches on a received item."""
+
+    CLASS = "class"  # ``isinstance(item, A)``, ``type(item) is A``, ``case A():``: the class is ``ref``
+    TAG = "tag"  # ``kind == "user"``, ``item["type"] == "a"``, ``case ("user", _):``: the tag is ``tag``
+    TABLE = "table"  # ``HANDLERS[type(item)]``, ``handlers[item["type"]]``: the table is ``ref``
+
+
 @dataclass(frozen=True, slots=True)
 class Dispatch:
     """A branch on a value received from a channel, e.g. ``isinstance(item, A)``."""
 
     function: str
-    source: Ref  # the channel the item came from (receiver of the get call)
-    kind: tuple[str, ...]  # ("class", *ref) or ("tag", value)
+    source: Ref  # the channel the item came from (receiver of the get call), or the parameter holding it
+    kind: DispatchKind
     span: Span
+    ref: Ref = ()  # CLASS: the class tested; TABLE: the table looked up
+    tag: Tag | None = None  # TAG: the tag compared with
+
+
+@dataclass(frozen=True, slots=True)
+class TableKey:
+    """One key of a dict literal that maps kinds to handlers: a class or a tag."""
+
+    ref: Ref = ()  # a class (or any name) used as the key
+    tag: Tag | None = None  # a tag used as the key
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A dict literal keyed by tags or classes (``HANDLERS = {"user": on_user}``), bound to
+    ``owner.name``: a module global, a class attribute or an instance attribute (``self.x``)."""
+
+    owner: str  # the module or class qualname
+    name: str
+    keys: tuple[TableKey, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,8 +309,7 @@ class FileFacts:
     calls: tuple[CallFact, ...] = ()
     dispatches: tuple[Dispatch, ...] = ()
     loops: tuple[LoopFact, ...] = ()
-    # dict literals keyed by tags or classes: (owner, name, keys); a key is ("tag", v) or ("class", *ref)
-    tables: tuple[tuple[str, str, tuple[tuple[str, ...], ...]], ...] = ()
+    tables: tuple[Table, ...] = ()
     suppressions: tuple[Suppression, ...] = ()
 
 
@@ -256,7 +326,7 @@ def _reduce_by_fields(cls: type) -> None:
     cls.__reduce__ = __reduce__
 
 
-for _record in (Span, Location, TextEdit, Fix, Finding, ClassFact, Param, FunctionFact, CallFact, Binding, ReturnFact,
-                Dispatch, LoopFact, Suppression, Problem, FileFacts):
+for _record in (Span, Location, TextEdit, Fix, Finding, ClassFact, Param, FunctionFact, Tag, Payload, CallFact, Binding,
+                ReturnFact, Dispatch, TableKey, Table, LoopFact, Suppression, Problem, FileFacts):
     _reduce_by_fields(_record)
 

@@ -142,7 +142,7 @@ def test_answers_in_a_cycle_do_not_depend_on_which_name_came_first(project):
     answers = set()
     for first in "abcdefghij":
         graph = EventGraph(facts, catalog)
-        graph._memo.clear()
+        graph.resolver.forget()
         order = [first, *(n for n in "abcdefghij" if n != first)]
         answers.add(tuple(sorted((n, graph.resolve(("I:hub.Hub", f".{n}"))) for n in order)))
     assert len(answers) == 1
@@ -155,7 +155,7 @@ def test_resolution_does_not_use_the_python_stack(project):
     facts = check(project).files
     catalog = check(project).graph.catalog
     graph = EventGraph(facts, catalog)
-    graph._memo.clear()
+    graph.resolver.forget()
     limit = sys.getrecursionlimit()
     try:
         sys.setrecursionlimit(len(inspect.stack(0)) + 60)  # far fewer frames than the chain has links
@@ -238,6 +238,6 @@ def test_a_value_growing_along_a_cycle_keeps_what_leads_out_of_it(project):
     attribute, copied = ("I:hub.Hub", ".x"), ("I:hub.Hub", ".x", ".copy", "()")
     for order in ((attribute, copied), (copied, attribute)):
         graph = EventGraph(result.files, result.graph.catalog)
-        graph._memo.clear()
+        graph.resolver.forget()
         answers = dict(zip(order, map(graph.resolve, order)))
         assert answers[attribute].name == "lib.make()"

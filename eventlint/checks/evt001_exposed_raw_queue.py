@@ -6,7 +6,7 @@ from typing import Iterator
 
 from ..config import Config
 from ..graph import Channel, EventGraph
-from ..model import Finding, Fix, is_public_name
+from ..model import Finding, Fix, FunctionFact, Location, Span, is_public_name
 from . import Rule
 
 CODE = "EVT001"
@@ -18,11 +18,38 @@ def _owner_name(graph: EventGraph, channel: Channel) -> str:
     return channel.owner[len(channel.module) + 1:] if channel.owner.startswith(channel.module + ".") else channel.owner
 
 
+def outside_uses(graph: EventGraph, channel: Channel) -> list[Location]:
+    """The puts and gets on the channel from outside its owner: they bypass its validation."""
+    uses = []
+    for op in graph.operations_on(channel.id):
+        if not graph.is_inside_owner(channel, op.function, op.path):
+            verb = "puts to" if op.direction == "put" else "gets from"
+            where = graph.short_name(op.function, op.path) if op.function in graph.functions else "module code"
+            uses.append(Location(op.path, op.call.span, f"{where} {verb} it directly (.{op.method}())"))
+    return uses
+
+
+def returned_channels(graph: EventGraph) -> Iterator[tuple[FunctionFact, Channel, str, Span]]:
+    """(function, channel, returned name, return span) for the returns that can hand a
+    channel to outside code: methods returning a channel, and module-level functions
+    returning a channel global of their own module.  A nested function is reachable by no
+    name from outside, and a function returning another module's channel or a local one
+    exposes nothing that is not exposed already."""
+    for returned in graph.channel_returns():
+        fn, channel = returned.function, returned.channel
+        if fn.owner_class is None:
+            if fn.qualname.rpartition(".")[0] != returned.module:
+                continue
+            if channel.scope != "module" or channel.module != returned.module:
+                continue
+        yield fn, channel, returned.name, returned.span
+
+
 def check(graph: EventGraph, config: Config) -> Iterator[Finding]:
     for channel in graph.all_channels():
         if channel.scope == "local":
             continue
-        related = tuple(graph.outside_uses(channel))
+        related = tuple(outside_uses(graph, channel))
         for name, end, binding in channel.names:
             if not binding.public:
                 continue
@@ -40,7 +67,7 @@ def check(graph: EventGraph, config: Config) -> Iterator[Finding]:
                            f"make it private and expose methods instead")
                 symbol = f"{channel.owner}.{name}"
             yield Finding(CODE, NAME, message, channel.path, binding.span, symbol=symbol, related=related, fix=FIX)
-    for method, channel, attr, span in graph.returned_channels():
+    for method, channel, attr, span in returned_channels(graph):
         if not method.public or is_public_name(attr) or channel.scope == "local":
             continue
         short = method.qualname.rsplit(".", 1)[-1]
@@ -56,7 +83,7 @@ def check(graph: EventGraph, config: Config) -> Iterator[Finding]:
             message = (f"public {kind} `{owner}.{short}` returns the private raw {channel.constructor} `{attr}`, "
                        f"handing callers the channel itself")
         yield Finding(CODE, NAME, message, graph.path_of[method.qualname], span, symbol=method.qualname,
-                      related=tuple(graph.outside_uses(channel)), fix=FIX)
+                      related=tuple(outside_uses(graph, channel)), fix=FIX)
 
 
 RULE = Rule(CODE, NAME, "A raw queue or channel is reachable from outside its owner through a public name.", "unsafe", check)

@@ -1,12 +1,22 @@
-"""EVT002: one untyped channel carries two or more distinct event kinds."""
+"""EVT002: one untyped channel carries two or more distinct event kinds.
+
+The rule's policy: a kind is a project class (not an exception class), an outside class
+(a capitalised name that is neither a builtin nor an exception), or a tag (a string, or a
+constant such as an Enum member spelled ``Class.MEMBER`` however it was imported).  The
+shutdown sentinels ``None`` and ``...``, exceptions put for error propagation and class
+objects themselves are not kinds.  A consumer's dispatch counts when one function branches
+on two or more distinct kinds.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Iterator
 
 from ..config import Config
-from ..graph import EventGraph
-from ..model import Finding, Fix
+from ..graph import EventGraph, looks_like_exception
+from ..model import DispatchKind, Finding, Fix, Location, PayloadShape, Tag
+from ..resolution import Value, ValueKind
 from . import Rule
 
 CODE = "EVT002"
@@ -15,11 +25,89 @@ _MAX_RELATED = 12
 FIX = Fix("unsafe", "migrate-to-bus: move the channel to eventlint.bus with one typed subscription per kind")
 
 
+def spell(tag: Tag) -> str:
+    """A tag as kinds are compared and shown: a constant by its last two parts, so that
+    ``Kind.USER`` and ``kinds.Kind.USER`` are one kind."""
+    return ".".join(tag.text.split(".")[-2:]) if tag.named else tag.text
+
+
+def kind_of_class(graph: EventGraph, value: Value | None) -> str | None:
+    """A display name for an event class, or None when it is not an event kind."""
+    if value is None:
+        return None
+    if value.kind == ValueKind.CLASS:
+        if graph.is_exception_class(value.name):
+            return None
+        return graph.short_name(value.name, graph.path_of.get(value.name, ""))
+    if value.kind == ValueKind.API:
+        name = value.name
+        last = name.rsplit(".", 1)[-1]
+        if name.startswith("builtins.") or not last[:1].isupper() or looks_like_exception(name) or "()" in name:
+            return None
+        return last
+    return None
+
+
+def payload_kinds(graph: EventGraph, channel_id: str) -> list[tuple[str, Location]]:
+    """The kinds put on the channel, each with its put site."""
+    kinds = []
+    for site in graph.payloads_put(channel_id):
+        payload, call, path = site.payload, site.call, site.path
+        if payload.shape == PayloadShape.TAGGED:
+            label = repr(spell(payload.tag))
+            kinds.append((label, Location(path, call.span, f"puts {label} events")))
+        elif payload.shape == PayloadShape.CALL or payload.shape == PayloadShape.NAME:
+            value = graph.resolve(payload.ref)
+            if value is not None and value.kind == ValueKind.INSTANCE:
+                value = Value(ValueKind.CLASS, value.name)
+            elif payload.shape == PayloadShape.CALL and value is not None and value.kind == ValueKind.FUNCTION:
+                value = graph.step(value, "()")
+                value = Value(ValueKind.CLASS, value.name) if value is not None and value.kind == ValueKind.INSTANCE else None
+            if (payload.shape == PayloadShape.NAME and value is not None and value.kind == ValueKind.CLASS
+                    and not graph.is_exception_class(value.name)):
+                value = None  # a class object itself, not an event
+            kind = kind_of_class(graph, value)
+            if kind is not None:
+                kinds.append((kind, Location(path, call.span, f"puts {kind}")))
+    return kinds
+
+
+def dispatch_kinds(graph: EventGraph, channel_id: str) -> list[tuple[str, Location]]:
+    """Kinds a consumer of the channel dispatches on, from consumers with 2+ branches."""
+    per_function: dict[str, list[tuple[str, Location]]] = defaultdict(list)
+    for site in graph.dispatches_on(channel_id):
+        dispatch, path = site.dispatch, site.path
+        if dispatch.kind == DispatchKind.TABLE:
+            for key in graph.table_keys(dispatch.ref):
+                label = repr(spell(key.tag)) if key.tag is not None else kind_of_class(graph, graph.resolve(key.ref))
+                if label is not None:
+                    where = graph.short_name(dispatch.function, path)
+                    per_function[dispatch.function].append(
+                        (label, Location(path, dispatch.span, f"{where} looks up {label} in a handler table")))
+            continue
+        if dispatch.kind == DispatchKind.TAG:
+            label = repr(spell(dispatch.tag))
+        else:
+            value = graph.resolve(dispatch.ref)
+            if value is not None and value.kind == ValueKind.API and value.name.startswith("builtins."):
+                label = None if looks_like_exception(value.name) or value.name == "builtins.type" else value.name[9:]
+            else:
+                label = kind_of_class(graph, value)
+        if label is not None:
+            where = graph.short_name(dispatch.function, path)
+            per_function[dispatch.function].append((label, Location(path, dispatch.span, f"{where} dispatches on {label}")))
+    kinds = []
+    for branches in per_function.values():
+        if len({label for label, _ in branches}) >= 2:
+            kinds.extend(branches)
+    return kinds
+
+
 def check(graph: EventGraph, config: Config) -> Iterator[Finding]:
     for channel in graph.all_channels():
         if channel.element_type is not None:
             continue
-        evidence = graph.payload_kinds(channel.id) + graph.dispatch_kinds(channel.id)
+        evidence = payload_kinds(graph, channel.id) + dispatch_kinds(graph, channel.id)
         kinds = sorted({kind for kind, _ in evidence})
         if len(kinds) < 2:
             continue

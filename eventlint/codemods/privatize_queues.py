@@ -28,6 +28,7 @@ import libcst as cst
 from libcst.metadata import GlobalScope, MetadataWrapper, PositionProvider, ScopeProvider
 
 from .. import facts as facts_module
+from ..checks.evt001_exposed_raw_queue import returned_channels
 from ..model import FileFacts, Finding, Ref, Span
 from . import CodemodContext, CodemodResult, Skipped
 
@@ -264,7 +265,7 @@ class _Run:
             for name, _end, binding in channel.names:
                 if binding.span == finding.span and finding.symbol.endswith("." + name):
                     return ("rename", channel, name, binding)
-        for method, channel, attr, span in self.graph.returned_channels():
+        for method, channel, attr, span in returned_channels(self.graph):
             if method.qualname == finding.symbol and span == finding.span:
                 return ("accessor", channel, method.qualname.rsplit(".", 1)[-1], method, attr)
         return None

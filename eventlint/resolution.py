@@ -1,0 +1,562 @@
+"""Resolution: what a name, attribute, call result or parameter may hold, across modules.
+
+``Resolver`` answers questions about references (``eventlint.model.Ref``) from every file's
+facts: imports and re-exports, ``self.attr`` through project base classes, module-level
+instances, the values callers pass for a parameter, class hierarchies.  Its answers are
+``Value`` records.  It knows nothing of rules: the index (``eventlint.graph``) tells it
+which bindings hold channels once it has found them, and the checks decide what the values
+mean.
+
+Every answer is memoised and every question terminates, whatever the shape of the project
+(see the note on goals in ``Resolver``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from dataclasses import dataclass
+
+from .catalog import Catalog
+from .model import Binding, CallFact, ClassFact, FileFacts, FunctionFact, Named, Ref
+
+_MISSING = object()
+_MAX_CALL_SITES = 64
+_MAX_MRO = 64
+# passes over one cyclic group of goals before it counts as growing along its cycle: on the
+# standard library 864 of 871 groups settle in their second pass, one in its third, and the
+# four still changing after the fourth are attributes copied from themselves
+_GROUP_PASSES = 4
+
+
+class ValueKind(Named):
+    """What a resolved value is; ``Value.name`` says which one."""
+
+    MODULE = "module"  # a project module: its canonical name
+    CLASS = "class"  # a class object: a project class's qualname
+    INSTANCE = "instance"  # an instance of a project class: the class's qualname
+    FUNCTION = "function"  # a project function or method: its qualname
+    CHANNEL = "channel"  # a channel (or one end of one): the channel's id
+    GETTER = "getter"  # a channel's get method, not yet called (``get = q.get``): the channel's id
+    ITEM = "item"  # an item received from a channel: the channel's id
+    # anything outside the project, by its dotted name as the code reaches it: "()" after a
+    # call, "#i" for the i-th element of an unpacked result (``"httpx.Client()"``)
+    API = "api"
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    """A value an expression may hold."""
+
+    kind: ValueKind
+    name: str  # see ``ValueKind``
+    # CHANNEL: the end of a pipe or memory channel the name holds, as the catalogue names it
+    # (``ChannelApi.ends``: "send", "receive", "both"); "" for the channel as a whole
+    end: str = ""
+    heuristic: bool = False  # found through the one channel with that attribute name, not by resolution
+    origin: CallFact | None = None  # API: the call that made an outside instance, when it was bound from one
+
+
+class _Frame:
+    """One goal being evaluated by ``Resolver._run``."""
+
+    __slots__ = ("goal", "evaluation", "number", "low", "position", "reply", "cyclic", "passes", "previous", "first")
+
+    def __init__(self, goal, evaluation, number: int, position: int):
+        self.goal = goal
+        self.evaluation = evaluation
+        self.number = self.low = number
+        self.position = position  # where the goal sits on the stack of open goals
+        self.reply = None  # the value of the goal it asked for last
+        self.cyclic = False  # it asked for itself
+        self.passes = 1
+        self.previous = None  # the group's values after the previous pass, by goal
+        self.first = None  # and after its first pass, when every request into the cycle had None
+
+
+class Resolver:
+    """Resolution over the facts of every file of a run.
+
+    Every question is a *goal*, a small tuple such as ("member", module, name) or
+    ("ref", ref).  Each goal has an evaluator: a generator that yields the goals it needs
+    and receives their values, so that ``_run`` drives them all from one explicit stack and
+    no chain of imports, aliases, attributes or callers in the analysed project can deepen
+    Python's own stack.  Results are memoised per goal.
+    """
+    #
+    # Every question resolution answers is a *goal*, a small tuple such as
+    # ("member", module, name) or ("ref", ref).  Each goal has an evaluator: a generator that
+    # yields the goals it needs and receives their values, so that ``_run`` drives them all
+    # from one explicit stack and no chain of imports, aliases, attributes or callers in the
+    # analysed project can deepen Python's own stack.  Results are memoised per goal.
+    #
+    # Cycles are normal in real code (``from a import x`` inside ``a``, ``self.a = self.b`` and
+    # ``self.b = self.a``, a package and its modules importing each other).  ``_run`` finds the
+    # strongly connected groups of goals as it goes (Tarjan's algorithm): a goal asked for while
+    # its own group is still open gets its value so far (None at first), and when the group
+    # closes it is evaluated again, each such request now answered by the previous pass, until
+    # its values settle.  A group still changing after ``_GROUP_PASSES`` passes holds a value
+    # that grows along its cycle (``self.x = self.x.copy()``): it keeps its first pass, where
+    # the cycle added nothing.  Either way each member holds what the alternatives leading out
+    # of the cycle give, and the group is memoised together, once.  Every goal is evaluated a
+    # bounded number of times, so resolution costs time linear in the goals it visits.
+
+    def __init__(self, files: list[FileFacts], catalog: Catalog):
+        self.catalog = catalog
+        self.files = files  # the caller's order: calls are indexed in it
+        self.modules: dict[str, FileFacts] = {}  # every name a module is importable as -> its facts
+        self.classes: dict[str, ClassFact] = {}
+        self.functions: dict[str, FunctionFact] = {}
+        self.path_of: dict[str, str] = {}  # module, class or function qualname -> path
+        self.module_bindings: dict[tuple[str, str], Binding] = {}  # (module, name) -> its last binding
+        self.class_bindings: dict[tuple[str, str], list[Binding]] = defaultdict(list)  # (class, name) -> bindings
+        self.local_bindings: dict[tuple[str, str], Binding] = {}  # (function, name) -> its last binding
+        self.imports: dict[tuple[str, str], str] = {}  # (module, local name) -> qualified target
+        self._bindings: dict[int, Binding] = {}
+        self._channels: dict[int, tuple[str, str]] = {}  # id(binding) -> (channel id, end)
+        self._getters: dict[str, tuple[str, ...]] = {}  # channel id -> its get methods
+        self._import_names: dict[str, str] = {}
+        self._memo: dict[tuple, object] = {}
+        self._running = False
+        self._evaluators = {
+            "ref": self._eval_ref, "member": self._eval_member, "attr": self._eval_attr, "binding": self._eval_binding,
+            "param": self._eval_param, "calls": self._eval_calls, "mro": self._eval_mro, "bases": self._eval_bases,
+            "channel-class": self._eval_channel_class,
+        }
+
+    def add(self, facts: FileFacts) -> None:
+        """Index one module's definitions, imports and bindings."""
+        if facts.problem is not None:
+            return
+        for name in (facts.module, *facts.aliases):
+            self.modules.setdefault(name, facts)
+        for cls in facts.classes:
+            self.classes[cls.qualname] = cls
+            self.path_of[cls.qualname] = facts.path
+        for fn in facts.functions:
+            self.functions[fn.qualname] = fn
+            self.path_of[fn.qualname] = facts.path
+        for local, target in facts.imports:
+            self.imports[(facts.module, local)] = target
+        for binding in facts.bindings:
+            if binding.scope == "module":
+                self.module_bindings[(binding.owner, binding.name)] = binding
+            elif binding.scope == "local":
+                self.local_bindings[(binding.owner, binding.name)] = binding
+            else:
+                self.class_bindings[(binding.owner, binding.name)].append(binding)
+            self._bindings[id(binding)] = binding
+        self.path_of[facts.module] = facts.path
+
+    def bind_channel(self, binding: Binding, channel: str, end: str, gets: tuple[str, ...]) -> None:
+        """``binding`` makes a channel (``end`` of it); ``gets`` are its get methods (the first
+        binding of a channel id says).  Call ``forget`` once every channel is known: earlier
+        answers may have missed one."""
+        self._channels[id(binding)] = (channel, end)
+        self._getters.setdefault(channel, gets)
+
+    def forget(self) -> None:
+        """Drop every memoised answer."""
+        self._memo.clear()
+
+    # ---- names ----------------------------------------------------------------------------
+
+    def canonical_module(self, name: str) -> str:
+        facts = self.modules.get(name)
+        return facts.module if facts is not None else name
+
+    def canonical(self, qualname: str) -> str:
+        """Rewrite a qualname that starts with a module alias to the module's own name."""
+        parts = qualname.split(".")
+        for cut in range(len(parts), 0, -1):
+            head = ".".join(parts[:cut])
+            facts = self.modules.get(head)
+            if facts is not None:
+                return ".".join([facts.module, *parts[cut:]])
+        return qualname
+
+    def import_name(self, qualname: str) -> str:
+        """The shortest name a project class or function is importable by (its module's
+        shortest alias), used to match it against the catalogue."""
+        cached = self._import_names.get(qualname)
+        if cached is not None:
+            return cached
+        best = qualname
+        parts = qualname.split(".")
+        for cut in range(len(parts) - 1, 0, -1):
+            facts = self.modules.get(".".join(parts[:cut]))
+            if facts is not None:
+                shortest = min((facts.module, *facts.aliases), key=len)
+                best = ".".join([shortest, *parts[cut:]])
+                break
+        self._import_names[qualname] = best
+        return best
+
+    # ---- questions --------------------------------------------------------------------------
+
+    def resolve(self, ref: Ref | None) -> Value | None:
+        """What ``ref`` names (None when unknown)."""
+        if not ref:
+            return None
+        return self._solve(("ref", ref))
+
+    def resolve_global(self, name: str) -> Value | None:
+        """What the dotted global ``name`` names."""
+        return self._run(self._global(name))
+
+    def module_member(self, module: str, name: str) -> Value | None:
+        return self._solve(("member", module, name))
+
+    def step(self, value: Value, step: str) -> Value | None:
+        """What one more step of a reference (".attr", "()", ...) gives from ``value``."""
+        return self._run(self._step(value, step))
+
+    def attribute(self, cls: str, attr: str) -> Value | None:
+        """The attribute ``attr`` of class ``cls`` (or of its instances)."""
+        return self._solve(("attr", cls, attr))
+
+    def binding_value(self, binding: Binding) -> Value | None:
+        self._bindings.setdefault(id(binding), binding)
+        return self._solve(("binding", id(binding)))
+
+    def resolve_param(self, spec: str) -> Value | None:
+        """The value of the parameter ``"pkg.mod.func:name"``."""
+        return self._solve(("param", spec))
+
+    def argument_value(self, fn: FunctionFact, index: int, name: str) -> Value | None:
+        """The one value every known call of ``fn`` passes for this parameter."""
+        return self._run(self._argument_value(fn, index, name))
+
+    def mro(self, qualname: str) -> list[str]:
+        """The class and its project base classes, breadth first, without repeats."""
+        return self._solve(("mro", qualname))
+
+    def external_bases(self, qualname: str) -> list[str]:
+        """The outside (non-project) base classes anywhere in the class's hierarchy."""
+        return self._solve(("bases", qualname))
+
+    def calls_to(self, qualname: str) -> tuple[CallFact, ...]:
+        """The calls with arguments of the project class or function ``qualname``."""
+        return (self._solve(("calls",)) or {}).get(qualname, ())
+
+    def channel_class(self, qualname: str) -> str | None:
+        """The catalogue name of the channel class the project class ``qualname`` is, or
+        derives from (None when it is none)."""
+        return self._solve(("channel-class", qualname))
+
+    # ---- the driver -------------------------------------------------------------------------
+
+    def _solve(self, goal: tuple):
+        value = self._memo.get(goal, _MISSING)
+        if value is not _MISSING:
+            return value
+        return self._run(self._evaluators[goal[0]](goal), goal)
+
+    def _run(self, evaluation, goal: tuple | None = None):
+        """Drive ``evaluation`` (the evaluator of ``goal``, or an anonymous question when
+        ``goal`` is None) and every goal it needs to completion; see the note above."""
+        if self._running:
+            raise RuntimeError("resolution re-entered from inside an evaluator")
+        self._running = True
+        memo, evaluators = self._memo, self._evaluators
+        number: dict[tuple, int] = {}  # goal -> its visiting order, while its group is open
+        latest: dict[tuple, object] = {}  # goal -> its value in the current or previous pass
+        open_goals: list[tuple] = []  # Tarjan's stack: goals whose group has not closed yet
+        frames = [_Frame(goal, evaluation, 0, 0)]
+        if goal is not None:
+            number[goal] = 0
+            open_goals.append(goal)
+        counter = 1
+        frame = frames[-1]
+        try:
+            while True:
+                frame = frames[-1]
+                try:
+                    wanted = frame.evaluation.send(frame.reply)
+                except StopIteration as done:
+                    value = done.value
+                    frames.pop()
+                    key = frame.goal
+                    if key is not None:
+                        latest[key] = value
+                        if frame.low == frame.number:
+                            members = open_goals[frame.position:]
+                            settled = latest
+                            if len(members) > 1 or frame.cyclic:
+                                values = {member: latest.get(member) for member in members}
+                                if frame.passes < _GROUP_PASSES and frame.previous != values:
+                                    # evaluate the group again, each back edge now answered by this pass
+                                    for member in members:
+                                        del number[member]
+                                    del open_goals[frame.position:]
+                                    again = _Frame(key, evaluators[key[0]](key), counter, len(open_goals))
+                                    again.passes, again.previous = frame.passes + 1, values
+                                    again.first = values if frame.first is None else frame.first
+                                    number[key] = counter
+                                    counter += 1
+                                    open_goals.append(key)
+                                    frames.append(again)
+                                    continue
+                                if frame.previous != values and frame.first is not None:
+                                    # still changing: a value that grows along the cycle
+                                    # (``self.x = self.x.copy()``); the cycle adds nothing
+                                    settled = frame.first
+                            for member in members:
+                                memo[member] = settled.get(member)
+                                latest.pop(member, None)
+                                del number[member]
+                            del open_goals[frame.position:]
+                            value = memo[key]
+                        elif frames:
+                            parent = frames[-1]
+                            parent.low = min(parent.low, frame.low)
+                    if not frames:
+                        return value
+                    frames[-1].reply = value
+                    continue
+                value = memo.get(wanted, _MISSING)
+                if value is not _MISSING:
+                    frame.reply = value
+                    continue
+                seen = number.get(wanted)
+                if seen is not None:  # a cycle back into the open group
+                    frame.low = min(frame.low, seen)
+                    if wanted == frame.goal:
+                        frame.cyclic = True
+                    frame.reply = latest.get(wanted)
+                    continue
+                number[wanted] = counter
+                frames.append(_Frame(wanted, evaluators[wanted[0]](wanted), counter, len(open_goals)))
+                open_goals.append(wanted)
+                counter += 1
+        except Exception:
+            if frame.goal is not None:
+                memo[frame.goal] = None  # a goal that failed once is not attempted again
+            raise
+        finally:
+            self._running = False
+    # ---- evaluators -------------------------------------------------------------------------
+
+    def _eval_ref(self, goal):
+        ref = goal[1]
+        tag, _, rest = ref[0].partition(":")
+        if tag == "G":
+            value = yield from self._global(rest)
+        elif tag == "I":
+            value = Value(ValueKind.INSTANCE, self.canonical(rest))
+        elif tag == "C":
+            value = Value(ValueKind.CLASS, self.canonical(rest))
+        elif tag == "P":
+            value = yield ("param", rest)
+        elif tag == "L":
+            function, _, name = rest.rpartition(":")
+            binding = self.local_bindings.get((function, name))
+            value = (yield ("binding", id(binding))) if binding is not None else None
+        else:
+            value = None
+        for step in ref[1:]:
+            if value is None:
+                return None
+            value = yield from self._step(value, step)
+        return value
+
+    def _global(self, name: str):
+        if name in ("builtins.None", "builtins.NotImplemented"):
+            return None
+        parts = name.split(".")
+        for cut in range(len(parts), 0, -1):
+            facts = self.modules.get(".".join(parts[:cut]))
+            if facts is None:
+                continue
+            value: Value | None = Value(ValueKind.MODULE, facts.module)
+            for part in parts[cut:]:
+                if value is None:
+                    break
+                value = yield from self._step(value, "." + part)
+            return value
+        return Value(ValueKind.API, name)
+
+    def _eval_member(self, goal):
+        _, module, name = goal
+        qualname = f"{module}.{name}"
+        if qualname in self.classes:
+            return Value(ValueKind.CLASS, qualname)
+        if qualname in self.functions:
+            return Value(ValueKind.FUNCTION, qualname)
+        binding = self.module_bindings.get((module, name))
+        if binding is not None:
+            return (yield ("binding", id(binding)))
+        target = self.imports.get((module, name))
+        if target is not None:
+            return (yield from self._global(target))
+        if qualname in self.modules:
+            return Value(ValueKind.MODULE, self.modules[qualname].module)
+        return None
+
+    def _step(self, value: Value, step: str):
+        kind = value.kind
+        if kind == ValueKind.CHANNEL:
+            if step == "<item>":
+                return Value(ValueKind.ITEM, value.name, heuristic=value.heuristic)
+            if step.startswith(".") and step[1:] in self._getters.get(value.name, ()):
+                return Value(ValueKind.GETTER, value.name, heuristic=value.heuristic)
+            return None
+        if kind == ValueKind.GETTER:
+            return Value(ValueKind.ITEM, value.name, heuristic=value.heuristic) if step == "()" else None
+        if step.startswith("#"):
+            return Value(ValueKind.API, value.name + step, origin=value.origin) if kind == ValueKind.API else None
+        if step.startswith("."):
+            attr = step[1:]
+            if kind == ValueKind.MODULE:
+                return (yield ("member", value.name, attr))
+            if kind == ValueKind.CLASS or kind == ValueKind.INSTANCE:
+                return (yield ("attr", value.name, attr))
+            if kind == ValueKind.API:
+                return Value(ValueKind.API, f"{value.name}.{attr}", origin=value.origin)
+            return None
+        if step == "()":
+            if kind == ValueKind.CLASS:
+                return Value(ValueKind.INSTANCE, value.name, heuristic=value.heuristic)
+            if kind == ValueKind.FUNCTION:
+                fn = self.functions.get(value.name)
+                if fn is not None and fn.returns is not None:
+                    returned = yield ("ref", fn.returns)
+                    if returned is not None and returned.kind == ValueKind.CLASS:
+                        return Value(ValueKind.INSTANCE, returned.name)
+                    if returned is not None and returned.kind == ValueKind.API:
+                        return Value(ValueKind.API, returned.name + "()")
+                return None
+            if kind == ValueKind.API:
+                return Value(ValueKind.API, value.name + "()")
+            return None
+        return None
+
+    def _eval_mro(self, goal):
+        # the length cap bounds the answer, not a recursion: a hierarchy is walked with a queue
+        order, queue, seen = [], deque([goal[1]]), set()
+        while queue and len(order) < _MAX_MRO:
+            current = queue.popleft()
+            if current in seen:
+                continue
+            seen.add(current)
+            order.append(current)
+            cls = self.classes.get(current)
+            if cls is None:
+                continue
+            for base in cls.bases:
+                resolved = (yield ("ref", base)) if base else None
+                if resolved is not None and resolved.kind == ValueKind.CLASS:
+                    queue.append(resolved.name)
+        return order
+
+    def _eval_bases(self, goal):
+        names = []
+        for current in (yield ("mro", goal[1])):
+            cls = self.classes.get(current)
+            if cls is None:
+                continue
+            for base in cls.bases:
+                resolved = (yield ("ref", base)) if base else None
+                if resolved is not None and resolved.kind == ValueKind.API:
+                    names.append(resolved.name)
+        return names
+
+    def _eval_attr(self, goal):
+        _, cls, attr = goal
+        for current in (yield ("mro", cls)):
+            method = f"{current}.{attr}"
+            if method in self.functions:
+                fn = self.functions[method]
+                if fn.is_property and fn.returns is not None:
+                    returned = yield ("ref", fn.returns)
+                    if returned is not None and returned.kind == ValueKind.CLASS:
+                        return Value(ValueKind.INSTANCE, returned.name)
+                return Value(ValueKind.FUNCTION, method)
+            bindings = self.class_bindings.get((current, attr))
+            if bindings:
+                for binding in bindings:
+                    value = yield ("binding", id(binding))
+                    if value is not None:
+                        return value
+                return None
+            if method in self.classes:
+                return Value(ValueKind.CLASS, method)
+        bases = yield ("bases", cls)
+        if bases:
+            # an attribute the project doesn't define comes from the outside base class
+            return Value(ValueKind.API, f"{bases[0]}().{attr}")
+        return None
+
+    def _eval_binding(self, goal):
+        binding = self._bindings[goal[1]]
+        channel = self._channels.get(goal[1])
+        if channel is not None:
+            return Value(ValueKind.CHANNEL, channel[0], channel[1])
+        value = (yield ("ref", binding.value)) if binding.value else None
+        if value is not None and value.kind == ValueKind.API and binding.call is not None and value.origin is None:
+            value = Value(ValueKind.API, value.name, value.end, value.heuristic, binding.call)
+        return value
+
+    def _eval_param(self, goal):
+        function, _, name = goal[1].rpartition(":")
+        fn = self.functions.get(function)
+        if fn is None:
+            return None
+        for index, param in enumerate(fn.params):
+            if param.name != name:
+                continue
+            if param.annotation is not None:
+                annotated = yield ("ref", param.annotation)
+                if annotated is not None and annotated.kind == ValueKind.CLASS:
+                    if (yield ("channel-class", annotated.name)) is None:
+                        return Value(ValueKind.INSTANCE, annotated.name)
+                if (annotated is not None and annotated.kind == ValueKind.API
+                        and annotated.name.rsplit(".", 1)[-1][:1].isupper()):
+                    return Value(ValueKind.API, annotated.name + "()")
+            return (yield from self._argument_value(fn, index, name))
+        return None
+
+    def _argument_value(self, fn: FunctionFact, index: int, name: str):
+        target = fn.qualname
+        if fn.owner_class is not None and fn.qualname.endswith(".__init__"):
+            target = fn.owner_class
+        position = index - (1 if fn.owner_class is not None and fn.params and fn.params[0].name in ("self", "cls") else 0)
+        calls = ((yield ("calls",)) or {}).get(target, ())
+        if len(calls) > _MAX_CALL_SITES:
+            return None  # beyond this many callers the answer is rarely one value anyway
+        values = set()
+        for call in calls:
+            arg = None
+            for key, ref in call.keywords:
+                if key == name:
+                    arg = ref
+            if arg is None and 0 <= position < len(call.args):
+                arg = call.args[position]
+            if not arg:
+                continue
+            value = yield ("ref", arg)
+            if value is not None:
+                values.add(value)
+                if len(values) > 1:
+                    return None
+        return values.pop() if len(values) == 1 else None
+
+    def _eval_calls(self, goal):
+        """The calls with arguments of each project class and function, by qualname."""
+        found: dict[str, list[CallFact]] = defaultdict(list)
+        for facts in self.files:
+            for call in facts.calls:
+                if not call.args and not call.keywords:
+                    continue
+                callee = yield ("ref", call.callee)
+                if callee is not None and (callee.kind == ValueKind.CLASS or callee.kind == ValueKind.FUNCTION):
+                    found[callee.name].append(call)
+        return {name: tuple(calls) for name, calls in found.items()}
+
+    def _eval_channel_class(self, goal):
+        qualname = goal[1]
+        bases = [*map(self.import_name, (yield ("mro", qualname))), *(yield ("bases", qualname))]
+        for base in bases:
+            api = self.catalog.channel(base)
+            if api is not None:
+                return api.name
+        return None

@@ -123,6 +123,57 @@ class Finding:
         return (self.path, self.span.line, self.span.column, self.code, self.message)
 
 
+# ---- fix plans: what a check decided a finding's codemod does ------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PassTimeout:
+    """EVT003: give ``call`` (in the finding's file: the blocking call itself, or the call
+    that creates its client) a timeout: the argument already passed by ``keyword`` or at
+    ``position`` when it is ``None``, else a new ``keyword=`` (or positional) argument."""
+
+    call: Span
+    keyword: str | None
+    position: int | None
+    safety: str  # "safe" | "unsafe" | "" (from the catalogue entry)
+    client_timeout: bool = False  # the value is an ``aiohttp.ClientTimeout(total=...)``, not a number
+
+
+@dataclass(frozen=True, slots=True)
+class WrapInWaitFor:
+    """EVT003: an awaited ``call`` that takes no timeout becomes ``asyncio.wait_for(call, timeout=...)``."""
+
+    call: Span
+    safety: str  # "safe" | "unsafe" (from the catalogue entry)
+
+
+@dataclass(frozen=True, slots=True)
+class NotFixable:
+    """A finding its codemod leaves untouched, and why (shown by ``fix``)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PrivatizeChannel:
+    """EVT001: rename the public attribute or module global ``name`` bound to ``channel``
+    (a channel id) at ``binding`` to a private name, with methods for outside use."""
+
+    channel: str
+    name: str
+    binding: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaceAccessor:
+    """EVT001: the public method or property ``accessor`` (a qualname) hands out the private
+    attribute ``attribute`` holding ``channel``: outside calls through it become methods."""
+
+    channel: str
+    accessor: str
+    attribute: str
+
+
 # ---- facts -------------------------------------------------------------------------
 
 

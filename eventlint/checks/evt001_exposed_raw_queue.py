@@ -6,7 +6,8 @@ from typing import Iterator
 
 from ..config import Config
 from ..graph import Channel, EventGraph
-from ..model import Finding, Fix, FunctionFact, Location, Span, is_public_name
+from ..model import (Finding, Fix, FunctionFact, Location, NotFixable, PrivatizeChannel, ReplaceAccessor, Span,
+                     is_public_name)
 from . import Rule
 
 CODE = "EVT001"
@@ -84,6 +85,21 @@ def check(graph: EventGraph, config: Config) -> Iterator[Finding]:
                        f"handing callers the channel itself")
         yield Finding(CODE, NAME, message, graph.path_of[method.qualname], span, symbol=method.qualname,
                       related=tuple(outside_uses(graph, channel)), fix=FIX)
+
+
+def fix_plan(graph: EventGraph, finding: Finding) -> PrivatizeChannel | ReplaceAccessor | NotFixable:
+    """What ``privatize-queues`` does for one of this rule's findings: the channel and the
+    public name (an attribute or global, or the accessor handing it out) it reported."""
+    for channel in graph.all_channels():
+        if channel.path != finding.path:
+            continue
+        for name, _end, binding in channel.names:
+            if binding.span == finding.span and finding.symbol.endswith("." + name):
+                return PrivatizeChannel(channel.id, name, binding.span)
+    for method, channel, attr, span in returned_channels(graph):
+        if method.qualname == finding.symbol and span == finding.span:
+            return ReplaceAccessor(channel.id, method.qualname, attr)
+    return NotFixable("the channel was not found in the analysis")
 
 
 RULE = Rule(CODE, NAME, "A raw queue or channel is reachable from outside its owner through a public name.", "unsafe", check)

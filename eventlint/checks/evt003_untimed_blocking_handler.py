@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from ..config import Config
 from ..graph import EventGraph
-from ..model import Finding, Fix, Location
+from ..model import CallFact, Finding, Fix, Location, NotFixable, PassTimeout, Span, WrapInWaitFor
 from . import Rule
 
 CODE = "EVT003"
@@ -56,6 +56,67 @@ def check(graph: EventGraph, config: Config) -> Iterator[Finding]:
             fix = Fix(blocking.fix, description + (f" ({blocking.fix_reason})" if blocking.fix_reason else ""))
         caller = reach.path[-1][0]
         yield Finding(CODE, NAME, message, blocking.path, blocking.call.span, symbol=caller, related=tuple(related), fix=fix)
+
+
+TimeoutPlan = PassTimeout | WrapInWaitFor | NotFixable
+
+
+def fix_plans(graph: EventGraph, config: Config,
+              findings: Iterable[Finding]) -> Iterator[tuple[Finding, TimeoutPlan]]:
+    """What ``add-timeouts`` does for each of this rule's ``findings``: where the timeout
+    goes and how, or why it can't be given.  A finding whose call is no longer blocking
+    is left out (there is nothing to do)."""
+    calls = graph.call_graph(config.max_default_timeout)
+    index: dict[tuple[str, Span], CallFact] = {}
+    for facts in graph.files:
+        for call in facts.calls:
+            index[(facts.path, call.span)] = call
+    for finding in findings:
+        if finding.code != CODE:
+            continue
+        call = index.get((finding.path, finding.span))
+        if call is None:
+            yield finding, NotFixable("the call was not found in the analysis")
+            continue
+        fn = graph.functions.get(call.caller)
+        blocking = calls.blocking(call, bool(fn and fn.is_async))
+        if blocking is not None:
+            yield finding, _plan(graph, calls, call, blocking)
+
+
+def _plan(graph: EventGraph, calls, call: CallFact, blocking) -> TimeoutPlan:
+    what = f"`{blocking.api}()`"
+    if blocking.constructor is not None and blocking.constructor_timeout is not None:
+        spec = blocking.constructor_timeout
+        return PassTimeout(blocking.constructor.span, spec.keyword, spec.position, blocking.fix)
+    if not blocking.fix:
+        return NotFixable(_no_fix_reason(graph, calls, call, blocking, what))
+    if blocking.timeout is None:
+        receiver = graph.resolve_channel(call.callee[:-1]) if len(call.callee) > 1 else None
+        channel = graph.channels.get(receiver.name) if receiver is not None else None
+        if channel is not None and channel.api.family in ("trio", "anyio"):
+            return NotFixable(f"{what} is a {channel.api.family} receive: put it in a "
+                              f"`with {channel.api.family}.fail_after(...)` block (not done automatically)")
+        if not call.awaited:
+            return NotFixable(f"{what} is not awaited directly; wrap it in asyncio.wait_for by hand")
+        return WrapInWaitFor(call.span, blocking.fix)
+    spec = blocking.timeout
+    return PassTimeout(call.span, spec.keyword, spec.position, blocking.fix, blocking.api.startswith("aiohttp."))
+
+
+def _no_fix_reason(graph: EventGraph, calls, call: CallFact, blocking, what: str) -> str:
+    value = graph.resolve(call.callee[:-1]) if len(call.callee) > 1 else None
+    if value is not None and value.kind == "api" and value.name.endswith("()"):
+        client = graph.catalog.client(value.name[:-2])
+        if client is not None and client.constructor_timeout is not None:
+            keyword = client.constructor_timeout.keyword or "timeout"
+            origin = value.origin
+            if origin is not None:
+                where = calls.call_path.get(id(origin), "")
+                return (f"{what} takes no timeout; the {value.name[:-2]} client is created at "
+                        f"{where}:{origin.span.line}: pass {keyword}= there")
+            return f"{what} takes no timeout; pass {keyword}= where the {value.name[:-2]} client is created"
+    return f"{what}: {blocking.fix_reason}" if blocking.fix_reason else f"{what} takes no timeout"
 
 
 RULE = Rule(CODE, NAME, "A handler performs, directly or through the functions it calls, a blocking call with no timeout.",

@@ -1,8 +1,10 @@
 """Codemods: libcst rewrites that migrate code found by the checks.
 
-A codemod reads the graph and the findings and returns new file contents; it never
-writes.  ``eventlint.fixer`` verifies and writes them (re-parse, atomic rename, skip
-files changed since they were read, keep encoding and newlines).
+A codemod reads the graph and the findings (each with the fix plan its check made) and
+returns new file contents; it never writes.  ``eventlint.fixer`` verifies and writes them
+(re-parse, atomic rename, skip files changed since they were read, keep encoding and
+newlines).  The rewrite of one file is a ``libcst.codemod`` command; the ``Codemod`` here
+is the project-wide step around those commands that ``eventlint fix`` runs.
 """
 
 from __future__ import annotations
@@ -25,7 +27,10 @@ class Skipped:
 
 
 @dataclass
-class CodemodContext:
+class FixRun:
+    """One codemod's run over the project: what it may read and what it was asked to fix.
+    (libcst's own ``libcst.codemod.CodemodContext`` is the per-file context of a command.)"""
+
     graph: object  # eventlint.graph.EventGraph
     findings: list[Finding]  # root-relative paths
     config: Config
@@ -61,4 +66,9 @@ class Codemod(Protocol):
     description: str
     safety: str  # "safe" | "unsafe" | "mixed" (per site, from the catalogue)
 
-    def run(self, context: CodemodContext) -> CodemodResult: ...
+    def run(self, context: FixRun) -> CodemodResult: ...
+
+
+# The name this record had before libcst's ``CodemodContext`` was used for per-file commands;
+# modules not yet moved to ``FixRun`` import it.
+CodemodContext = FixRun

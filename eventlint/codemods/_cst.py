@@ -1,12 +1,19 @@
-"""libcst helpers the codemods share: find nodes by position, add an argument the way
-the call is already formatted, add an import where a person would put it."""
+"""libcst helpers the codemods share: the base of their per-file commands, the span of a
+node, add an argument the way the call is already formatted, add an import where a person
+would put it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
+import libcst.matchers as m
+from libcst.codemod import Codemod, VisitorBasedCodemodCommand
+from libcst.codemod.visitors import AddImportsVisitor
+from libcst.helpers import get_full_name_for_node
+from libcst.metadata import CodeRange, MetadataWrapper
+
+from ..model import Span
 
 
 def parse_module(text: str) -> cst.Module:
@@ -23,22 +30,50 @@ def parse(text: str) -> MetadataWrapper:
     return MetadataWrapper(parse_module(text), unsafe_skip_copy=True)
 
 
-def nodes_at(wrapper: MetadataWrapper, kind: type) -> dict[tuple[int, int, int, int], cst.CSTNode]:
-    """Every node of ``kind`` by its span (line, column, end line, end column), 1-based
-    as in findings: ``f(x).g()`` and ``f(x)`` start at the same place but end apart."""
-    found: dict[tuple[int, int, int, int], cst.CSTNode] = {}
-    for node, where in wrapper.resolve(PositionProvider).items():
-        if isinstance(node, kind):
-            found.setdefault((where.start.line, where.start.column + 1, where.end.line, where.end.column + 1), node)
-    return found
+def span_of(where: CodeRange) -> Span:
+    """A libcst position as a finding's span (1-based columns)."""
+    return Span(where.start.line, where.start.column + 1, where.end.line, where.end.column + 1)
+
+
+class Command(VisitorBasedCodemodCommand):
+    """A per-file rewrite.  As with any ``CodemodCommand``, the imports asked for with
+    ``add_needed_import`` are added after the transform (unless the file has them), except
+    that a plain ``import x`` goes where ``add_import`` puts it: libcst's own
+    ``AddImportsVisitor`` appends it after the file's last import."""
+
+    def transform_module(self, tree: cst.Module) -> cst.Module:
+        tree = Codemod.transform_module(self, tree)
+        if AddImportsVisitor.CONTEXT_KEY in self.context.scratch:
+            tree = PlacedImportsVisitor(self.context).transform_module(tree)
+        return tree
+
+
+class PlacedImportsVisitor(AddImportsVisitor):
+    """``AddImportsVisitor`` (which skips what the file already imports) that places each
+    plain ``import x`` with ``add_import``, in the order they were asked for."""
+
+    def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
+        placed = []
+        for item in AddImportsVisitor._get_imports_from_context(self.context):
+            if item.module in self.module_imports and item.module not in placed:
+                placed.append(item.module)
+        self.module_imports = set()
+        updated_node = super().leave_Module(original_node, updated_node)
+        for name in placed:
+            updated_node = add_import(updated_node, name)
+        return updated_node
+
+
+_BROKEN = m.ParenthesizedWhitespace()  # whitespace that breaks the line
+_COMMA = m.Comma()
 
 
 def is_none(node: cst.BaseExpression) -> bool:
-    return isinstance(node, cst.Name) and node.value == "None"
+    return m.matches(node, m.Name("None"))
 
 
 def _without_comment(whitespace: cst.BaseParenthesizableWhitespace) -> cst.BaseParenthesizableWhitespace:
-    if isinstance(whitespace, cst.ParenthesizedWhitespace):
+    if m.matches(whitespace, _BROKEN):
         return whitespace.with_changes(first_line=cst.TrailingWhitespace(), empty_lines=[])
     return whitespace
 
@@ -46,10 +81,10 @@ def _without_comment(whitespace: cst.BaseParenthesizableWhitespace) -> cst.BaseP
 def _separator(call: cst.Call) -> cst.Comma:
     """The comma and whitespace the call already puts between its arguments."""
     args = call.args
-    if len(args) >= 2 and isinstance(args[-2].comma, cst.Comma):
+    if len(args) >= 2 and m.matches(args[-2].comma, _COMMA):
         comma = args[-2].comma
         return comma.with_changes(whitespace_after=_without_comment(comma.whitespace_after))
-    if isinstance(call.whitespace_before_args, cst.ParenthesizedWhitespace):
+    if m.matches(call.whitespace_before_args, _BROKEN):
         return cst.Comma(whitespace_after=_without_comment(call.whitespace_before_args))
     return cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
 
@@ -62,8 +97,7 @@ def append_arg(call: cst.Call, arg: cst.Arg) -> cst.Call:
     last = args[-1]
     separator = _separator(call)
     trailing = last.comma
-    if isinstance(trailing, cst.Comma) and isinstance(trailing.whitespace_after, cst.ParenthesizedWhitespace) \
-            and isinstance(separator.whitespace_after, cst.ParenthesizedWhitespace):
+    if m.matches(trailing, m.Comma(whitespace_after=_BROKEN)) and m.matches(separator.whitespace_after, _BROKEN):
         # one argument per line and a trailing comma: the last argument keeps its own
         # comment; the new one takes the line break before the closing parenthesis
         closing = trailing.whitespace_after
@@ -72,7 +106,7 @@ def append_arg(call: cst.Call, arg: cst.Arg) -> cst.Call:
                                                   last_line=separator.whitespace_after.last_line)))
         new = arg.with_changes(comma=cst.Comma(whitespace_after=closing.with_changes(
             first_line=cst.TrailingWhitespace(), empty_lines=[])))
-    elif isinstance(trailing, cst.Comma):
+    elif m.matches(trailing, _COMMA):
         args[-1] = last.with_changes(comma=separator)
         new = arg.with_changes(comma=trailing)
     else:
@@ -89,46 +123,43 @@ def keyword_arg(name: str, value: cst.BaseExpression) -> cst.Arg:
 
 def _top_imports(module: cst.Module) -> Iterator[tuple[int, cst.SimpleStatementLine, cst.BaseSmallStatement]]:
     for index, statement in enumerate(module.body):
-        if isinstance(statement, cst.SimpleStatementLine):
+        if m.matches(statement, m.SimpleStatementLine()):
             for small in statement.body:
-                if isinstance(small, (cst.Import, cst.ImportFrom)):
+                if m.matches(small, _IMPORT):
                     yield index, statement, small
 
 
+_IMPORT = m.Import() | m.ImportFrom()
+
+
 def _dotted(node: cst.BaseExpression | None) -> str:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        return f"{_dotted(node.value)}.{node.attr.value}"
-    return ""
+    """``a.b.c`` for a name or attribute chain, else ""."""
+    return get_full_name_for_node(node) or "" if m.matches(node, m.Name() | m.Attribute()) else ""
 
 
 def module_alias(module: cst.Module, name: str) -> str | None:
     """The local name a module-level ``import name [as alias]`` binds, if any."""
     for _, _, small in _top_imports(module):
-        if isinstance(small, cst.Import):
+        if m.matches(small, m.Import()):
             for alias in small.names:
                 if _dotted(alias.name) == name:
-                    if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                    if m.matches(alias.asname, m.AsName(name=m.Name())):
                         return alias.asname.name.value
                     return name
     return None
 
 
 def _is_docstring(statement: cst.BaseStatement) -> bool:
-    return (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
-            and isinstance(statement.body[0], cst.Expr)
-            and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString)))
+    return m.matches(statement, m.SimpleStatementLine(body=[m.Expr(m.SimpleString() | m.ConcatenatedString())]))
 
 
 def _is_future(statement: cst.BaseStatement) -> bool:
-    return isinstance(statement, cst.SimpleStatementLine) and any(
-        isinstance(small, cst.ImportFrom) and _dotted(small.module) == "__future__" for small in statement.body)
+    return m.matches(statement, m.SimpleStatementLine(body=[m.ZeroOrMore(), m.ImportFrom(module=m.Name("__future__")),
+                                                            m.ZeroOrMore()]))
 
 
 def _is_import(statement: cst.BaseStatement) -> bool:
-    return isinstance(statement, cst.SimpleStatementLine) and all(
-        isinstance(small, (cst.Import, cst.ImportFrom)) for small in statement.body)
+    return m.matches(statement, m.SimpleStatementLine(body=[m.ZeroOrMore(_IMPORT)]))
 
 
 def _insert_before(body: list, index: int, line: cst.SimpleStatementLine) -> None:
@@ -167,7 +198,7 @@ def add_import(module: cst.Module, name: str) -> cst.Module:
         return module.with_changes(body=body)
     top = name.split(".")[0]
     section = next((s for s in sections if any(_imports_package(body[i], top) for i in s)), sections[0])
-    plain = [i for i in section if isinstance(body[i].body[0], cst.Import)]
+    plain = [i for i in section if m.matches(body[i].body[0], m.Import())]
     for index in plain:
         if _dotted(body[index].body[0].names[0].name) > name:
             _insert_before(body, index, line)
@@ -181,6 +212,6 @@ def add_import(module: cst.Module, name: str) -> cst.Module:
 
 def _imports_package(statement: cst.SimpleStatementLine, top: str) -> bool:
     small = statement.body[0]
-    if isinstance(small, cst.ImportFrom):
+    if m.matches(small, m.ImportFrom()):
         return not small.relative and _dotted(small.module).split(".")[0] == top
     return any(_dotted(alias.name).split(".")[0] == top for alias in small.names)

@@ -7,31 +7,26 @@
 - An awaited operation that takes no timeout is wrapped:
   ``await q.get()`` → ``await asyncio.wait_for(q.get(), timeout=10.0)``.
 
-Whether a site's fix is safe comes from its catalogue entry; unsafe sites are only
-changed with ``--unsafe-fixes``.  Sites with no timeout to give are reported with why.
+What to do at each site is the plan EVT003 made (``PassTimeout``, ``WrapInWaitFor`` or
+``NotFixable``); whether it is safe comes from its catalogue entry, and unsafe sites are
+only changed with ``--unsafe-fixes``.  Sites with no timeout to give are reported with why.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
 
 import libcst as cst
+import libcst.matchers as m
+from libcst.codemod import CodemodContext
+from libcst.metadata import PositionProvider
 
-from ..model import CallFact, Finding, Span
-from . import CodemodContext, CodemodResult, Skipped
-from ._cst import add_import, append_arg, is_none, keyword_arg, module_alias, nodes_at
+from ..checks.evt003_untimed_blocking_handler import fix_plans
+from ..model import NotFixable, PassTimeout, Span, WrapInWaitFor
+from . import CodemodResult, FixRun, Skipped
+from ._cst import Command, append_arg, is_none, keyword_arg, module_alias, span_of
 
-CODE = "EVT003"
-
-
-@dataclass(frozen=True, slots=True)
-class _Site:
-    span: Span
-    action: str  # "keyword" | "positional" | "wrap"
-    keyword: str | None = None
-    position: int | None = None
-    # aiohttp documents its ``timeout=`` as an ``aiohttp.ClientTimeout``, not a number
-    client_timeout: bool = False
+Site = PassTimeout | WrapInWaitFor
 
 
 class AddTimeouts:
@@ -40,123 +35,100 @@ class AddTimeouts:
     safety = "mixed"
     independent_files = True  # each file's edits stand alone (no rename across files)
 
-    def run(self, context: CodemodContext) -> CodemodResult:
+    def run(self, context: FixRun) -> CodemodResult:
         result = CodemodResult()
-        graph = context.graph
-        calls = graph.call_graph(context.config.max_default_timeout)
-        index: dict[tuple[str, Span], CallFact] = {}
-        for facts in graph.files:
-            for call in facts.calls:
-                index[(facts.path, call.span)] = call
-        sites: dict[str, dict[Span, _Site]] = {}
-        for finding in context.findings:
-            if finding.code != CODE:
+        sites: dict[str, dict[Span, Site]] = {}
+        for finding, plan in fix_plans(context.graph, context.config, context.findings):
+            if isinstance(plan, NotFixable):
+                result.skipped.append(Skipped(finding.path, finding.span.line, plan.reason))
                 continue
-            call = index.get((finding.path, finding.span))
-            if call is None:
-                result.skipped.append(Skipped(finding.path, finding.span.line, "the call was not found in the analysis"))
-                continue
-            fn = graph.functions.get(call.caller)
-            blocking = calls.blocking(call, bool(fn and fn.is_async))
-            if blocking is None:
-                continue
-            site, reason = self._site(graph, calls, finding, call, blocking)
-            if site is None:
-                result.skipped.append(Skipped(finding.path, finding.span.line, reason))
-                continue
-            if blocking.fix == "unsafe" and not context.unsafe:
+            if plan.safety == "unsafe" and not context.unsafe:
                 continue  # an unsafe fix: counted by the caller as needing --unsafe-fixes
-            sites.setdefault(finding.path, {}).setdefault(site.span, site)
+            sites.setdefault(finding.path, {}).setdefault(plan.call, plan)
         literal = repr(float(context.timeout))
-        for path, by_position in sorted(sites.items()):
+        for path, by_span in sorted(sites.items()):
             text = context.read(path)
-            new_text, problems = _rewrite(context.parse(path), by_position, literal)
-            result.skipped.extend(Skipped(path, line, reason) for line, reason in problems)
+            command = AddTimeoutsCommand(CodemodContext(filename=path), by_span, literal)
+            new_text = command.transform_module(context.parse(path).module).code
+            result.skipped.extend(Skipped(path, line, reason) for line, reason in command.problems())
             if new_text != text:
                 result.changes[path] = new_text
         return result
 
-    @staticmethod
-    def _site(graph, calls, finding: Finding, call: CallFact, blocking) -> tuple[_Site | None, str]:
-        what = f"`{blocking.api}()`"
-        if blocking.constructor is not None and blocking.constructor_timeout is not None:
-            spec = blocking.constructor_timeout
-            where = blocking.constructor.span
-            return _Site(where, "keyword" if spec.keyword else "positional", spec.keyword, spec.position), ""
-        if not blocking.fix:
-            return None, _no_fix_reason(graph, calls, call, blocking, what)
-        if blocking.timeout is None:
-            receiver = graph.resolve_channel(call.callee[:-1]) if len(call.callee) > 1 else None
-            channel = graph.channels.get(receiver.name) if receiver is not None else None
-            if channel is not None and channel.api.family in ("trio", "anyio"):
-                return None, (f"{what} is a {channel.api.family} receive: put it in a "
-                              f"`with {channel.api.family}.fail_after(...)` block (not done automatically)")
-            if not call.awaited:
-                return None, f"{what} is not awaited directly; wrap it in asyncio.wait_for by hand"
-            return _Site(call.span, "wrap"), ""
-        spec = blocking.timeout
-        action = "keyword" if spec.keyword else "positional"
-        return _Site(call.span, action, spec.keyword, spec.position, blocking.api.startswith("aiohttp.")), ""
 
+class AddTimeoutsCommand(Command):
+    """Give the calls at the planned spans of one file their timeout."""
 
-def _no_fix_reason(graph, calls, call: CallFact, blocking, what: str) -> str:
-    value = graph.resolve(call.callee[:-1]) if len(call.callee) > 1 else None
-    if value is not None and value.kind == "api" and value.name.endswith("()"):
-        client = graph.catalog.client(value.name[:-2])
-        if client is not None and client.constructor_timeout is not None:
-            keyword = client.constructor_timeout.keyword or "timeout"
-            origin = value.origin
-            if origin is not None:
-                where = calls.call_path.get(id(origin), "")
-                return (f"{what} takes no timeout; the {value.name[:-2]} client is created at "
-                        f"{where}:{origin.span.line}: pass {keyword}= there")
-            return f"{what} takes no timeout; pass {keyword}= where the {value.name[:-2]} client is created"
-    return f"{what}: {blocking.fix_reason}" if blocking.fix_reason else f"{what} takes no timeout"
+    DESCRIPTION = "Pass a timeout to the planned blocking calls; wrap planned awaits in asyncio.wait_for."
+    METADATA_DEPENDENCIES = (PositionProvider,)
 
-
-class _Rewriter(cst.CSTTransformer):
-    def __init__(self, targets: dict[int, _Site], literal: str, asyncio_name: str, aiohttp_name: str):
-        super().__init__()
-        self.targets = targets  # id(original call node) -> site
+    def __init__(self, context: CodemodContext, sites: Mapping[Span, Site], literal: str):
+        super().__init__(context)
+        self.sites = sites
         self.literal = literal
-        self.asyncio_name = asyncio_name
-        self.aiohttp_name = aiohttp_name
-        self.problems: list[tuple[int, str]] = []
-        self.wrapped = False
-        self.used_client_timeout = False
+        self.found: set[Span] = set()
+        self.skipped: list[tuple[int, str]] = []  # (line, reason) of sites left as they were
+        self.asyncio_name = self.aiohttp_name = ""
+        self.needs: set[str] = set()  # modules the new code uses that the file does not import
+
+    def problems(self) -> list[tuple[int, str]]:
+        """The planned sites not changed, with why: first those no longer found, by position."""
+        missing = sorted((span for span in self.sites if span not in self.found), key=lambda s: (s.line, s.column))
+        return [(span.line, "the call is no longer where the analysis found it") for span in missing] + self.skipped
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self.asyncio_name = module_alias(node, "asyncio") or ""
+        self.aiohttp_name = module_alias(node, "aiohttp") or ""
+
+    def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
+        for name in ("asyncio", "aiohttp"):
+            if name in self.needs:
+                self.add_needed_import(name)
+        return updated_node
+
+    def _module(self, name: str) -> str:
+        """The local name of module ``name``, imported when the file does not yet import it."""
+        local = self.asyncio_name if name == "asyncio" else self.aiohttp_name
+        if local:
+            return local
+        self.needs.add(name)
+        return name
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
-        site = self.targets.get(id(original_node))
+        span = span_of(self.get_metadata(PositionProvider, original_node))
+        site = self.sites.get(span)
         if site is None:
             return updated_node
+        self.found.add(span)
         value: cst.BaseExpression = cst.Float(self.literal)
-        if site.client_timeout:
-            self.used_client_timeout = True
-            value = cst.Call(func=cst.Attribute(value=cst.Name(self.aiohttp_name), attr=cst.Name("ClientTimeout")),
+        if isinstance(site, PassTimeout) and site.client_timeout:
+            value = cst.Call(func=cst.Attribute(value=cst.Name(self._module("aiohttp")), attr=cst.Name("ClientTimeout")),
                              args=[keyword_arg("total", value)])
-        if site.action == "wrap":
-            self.wrapped = True
-            inner = updated_node.with_changes(lpar=[], rpar=[])
+        if isinstance(site, WrapInWaitFor):
             return cst.Call(
-                func=cst.Attribute(value=cst.Name(self.asyncio_name), attr=cst.Name("wait_for")),
-                args=[cst.Arg(inner, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
+                func=cst.Attribute(value=cst.Name(self._module("asyncio")), attr=cst.Name("wait_for")),
+                args=[cst.Arg(updated_node.with_changes(lpar=[], rpar=[]),
+                              comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
                       keyword_arg("timeout", value)],
                 lpar=updated_node.lpar, rpar=updated_node.rpar,
             )
-        positional = [a for a in updated_node.args if a.keyword is None and not a.star]
+        return self._pass(site, updated_node, value)
+
+    def _pass(self, site: PassTimeout, call: cst.Call, value: cst.BaseExpression) -> cst.Call:
+        args = list(call.args)
+        positional = [a for a in args if m.matches(a, m.Arg(keyword=None, star=""))]
         if site.keyword is not None:
-            for index, arg in enumerate(updated_node.args):
-                if arg.keyword is not None and arg.keyword.value == site.keyword:
-                    return _replace_none(updated_node, index, value)
+            for index, arg in enumerate(args):
+                if m.matches(arg, m.Arg(keyword=m.Name(site.keyword))):
+                    return _replace_none(call, index, value)
         if site.position is not None and site.position < len(positional):
-            index = list(updated_node.args).index(positional[site.position])
-            return _replace_none(updated_node, index, value)
+            return _replace_none(call, args.index(positional[site.position]), value)
         if site.keyword is not None:
-            return append_arg(updated_node, keyword_arg(site.keyword, value))
-        if site.position == len(positional) and all(a.keyword is None for a in updated_node.args):
-            return append_arg(updated_node, cst.Arg(value))
-        self.problems.append((site.span.line, "the timeout is positional only and earlier arguments are missing"))
-        return updated_node
+            return append_arg(call, keyword_arg(site.keyword, value))
+        if site.position == len(positional) and all(m.matches(a, m.Arg(keyword=None)) for a in args):
+            return append_arg(call, cst.Arg(value))
+        self.skipped.append((site.call.line, "the timeout is positional only and earlier arguments are missing"))
+        return call
 
 
 def _replace_none(call: cst.Call, index: int, value: cst.BaseExpression) -> cst.Call:
@@ -164,23 +136,3 @@ def _replace_none(call: cst.Call, index: int, value: cst.BaseExpression) -> cst.
     if is_none(args[index].value):
         args[index] = args[index].with_changes(value=value)
     return call.with_changes(args=args)
-
-
-def _rewrite(wrapper, sites: dict[Span, _Site], literal: str) -> tuple[str, list[tuple[int, str]]]:
-    module = wrapper.module
-    calls = nodes_at(wrapper, cst.Call)
-    targets, problems = {}, []
-    for span, site in sorted(sites.items(), key=lambda item: (item[0].line, item[0].column)):
-        node = calls.get((span.line, span.column, span.end_line, span.end_column))
-        if node is None:
-            problems.append((span.line, "the call is no longer where the analysis found it"))
-            continue
-        targets[id(node)] = site
-    rewriter = _Rewriter(targets, literal, module_alias(module, "asyncio") or "asyncio",
-                         module_alias(module, "aiohttp") or "aiohttp")
-    updated = module.visit(rewriter)
-    if rewriter.wrapped and module_alias(module, "asyncio") is None:
-        updated = add_import(updated, "asyncio")
-    if rewriter.used_client_timeout and module_alias(module, "aiohttp") is None:
-        updated = add_import(updated, "aiohttp")
-    return updated.code, problems + rewriter.problems

@@ -1,4 +1,4 @@
-"""The package's layering holds: ``cli → api → engine → checks → graph → facts → model``.
+"""The package's layering holds: ``cli → api → engine → checks → graph → resolution → facts → model``.
 A module may import its own layer or lower ones, never a higher one; ``eventlint.bus``
 stands alone, and only ``eventlint.graph`` imports networkx."""
 
@@ -12,6 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "eventlint"
 LAYERS = [
     {"model", "catalog", "config"},
     {"facts", "source", "discovery"},
+    {"resolution"},
     {"graph", "callgraph"},
     {"checks"},
     {"engine", "baseline", "cache"},

@@ -12,6 +12,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .model import CallFact, Ref
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
@@ -29,6 +31,26 @@ class ParamSpec:
     keyword: str | None = None
     position: int | None = None
     default: str | None = None
+
+    def argument(self, call: CallFact) -> Ref | None:
+        """The argument ``call`` passes here (its reference), or None when not passed."""
+        if self.keyword is not None:
+            for name, ref in call.keywords:
+                if name == self.keyword:
+                    return ref
+        if self.position is not None and self.position < len(call.args):
+            return call.args[self.position]
+        return None
+
+    def argument_text(self, call: CallFact) -> str | None:
+        """The argument's summary text ("None", "5", "?"), or None when not passed."""
+        if self.keyword is not None:
+            for name, text in call.keyword_texts:
+                if name == self.keyword:
+                    return text
+        if self.position is not None and self.position < len(call.arg_texts):
+            return call.arg_texts[self.position]
+        return None
 
 
 @dataclass(frozen=True, slots=True)

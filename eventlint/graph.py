@@ -132,7 +132,6 @@ class EventGraph:
         self.operations: list[Operation] = []
         self._channels_by_attr: dict[str, list[str]] | None = None
         self._dispatches: dict[str, list[DispatchSite]] | None = None
-        self._call_graph = None
         self._tables: dict[tuple[str, str], tuple[TableKey, ...]] | None = None
         self._paths_of_calls: dict[int, str] | None = None
         self.failures: list[Failure] = []
@@ -470,29 +469,7 @@ class EventGraph:
         spec = channel.api.maxsize
         if spec is None or channel.creation is None:
             return False
-        from .callgraph import CallGraph
-
-        return not _is_unbounded_text(CallGraph.argument_text(channel.creation, spec))
-
-    def call_graph(self, max_default_timeout: float):
-        """Handlers, call edges and blocking calls (built on first use)."""
-        if self._call_graph is None:
-            from .callgraph import CallGraph
-
-            self._call_graph = CallGraph(self, max_default_timeout)
-            for handler in self._call_graph.handlers():
-                where = handler.registration
-                self.graph.add_edge(f"api:{handler.via}", f"function:{handler.function}",
-                                    key=f"registers@{where.path}:{where.span.line}:{where.span.column}", kind="registers")
-        return self._call_graph
-
-    def handlers(self, max_default_timeout: float = 60.0):
-        return self.call_graph(max_default_timeout).handlers()
-
-    def call_paths(self, handler, max_default_timeout: float = 60.0):
-        """Blocking calls reachable from ``handler`` with no deadline on the way, each with
-        its shortest call path."""
-        return self.call_graph(max_default_timeout).reach(handler)
+        return not _is_unbounded_text(spec.argument_text(channel.creation))
 
     def declared_type(self, owner: str, name: str) -> tuple[str, ...] | None:
         for current in self.mro(owner):

@@ -77,3 +77,32 @@ def test_bus_stands_alone_and_only_graph_imports_networkx():
                 assert name.split(".")[0] not in {"libcst", "networkx", "click"}, (rel, name)
             if name.split(".")[0] == "networkx":
                 assert rel == "graph.py", f"{rel} imports networkx"
+
+
+def _module_of(name: str) -> str | None:
+    """The eventlint module an imported name lives in (``eventlint.graph.Value`` →
+    ``eventlint.graph``; ``eventlint.checks`` → the package's ``__init__``)."""
+    parts = name.split(".")
+    while parts and parts[0] == "eventlint":
+        path = PACKAGE.parent.joinpath(*parts)
+        if path.with_suffix(".py").is_file() or (path / "__init__.py").is_file():
+            return ".".join(parts)
+        parts = parts[:-1]
+    return None
+
+
+def test_no_import_cycle_inside_the_package():
+    """Every import counts, at module level or inside a function or ``TYPE_CHECKING``:
+    a cycle hidden behind a late import is still two modules that need each other."""
+    import networkx as nx
+
+    imports = nx.DiGraph()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        own = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        for name in _imports(path):
+            target = _module_of(name)
+            if target is not None and target != own:
+                imports.add_edge(own, target)
+    cycles = sorted(sorted(component) for component in nx.strongly_connected_components(imports) if len(component) > 1)
+    assert cycles == []

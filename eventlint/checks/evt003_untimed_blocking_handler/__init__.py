@@ -1,13 +1,20 @@
-"""EVT003: a handler reaches, through any chain of calls, a blocking call with no timeout."""
+"""EVT003: a handler reaches, through any chain of calls, a blocking call with no timeout.
+
+The rule's policy lives in this package: ``blocking`` decides what blocks and what bounds
+a wait, ``reach`` follows the calls from each handler with EVT003's view of deadlines, and
+this module picks the shortest path per blocking call and words the finding and its fix."""
 
 from __future__ import annotations
 
 from typing import Iterable, Iterator
 
-from ..config import Config
-from ..graph import EventGraph
-from ..model import CallFact, Finding, Fix, Location, NotFixable, PassTimeout, Span, WrapInWaitFor
-from . import Rule
+from ...callgraph import call_graph
+from ...config import Config
+from ...graph import EventGraph
+from ...model import CallFact, Finding, Fix, Location, NotFixable, PassTimeout, Span, WrapInWaitFor
+from .. import Rule
+from .blocking import BlockingCall, Classifier
+from .reach import Paths, Reach
 
 CODE = "EVT003"
 NAME = "untimed-blocking-handler"
@@ -17,15 +24,27 @@ def _short(graph: EventGraph, qualname: str) -> str:
     return graph.short_name(qualname, graph.path_of.get(qualname, ""))
 
 
+def classifier(graph: EventGraph, max_default_timeout: float) -> Classifier:
+    """EVT003's judge of single calls on ``graph`` (what the add-timeouts codemod asks too)."""
+    return Classifier(call_graph(graph), max_default_timeout)
+
+
+def reaches(graph: EventGraph, max_default_timeout: float) -> Iterator[Reach]:
+    """Every blocking call each handler reaches with no deadline on the way."""
+    calls = call_graph(graph)
+    paths = Paths(calls, Classifier(calls, max_default_timeout))
+    for handler in calls.handlers():
+        yield from paths.reach(handler)
+
+
 def check(graph: EventGraph, config: Config) -> Iterator[Finding]:
     best: dict[tuple[str, int, int], tuple] = {}
-    for handler in graph.handlers(config.max_default_timeout):
-        for reach in graph.call_paths(handler, config.max_default_timeout):
-            call = reach.blocking.call
-            key = (reach.blocking.path, call.span.line, call.span.column)
-            rank = (len(reach.path), handler.id)
-            if key not in best or rank < best[key][0]:
-                best[key] = (rank, reach)
+    for reach in reaches(graph, config.max_default_timeout):
+        call = reach.blocking.call
+        key = (reach.blocking.path, call.span.line, call.span.column)
+        rank = (len(reach.path), reach.handler.id)
+        if key not in best or rank < best[key][0]:
+            best[key] = (rank, reach)
     for key in sorted(best):
         _, reach = best[key]
         blocking, handler = reach.blocking, reach.handler
@@ -66,7 +85,7 @@ def fix_plans(graph: EventGraph, config: Config,
     """What ``add-timeouts`` does for each of this rule's ``findings``: where the timeout
     goes and how, or why it can't be given.  A finding whose call is no longer blocking
     is left out (there is nothing to do)."""
-    calls = graph.call_graph(config.max_default_timeout)
+    judge = classifier(graph, config.max_default_timeout)
     index: dict[tuple[str, Span], CallFact] = {}
     for facts in graph.files:
         for call in facts.calls:
@@ -79,18 +98,18 @@ def fix_plans(graph: EventGraph, config: Config,
             yield finding, NotFixable("the call was not found in the analysis")
             continue
         fn = graph.functions.get(call.caller)
-        blocking = calls.blocking(call, bool(fn and fn.is_async))
+        blocking = judge.blocking(call, bool(fn and fn.is_async))
         if blocking is not None:
-            yield finding, _plan(graph, calls, call, blocking)
+            yield finding, _plan(graph, judge, call, blocking)
 
 
-def _plan(graph: EventGraph, calls, call: CallFact, blocking) -> TimeoutPlan:
+def _plan(graph: EventGraph, judge: Classifier, call: CallFact, blocking: BlockingCall) -> TimeoutPlan:
     what = f"`{blocking.api}()`"
     if blocking.constructor is not None and blocking.constructor_timeout is not None:
         spec = blocking.constructor_timeout
         return PassTimeout(blocking.constructor.span, spec.keyword, spec.position, blocking.fix)
     if not blocking.fix:
-        return NotFixable(_no_fix_reason(graph, calls, call, blocking, what))
+        return NotFixable(_no_fix_reason(graph, judge, call, blocking, what))
     if blocking.timeout is None:
         receiver = graph.resolve_channel(call.callee[:-1]) if len(call.callee) > 1 else None
         channel = graph.channels.get(receiver.name) if receiver is not None else None
@@ -104,7 +123,7 @@ def _plan(graph: EventGraph, calls, call: CallFact, blocking) -> TimeoutPlan:
     return PassTimeout(call.span, spec.keyword, spec.position, blocking.fix, blocking.api.startswith("aiohttp."))
 
 
-def _no_fix_reason(graph: EventGraph, calls, call: CallFact, blocking, what: str) -> str:
+def _no_fix_reason(graph: EventGraph, judge: Classifier, call: CallFact, blocking: BlockingCall, what: str) -> str:
     value = graph.resolve(call.callee[:-1]) if len(call.callee) > 1 else None
     if value is not None and value.kind == "api" and value.name.endswith("()"):
         client = graph.catalog.client(value.name[:-2])
@@ -112,7 +131,7 @@ def _no_fix_reason(graph: EventGraph, calls, call: CallFact, blocking, what: str
             keyword = client.constructor_timeout.keyword or "timeout"
             origin = value.origin
             if origin is not None:
-                where = calls.call_path.get(id(origin), "")
+                where = judge.calls.call_path.get(id(origin), "")
                 return (f"{what} takes no timeout; the {value.name[:-2]} client is created at "
                         f"{where}:{origin.span.line}: pass {keyword}= there")
             return f"{what} takes no timeout; pass {keyword}= where the {value.name[:-2]} client is created"

@@ -1,0 +1,224 @@
+"""What blocks, and what bounds the wait: EVT003's policy.
+
+A call blocks when the catalogue says so (a blocking API, a client's method, a channel
+operation) and nothing bounds it: no timeout argument (``None`` is none), no library
+default at most ``max-default-timeout``, no timeout scope around it, no non-blocking flag,
+no timeout set on the client after it was created.  An ``await``-only API blocks only when
+awaited without a deadline; an async-context API only stalls a running event loop.  The
+wait that gates a consumer loop's next unit of work is the loop's input, not a hang.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ...callgraph import CallGraph
+from ...catalog import BlockingApi, ClientApi, ParamSpec
+from ...model import CallFact, FileFacts, dotted
+
+_CALLED = re.compile(r"([A-Za-z_]\w*)\(\)")
+_ITEM = re.compile(r"#(\d+)")
+
+
+def _display(name: str) -> str:
+    """How an API reads in a message: an instance as its class (``threading.Lock.acquire``),
+    a function's result as a call (``socket.create_connection().recv``), an unpacked item
+    by index (``asyncio.open_connection()[0].read``)."""
+    shown = _CALLED.sub(lambda m: m.group(0) if m.group(1)[0].islower() else m.group(1), name)
+    shown = _ITEM.sub(r"[\1]", shown)
+    return shown[:-2] if shown.endswith("()") else shown
+
+
+@dataclass(frozen=True, slots=True)
+class BlockingCall:
+    call: CallFact
+    path: str
+    api: str  # display name, e.g. "requests.post"
+    reason: str  # why it blocks, for the message
+    fix: str  # "safe" | "unsafe" | "" (no timeout argument to add)
+    fix_reason: str
+    timeout: ParamSpec | None
+    stalls_loop: bool = False  # a sync call that blocks an event loop
+    # a client whose timeout is set where it is created (``redis.Redis(socket_timeout=)``):
+    # the creating call, when it is in the same file, and where it takes the timeout
+    constructor: CallFact | None = None
+    constructor_timeout: ParamSpec | None = None
+
+
+class Classifier:
+    """Decides, call by call, whether a call blocks with no timeout (memoised per call and
+    per sync/async context)."""
+
+    def __init__(self, calls: CallGraph, max_default_timeout: float):
+        self.calls = calls
+        self.graph = calls.graph
+        self.catalog = calls.graph.catalog
+        self.max_default = max_default_timeout
+        self._timeout_receivers: set | None = None
+        self._blocking: dict[tuple[int, bool], BlockingCall | None] = {}
+        self._catalogued: dict[int, bool] = {}
+
+    def timeout_receivers(self) -> set:
+        if self._timeout_receivers is None:
+            names = {c.timeout_method for c in self.catalog.clients if c.timeout_method} | {"setblocking"}
+            found = set()
+            for facts in self.graph.files:
+                found.update(self.graph.isolated(facts, "finding timeout settings",
+                                                 lambda facts: self._timeout_receivers_in(facts, names)) or ())
+            self._timeout_receivers = found
+        return self._timeout_receivers
+
+    def _timeout_receivers_in(self, facts: FileFacts, names: set) -> set:
+        found = set()
+        for call in facts.calls:
+            if call.callee[-1][1:] in names:
+                receiver = self.graph.resolve(call.callee[:-1])
+                if receiver is not None:
+                    found.add((receiver.name, id(receiver.origin)))
+        return found
+
+    def blocking(self, call: CallFact, in_async: bool) -> BlockingCall | None:
+        key = (id(call), in_async)
+        if key not in self._blocking:
+            self._blocking[key] = self._classify(call, in_async)
+        return self._blocking[key]
+
+    def catalogued(self, call: CallFact) -> bool:
+        """The call is a catalogued blocking API or channel operation (the standard
+        library's own ``Queue.get`` when it is part of the analysed code)."""
+        key = id(call)
+        known = self._catalogued.get(key)
+        if known is None:
+            known = False
+            value = self.calls.value(call)
+            if value is not None and value.kind in ("function", "class"):
+                fn = self.graph.functions.get(value.name)
+                name = self.graph.import_name(value.name)
+                if fn is not None and fn.owner_class is not None:
+                    method = value.name.rsplit(".", 1)[-1]
+                    owner = self.graph.import_name(fn.owner_class)
+                    known = (self.catalog.blocking_api(f"{owner}().{method}") is not None
+                             or self.catalog.blocking_api(f"{owner}.{method}") is not None)
+                known = known or self.catalog.blocking_api(name) is not None
+            if not known and call.callee[-1][1:] in self.catalog.channel_methods:
+                known = self.graph.resolve_channel(call.callee[:-1]) is not None
+            self._catalogued[key] = known
+        return known
+
+    def _timed_by_argument(self, call: CallFact, spec: ParamSpec | None) -> bool | None:
+        """True when a timeout is passed, False when ``None`` is passed, None when absent."""
+        if call.has_star:
+            return True  # ``**kwargs`` may well carry it
+        text = (spec.argument_text(call) if spec is not None else None)
+        if text is None:
+            return None
+        return text != "None"
+
+    @staticmethod
+    def _nonblocking(call: CallFact, spec: ParamSpec | None) -> bool:
+        """``q.get(False)``, ``q.get(block=False)``, ``lock.acquire(False)``."""
+        for name, text in call.keyword_texts:
+            if name in ("block", "blocking") and text == "False":
+                return True
+        if spec is not None and spec.position:
+            flag = spec.position - 1
+            if flag < len(call.arg_texts) and call.arg_texts[flag] == "False":
+                return True
+        return False
+
+    def _classify(self, call: CallFact, in_async: bool) -> BlockingCall | None:
+        path = self.calls.call_path[id(call)]
+        value = self.calls.value(call)
+        entry: BlockingApi | None = None
+        name = value.name if value is not None and value.kind == "api" else dotted(call.callee)
+        if name is not None:
+            entry = self.catalog.blocking_api(name)
+        if entry is None and value is not None and value.kind == "function":
+            fn = self.graph.functions.get(value.name)
+            if fn is not None and fn.owner_class is not None:
+                name = f"{self.graph.import_name(fn.owner_class)}().{value.name.rsplit('.', 1)[-1]}"
+            else:
+                name = self.graph.import_name(value.name)
+            entry = self.catalog.blocking_api(name)
+        method = call.callee[-1][1:] if call.callee[-1].startswith(".") else ""
+        channel = None
+        if entry is None and method:
+            receiver = self.graph.resolve_channel(call.callee[:-1])
+            if receiver is not None:
+                channel = self.graph.channels.get(receiver.name)
+                if channel is not None:
+                    entry = self.catalog.blocking_api(f"{channel.api.name}.{method}")
+                    name = f"{channel.display}.{method}"
+                    if entry is not None and entry.requires == "bounded" and not self.graph.is_bounded(channel):
+                        return None
+                    if entry is not None and self.calls.own_receive(call, channel.id):
+                        return None
+            elif value is not None and value.kind == "api":
+                client_value = self.graph.resolve(call.callee[:-1])
+                if client_value is not None and client_value.kind == "api":
+                    return self._classify_client(call, client_value, method, path, in_async)
+        if entry is None:
+            return None
+        display = _display(name) if name else "call"
+        awaited_kind = entry.context == "await"
+        if awaited_kind:
+            if not call.awaited:
+                return None
+            if call.timeout_scope:
+                return None
+            fix = entry.fix
+            return BlockingCall(call, path, display, "waits forever (awaited, no deadline)", fix, entry.reason, None)
+        if entry.context == "async":
+            if not in_async or call.awaited:
+                return None
+            return BlockingCall(call, path, display, "stalls the event loop", "", entry.reason, None, True)
+        if call.timeout_scope == "sync":
+            return None
+        if self._nonblocking(call, entry.timeout):
+            return None
+        given = self._timed_by_argument(call, entry.timeout)
+        if given or (given is None and entry.default is not None and entry.default <= self.max_default):
+            return None
+        reason = "has timeout=None" if given is False else "has no timeout"
+        if entry.timeout is None:
+            reason = "waits with no way to pass a timeout"
+        return BlockingCall(call, path, display, reason, entry.fix if entry.timeout else "", entry.reason, entry.timeout,
+                            in_async and not call.awaited)
+
+    def _classify_client(self, call: CallFact, client_value, method: str, path: str, in_async: bool) -> BlockingCall | None:
+        base = client_value.name[:-2] if client_value.name.endswith("()") else None
+        client: ClientApi | None = self.catalog.client(base) if base else None
+        if client is None or method not in client.methods:
+            return None
+        display = _display(f"{client_value.name}.{method}")
+        if client.context == "await":
+            if not call.awaited or call.timeout_scope:
+                return None
+        elif call.timeout_scope == "sync":
+            return None
+        per_call = self._timed_by_argument(call, client.timeout) if client.timeout else None
+        if per_call:
+            return None
+        origin = client_value.origin
+        at_construction = self._timed_by_argument(origin, client.constructor_timeout) if origin and client.constructor_timeout else None
+        if at_construction and per_call is None:
+            return None
+        if client.timeout_method and (client_value.name, id(origin)) in self.timeout_receivers():
+            return None
+        explicit_none = per_call is False or at_construction is False
+        if not explicit_none and client.default is not None and client.default <= self.max_default:
+            return None
+        if explicit_none:
+            reason = "has timeout=None"
+        elif client.default is not None:
+            reason = f"relies on the library's {client.default:g} s default (more than max-default-timeout)"
+        else:
+            reason = "has no timeout (the client sets none)"
+        fix = client.fix if client.timeout else ""
+        constructor = None
+        if not client.timeout and client.constructor_timeout and origin is not None \
+                and self.calls.call_path.get(id(origin)) == path:
+            constructor, fix = origin, client.fix
+        return BlockingCall(call, path, display, reason, fix, client.reason, client.timeout, in_async and not call.awaited,
+                            constructor, client.constructor_timeout if constructor is not None else None)

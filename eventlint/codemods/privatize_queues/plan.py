@@ -5,6 +5,7 @@ remove, as ``Edits`` per file; or why the channel is left untouched."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from enum import Enum
 
 import libcst as cst
@@ -102,6 +103,13 @@ class Planner:
 
     # ---- resolution ------------------------------------------------------------------------
 
+    def _uses(self, name: str) -> Iterator[tuple[str, Scan, AttributeUse]]:
+        """Every ``x.<name>`` in the files read, with the file's path and scan."""
+        for path, scan in self.scans.items():
+            for use in scan.collector.attributes:
+                if use.node.attr.value == name:
+                    yield path, scan, use
+
     def _refers_to(self, use: AttributeUse, channel_id: str) -> Refers:
         """Whether ``x.<name>`` is the channel ``channel_id``."""
         if use.ref is None:
@@ -179,7 +187,7 @@ class Planner:
         owner = channel.owner
         if self._is_dataclass_field(owner, name):
             raise CannotRewrite(binding.line, f"`{name}` is a dataclass field: renaming it changes the "
-                                                    f"constructor's parameters; make it private by hand")
+                                              f"constructor's parameters; make it private by hand")
         private = self._choose(owner, [f"_{name}", f"_{name}_channel"], lambda n: self._class_member_taken(owner, n))
         plan: dict[str, Edits] = {}
         if channel.scope == "class":
@@ -189,28 +197,25 @@ class Planner:
         outside: list[OutsideCall] = []
         maybes: list[str] = []
         guesses: list[str] = []
-        for path, scan in self.scans.items():
-            for use in scan.collector.attributes:
-                if use.node.attr.value != name:
-                    continue
-                verdict = self._refers_to(use, channel.id)
-                if verdict is Refers.NO:
-                    continue
-                if verdict is Refers.MAYBE:
-                    maybes.append(scan.where(use.node))
-                    continue
-                if verdict is Refers.GUESS:
-                    if id(use.node) in scan.collector.called:
-                        continue  # ``conn.send(x)``: a method of something else, not a channel attribute
-                    guesses.append(scan.where(use.node))
-                if self.graph.is_inside_owner(channel, use.where, path):
-                    plan.setdefault(path, Edits()).rename_attribute[scan.span(use.node)] = private
-                    continue
-                outside.append(self._outside_call(scan, use.node, channel, Via.ATTRIBUTE))
+        for path, scan, use in self._uses(name):
+            verdict = self._refers_to(use, channel.id)
+            if verdict is Refers.NO:
+                continue
+            if verdict is Refers.MAYBE:
+                maybes.append(scan.where(use.node))
+                continue
+            if verdict is Refers.GUESS:
+                if id(use.node) in scan.collector.called:
+                    continue  # ``conn.send(x)``: a method of something else, not a channel attribute
+                guesses.append(scan.where(use.node))
+            if self.graph.is_inside_owner(channel, use.where, path):
+                plan.setdefault(path, Edits()).rename_attribute[scan.span(use.node)] = private
+                continue
+            outside.append(self._outside_call(scan, use.node, channel, Via.ATTRIBUTE))
         if maybes:
             listed = ", ".join(maybes[:_MAX_LISTED]) + (" and more" if len(maybes) > _MAX_LISTED else "")
             raise CannotRewrite(binding.line, f"can't tell whether `.{name}` at {listed} is this channel "
-                                                    f"(unknown receiver type); left unchanged")
+                                              f"(unknown receiver type); left unchanged")
         short = owner.rsplit(".", 1)[-1]
         holder = Holder.CLASSMETHOD if channel.scope == "class" else Holder.METHOD
         defs, _ = self._methods(owner, channel, name, outside, f"{holder.value}.{private}", holder, plan)
@@ -252,7 +257,7 @@ class Planner:
             what = "other than by a put or get call (passed on, stored or compared)"
         code = cst.Module([]).code_for_node(receiver)
         raise CannotRewrite(scan.line(receiver), f"`{code}` at {scan.where(receiver)} is used outside its owner "
-                                                  f"{what}, which no method can stand in for; nothing was changed")
+                                                 f"{what}, which no method can stand in for; nothing was changed")
 
     def _methods(self, owner: str, channel, label: str, outside: list[OutsideCall], target: str, holder: Holder,
                  plan: dict[str, Edits]) -> tuple[list[cst.FunctionDef], dict[str, str]]:
@@ -273,7 +278,7 @@ class Planner:
             if len(awaited) > 1:
                 first = next(c for c in calls if not c.awaited)
                 raise CannotRewrite(first.scan.line(first.call), f"`.{method}()` is awaited at some sites and not at "
-                                                                  f"others; left unchanged")
+                                                                 f"others; left unchanged")
             base = operation_name(channel, method)
             direction = "put" if method in channel.api.put else "get" if method in channel.api.get else "other"
             function_name = self._choose(owner, [base, f"{base}_{label.strip('_').lower()}"], taken)
@@ -290,36 +295,33 @@ class Planner:
         owner = method.owner_class
         if owner is None:
             raise CannotRewrite(method.span.line, f"function `{member}()` hands out the module's `{attr}`: give the "
-                                                   f"module functions that publish and receive instead (not done "
-                                                   f"automatically)")
+                                                  f"module functions that publish and receive instead (not done "
+                                                  f"automatically)")
         plan: dict[str, Edits] = {}
         rewritable: list[OutsideCall] = []
         kept: list[str] = []
-        for path, scan in self.scans.items():
-            for use in scan.collector.attributes:
-                if use.node.attr.value != member:
-                    continue
-                verdict = self._refers_to_member(use, owner)
-                if verdict is Refers.NO:
-                    continue
-                receiver: cst.CSTNode = use.node
-                via = Via.ATTRIBUTE
-                if not method.is_property:
-                    call = scan.collector.called.get(id(use.node))
-                    receiver = call if call is not None else use.node
-                    via = Via.ACCESSOR
-                found = scan.collector.method_calls.get(id(receiver)) if receiver is not None else None
-                if verdict is Refers.YES and found is not None and operation_name(channel, found[1]) is not None \
-                        and (method.is_property or via is Via.ACCESSOR):
-                    rewritable.append(OutsideCall(scan, found[0], found[1], found[2], via))
-                else:
-                    kept.append(scan.where(use.node))
+        for path, scan, use in self._uses(member):
+            verdict = self._refers_to_member(use, owner)
+            if verdict is Refers.NO:
+                continue
+            receiver: cst.CSTNode = use.node
+            via = Via.ATTRIBUTE
+            if not method.is_property:
+                call = scan.collector.called.get(id(use.node))
+                receiver = call if call is not None else use.node
+                via = Via.ACCESSOR
+            found = scan.collector.method_calls.get(id(receiver)) if receiver is not None else None
+            if verdict is Refers.YES and found is not None and operation_name(channel, found[1]) is not None \
+                    and (method.is_property or via is Via.ACCESSOR):
+                rewritable.append(OutsideCall(scan, found[0], found[1], found[2], via))
+            else:
+                kept.append(scan.where(use.node))
         short = owner.rsplit(".", 1)[-1]
         kind = "property" if method.is_property else "method"
         if not rewritable and kept:
             listed = ", ".join(kept[:_MAX_LISTED])
             raise CannotRewrite(method.span.line, f"{kind} `{short}.{member}` is used at {listed} in ways that can't "
-                                                   f"be turned into method calls; left unchanged")
+                                                  f"be turned into method calls; left unchanged")
         defs, _ = self._methods(owner, channel, member, rewritable, f"self.{attr}", Holder.METHOD, plan)
         path = self.graph.path_of[method.qualname]
         if defs:
@@ -356,23 +358,22 @@ class Planner:
         outside: list[OutsideCall] = []
         importers: list[tuple[Scan, cst.ImportAlias, list[cst.Name]]] = []
         for scan_path, scan in self.scans.items():
+            if scan_path == path:
+                continue
             for use in scan.collector.attributes:
-                if use.node.attr.value != name or scan_path == path:
-                    continue
-                if self._refers_to(use, channel.id) is Refers.YES:
+                if use.node.attr.value == name and self._refers_to(use, channel.id) is Refers.YES:
                     outside.append(self._outside_call(scan, use.node, channel, Via.ATTRIBUTE))
-            if scan_path != path:
-                for alias, names in self._imports_of(scan, module, name):
-                    for node in names:
-                        outside.append(self._outside_call(scan, node, channel, Via.NAME))
-                    importers.append((scan, alias, names))
+            for alias, names in self._imports_of(scan, module, name):
+                for node in names:
+                    outside.append(self._outside_call(scan, node, channel, Via.NAME))
+                importers.append((scan, alias, names))
         defs, functions = self._methods(module, channel, name, outside, private, Holder.FUNCTION, plan)
         for scan, alias, names in importers:
             wanted = sorted({functions[c.method] for c in outside if c.scan is scan and c.via is Via.NAME})
             for other in wanted:
                 if word(other).search(scan.text):
                     raise CannotRewrite(binding.line, f"{scan.facts.path} already uses the name `{other}`; "
-                                                            f"left unchanged")
+                                                      f"left unchanged")
             plan.setdefault(scan.facts.path, Edits()).import_names[scan.span(alias)] = wanted
         listed = self.graph.module_all(module)
         if listed is not None:
@@ -409,7 +410,7 @@ class Planner:
                 assignments = [a for a in scope.assignments[local] if getattr(a, "node", None) is node]
                 if not assignments:
                     raise CannotRewrite(scan.line(node), f"{scan.where(node)} imports `{name}` inside a "
-                                                          f"function; left unchanged")
+                                                         f"function; left unchanged")
                 for assignment in assignments:
                     for reference in assignment.references:
                         uses.append(reference.node)

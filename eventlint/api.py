@@ -67,7 +67,7 @@ def load_project(paths: list[str], *, config_file: str | None = None, overrides:
     if overrides:
         config = config.with_overrides(**overrides)
     exclude = config.exclude + config.extend_exclude
-    sources = source_files(given, root, exclude, config.src)
+    sources = source_files(given, root, exclude, config.src, respect_gitignore=config.respect_gitignore)
     return Project(root, config, sources)
 
 

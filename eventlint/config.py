@@ -10,6 +10,8 @@ import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import pathspec
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -42,6 +44,7 @@ class Config:
     tag_keys: tuple[str, ...] = DEFAULT_TAG_KEYS
     max_file_size: int = 4_000_000  # bytes; a larger file is EVT000 unread beyond this
     file_time_limit: float = 30.0  # seconds of analysis per file before it is EVT000
+    respect_gitignore: bool = True  # skip what the project's .gitignore files ignore
     source: str = ""  # where the settings came from, for messages
 
     def with_overrides(self, **changes) -> "Config":
@@ -67,6 +70,27 @@ def _strings(key: str, value) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"`{key}` must be a list of strings")
     return tuple(value)
+
+
+def _pattern(key: str, pattern: str) -> str:
+    """``pattern`` when gitignore syntax can compile it (``eventlint.paths`` matches with
+    the same ``pathspec`` compiler); a bad one is a config error, not a silent no-match."""
+    try:
+        pathspec.GitIgnoreSpec.from_lines([pattern])
+    except (ValueError, re.error) as error:
+        reason = f" ({error.msg})" if isinstance(error, re.error) else ""
+        raise ConfigError(f"`{key}`: {pattern!r} is not a valid gitignore-style pattern{reason}") from None
+    return pattern
+
+
+def _per_file_pattern(glob: str) -> str:
+    """A ``per-file-ignores`` key: a pattern, or ``!`` and a pattern (then it means the
+    files that pattern does not match)."""
+    pattern = glob[1:] if glob.startswith("!") else glob
+    if glob == "!":
+        raise ConfigError("`per-file-ignores`: '!' is not a valid gitignore-style pattern")
+    _pattern("per-file-ignores", pattern)
+    return glob
 
 
 def _number(key: str, value, *, minimum: float = 0.0) -> float:
@@ -99,7 +123,7 @@ def _jobs(value) -> int:
 
 KNOWN_SETTINGS = ("select", "ignore", "per-file-ignores", "exclude", "extend-exclude", "default-timeout",
                   "max-default-timeout", "catalog", "jobs", "cache-dir", "src", "tag-keys", "max-file-size",
-                  "file-time-limit")
+                  "file-time-limit", "respect-gitignore")
 
 
 def parse_settings(raw: dict, source: str) -> Config:
@@ -127,9 +151,16 @@ def _parse_settings(raw: dict, source: str) -> Config:
         elif key == "per-file-ignores":
             if not isinstance(value, dict):
                 raise ConfigError("`per-file-ignores` must be a table of glob = [codes]")
-            values["per_file_ignores"] = tuple((glob, _codes(f"per-file-ignores.{glob}", codes)) for glob, codes in value.items())
-        elif key in ("exclude", "extend-exclude", "src", "tag-keys"):
+            values["per_file_ignores"] = tuple((_per_file_pattern(glob), _codes(f"per-file-ignores.{glob}", codes))
+                                               for glob, codes in value.items())
+        elif key in ("exclude", "extend-exclude"):
+            values[key.replace("-", "_")] = tuple(_pattern(key, p) for p in _strings(key, value))
+        elif key in ("src", "tag-keys"):
             values[key.replace("-", "_")] = _strings(key, value)
+        elif key == "respect-gitignore":
+            if not isinstance(value, bool):
+                raise ConfigError(f"`respect-gitignore` must be true or false, not {_toml(value)}")
+            values["respect_gitignore"] = value
         elif key == "max-file-size":
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError("`max-file-size` must be a number of bytes greater than 0")

@@ -7,11 +7,13 @@ leads out of the project: a repository under review may hold a FIFO, a link to
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
+
+from .paths import PathMatcher, Rule, compile_rules
 
 SKIPPED_FOLDERS = frozenset({"__pycache__", "build", "dist", "node_modules", "site-packages", "__pypackages__"})
 
@@ -102,15 +104,6 @@ def _is_virtualenv(folder: Path) -> bool:
     return (folder / "pyvenv.cfg").is_file() or (folder / "conda-meta").is_dir()
 
 
-def _excluded(rel: str, name: str, patterns: tuple[str, ...]) -> bool:
-    for pattern in patterns:
-        pattern = pattern.rstrip("/")
-        if fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(rel, pattern) or fnmatch.fnmatchcase(rel, pattern + "/**") \
-                or rel.startswith(pattern + "/"):
-            return True
-    return False
-
-
 def relative_to_root(path: Path, root: Path) -> str:
     try:
         return path.relative_to(root).as_posix()
@@ -118,16 +111,23 @@ def relative_to_root(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
-def discover(paths: list[Path], root: Path, exclude: tuple[str, ...]) -> list[Path]:
+def discover(paths: list[Path], root: Path, exclude: tuple[str, ...], *, respect_gitignore: bool = True) -> list[Path]:
     """Every .py file under ``paths`` (files given explicitly are always kept), sorted,
     without duplicates; symlinked folders are followed once, never in a loop and never
-    out of the project (the root and the given paths)."""
+    out of the project (the root and the given paths).  Files and folders matched by
+    ``exclude`` (gitignore-style patterns, root-relative) or, with ``respect_gitignore``,
+    by the project's ``.gitignore`` files are skipped; under a given folder too, as its
+    files have the same root-relative paths either way."""
     found: dict[Path, None] = {}
     allowed = _allowed_folders(paths, root)
+    excluded = PathMatcher.from_patterns(exclude)
+    ignored = _gitignores(root) if respect_gitignore else (lambda rel: PathMatcher())
     for given in paths:
         given = given.absolute()
         if not given.is_dir():
             found[given] = None  # a file, or a special one that reading will report
+            continue
+        if _skipped_folder(_rel(given, root), excluded, ignored):
             continue
         seen: set[str] = set()
         for folder, subfolders, files in os.walk(given, followlinks=True):
@@ -136,11 +136,13 @@ def discover(paths: list[Path], root: Path, exclude: tuple[str, ...]) -> list[Pa
                 subfolders[:] = []
                 continue
             seen.add(real)
+            here = ignored(_rel(Path(folder), root))
             kept = []
             for name in sorted(subfolders):
                 child = Path(folder, name)
                 rel = relative_to_root(child, root)
-                if name.startswith(".") or name in SKIPPED_FOLDERS or _excluded(rel, name, exclude):
+                if name.startswith(".") or name in SKIPPED_FOLDERS or excluded.decides(rel, is_dir=True) \
+                        or here.decides(rel, is_dir=True):
                     continue
                 if child.is_symlink() and not _inside(_real(child), allowed):
                     continue
@@ -151,9 +153,75 @@ def discover(paths: list[Path], root: Path, exclude: tuple[str, ...]) -> list[Pa
             for name in sorted(files):
                 if name.endswith(".py"):
                     child = Path(folder, name)
-                    if not _excluded(relative_to_root(child, root), name, exclude):
+                    rel = relative_to_root(child, root)
+                    if not excluded.decides(rel) and not here.decides(rel):
                         found[child] = None
     return sorted(found, key=lambda p: p.as_posix())
+
+
+def _skipped_folder(rel: str, excluded: PathMatcher, ignored: Callable[[str], PathMatcher]) -> bool:
+    """Whether the walk from the root would skip the folder ``rel`` (it or one above it
+    matched), so that a folder given on the command line yields what the same folder
+    yields in a walk of the whole project."""
+    if not rel or _outside_root(rel):
+        return False
+    parts = rel.split("/")
+    for end in range(1, len(parts) + 1):
+        folder = "/".join(parts[:end])
+        if excluded.decides(folder, is_dir=True) or ignored("/".join(parts[:end - 1])).decides(folder, is_dir=True):
+            return True
+    return False
+
+
+def _rel(folder: Path, root: Path) -> str:
+    """``folder`` relative to ``root`` ("" for the root itself)."""
+    rel = relative_to_root(folder, root)
+    return "" if rel == "." else rel
+
+
+# Larger than any hand-written ignore file (git's own refuses 100 MB ones); compiling a
+# pattern costs some microseconds, so the bound keeps a crafted file from costing seconds.
+GITIGNORE_LIMIT = 256 * 1024
+
+
+def _gitignores(root: Path) -> Callable[[str], PathMatcher]:
+    """A function from a root-relative folder to the gitignore rules that apply to what it
+    holds: ``.git/info/exclude``, then every ``.gitignore`` from the root down to that
+    folder (a deeper one is later, so it wins).  Folders outside the root get none."""
+    memo: dict[str, PathMatcher] = {"": PathMatcher(_ignore_file(root / ".git" / "info" / "exclude", "")
+                                                    + _ignore_file(root / ".gitignore", ""))}
+
+    def rules_for(rel: str) -> PathMatcher:
+        if _outside_root(rel):
+            return PathMatcher()
+        missing = []
+        while rel not in memo:
+            missing.append(rel)
+            rel = rel.rpartition("/")[0]
+        matcher = memo[rel]
+        for folder in reversed(missing):
+            matcher = matcher.extended(_ignore_file(root / folder / ".gitignore", folder))
+            memo[folder] = matcher
+        return matcher
+
+    return rules_for
+
+
+def _outside_root(rel: str) -> bool:
+    return os.path.isabs(rel) or rel == ".." or rel.startswith("../")
+
+
+def _ignore_file(path: Path, base: str) -> tuple[Rule, ...]:
+    """The rules of an ignore file, read as text: none when it is missing, a link (git
+    doesn't follow those either), not a regular file or over ``GITIGNORE_LIMIT``."""
+    if os.path.islink(path) or not path.is_file():
+        return ()
+    try:
+        data = read_source(path, GITIGNORE_LIMIT)
+    except SourceError:
+        return ()
+    text = data.decode("utf-8", "surrogateescape").removeprefix("\ufeff")
+    return compile_rules((line.removesuffix("\r") for line in text.split("\n")), base, strict=False)
 
 
 def _allowed_folders(paths: list[Path], root: Path) -> tuple[str, ...]:
@@ -206,11 +274,12 @@ def module_names(path: Path, root: Path, source_roots: tuple[str, ...]) -> tuple
     return unique[0], tuple(unique[1:]), is_package
 
 
-def source_files(paths: list[Path], root: Path, exclude: tuple[str, ...], source_roots: tuple[str, ...]) -> list[SourceFile]:
+def source_files(paths: list[Path], root: Path, exclude: tuple[str, ...], source_roots: tuple[str, ...], *,
+                 respect_gitignore: bool = True) -> list[SourceFile]:
     existing = tuple(r for r in source_roots if (root / r).is_dir())
     allowed = _allowed_folders(paths, root)
     result = []
-    for path in discover(paths, root, exclude):
+    for path in discover(paths, root, exclude, respect_gitignore=respect_gitignore):
         problem = link_problem(path, allowed)
         module, aliases, is_package = module_names(path, root, existing)
         rel = shown_name(relative_to_root(Path(_real(path)) if problem is None else path, root))

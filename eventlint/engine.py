@@ -4,7 +4,6 @@ the checks, and filter the findings (selection, suppressions, per-file ignores).
 from __future__ import annotations
 
 import collections
-import fnmatch
 import gc
 import hashlib
 import multiprocessing
@@ -24,6 +23,7 @@ from .checks import Review, Rule, all_rules
 from .config import Config
 from .discovery import SourceError, SourceFile, read_source
 from .model import FileFacts, Finding, Problem, Span
+from .paths import matches_pattern
 
 ProgressFn = Callable[[int, int], None]
 
@@ -397,15 +397,9 @@ def is_suppressed(finding: Finding, facts: FileFacts | None) -> bool:
 
 def per_file_ignored(finding: Finding, config: Config) -> bool:
     for pattern, codes in config.per_file_ignores:
-        if _glob_match(finding.path, pattern) and any(finding.code.startswith(c) or c == "ALL" for c in codes):
+        if matches_pattern(finding.path, pattern) and any(finding.code.startswith(c) or c == "ALL" for c in codes):
             return True
     return False
-
-
-def _glob_match(path: str, pattern: str) -> bool:
-    if pattern.endswith("/**"):
-        return path.startswith(pattern[:-3] + "/") or fnmatch.fnmatchcase(path, pattern)
-    return fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(path.rsplit("/", 1)[-1], pattern)
 
 
 def filter_findings(findings: list[Finding], files: list[FileFacts], config: Config, *,

@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "eventlint"
 
 LAYERS = [
     {"model", "catalog", "config"},
-    {"facts", "source", "discovery"},
+    {"facts", "source", "discovery", "paths"},
     {"resolution"},
     {"graph", "callgraph"},
     {"checks"},

@@ -69,6 +69,15 @@ more than get, check the sentinel, dispatch with ``isinstance``, tag comparisons
 used for anything but starting, joining or awaiting it, or is started in a loop; the
 constructor is not a plain FIFO queue (LIFO and priority queues order differently, process
 and memory channels have no bus); a bounded ``asyncio.Queue`` (publish cannot wait).
+
+How it is built.  ``migrate_channel`` plans one channel in steps, each a function that
+takes the frozen records the earlier steps returned and returns its own (or raises
+``Skip``): ``plan.target`` (the channel, its creation and bound) → ``references.uses``
+(its puts, gets and ``task_done()`` calls) → ``consumers.find_consumer`` (the loop and its
+branches) → ``kinds`` (what each put publishes; the subscriptions) → ``cleanup.starters``
+(the code that started the consumer) → ``handlers`` → ``emission`` (the edits).  The
+edits of every channel are kept in a ``workspace.Workspace`` and applied to each file once
+at the end, after which ``cleanup`` drops the imports and sentinels nothing uses any more.
 """
 
 from __future__ import annotations

@@ -198,13 +198,15 @@ class _LoopMatcher:
         return small(statement).value if m.matches(statement, self.task_done_line) else None
 
     def sentinel_test(self, loop: _Draft, test: cst.BaseExpression) -> Sentinel | None:
-        if not m.matches(test, m.Comparison(left=m.Name(), comparisons=[m.ComparisonTarget()])):
-            return None
-        target = test.comparisons[0]
-        if loop.item is not None and test.left.value == loop.item and isinstance(target.operator, (cst.Is, cst.Equal)):
-            return self.sentinel_of(target.comparator)
-        if loop.tag_var is not None and test.left.value == loop.tag_var and isinstance(target.operator, cst.Equal):
-            tag = string(target.comparator)
+        """What ``item is None`` / ``item == STOP`` / ``kind == "stop"`` stops at."""
+        def compares(name: str | None, operator: m.BaseMatcherNode) -> bool:
+            return name is not None and m.matches(test, m.Comparison(
+                left=m.Name(name), comparisons=[m.ComparisonTarget(operator=operator)]))
+
+        if compares(loop.item, m.Is() | m.Equal()):
+            return self.sentinel_of(test.comparisons[0].comparator)
+        if compares(loop.tag_var, m.Equal()):
+            tag = string(test.comparisons[0].comparator)
             return Sentinel(SentinelKind.TAG, tag) if tag is not None else None
         return None
 
@@ -275,7 +277,7 @@ class _LoopMatcher:
         """``match item:`` with one class pattern (or tag value) per case; ``case None:``
         (or the sentinel) that breaks; ``case _:`` last."""
         wanted = loop.item if loop.item is not None else loop.tag_var
-        if not (isinstance(statement.subject, cst.Name) and statement.subject.value == wanted):
+        if not m.matches(statement.subject, m.Name(wanted)):
             raise self.fail(statement.subject, "the consumer matches on something other than what it received")
         for case in statement.cases:
             if case.guard is not None:
@@ -360,9 +362,9 @@ class _LoopMatcher:
 def _compared_tags(target: cst.ComparisonTarget) -> list[str | None]:
     """The strings of ``== "a"`` or ``in ("a", "b")`` (None for each non-string); [] for
     any other comparison."""
-    if isinstance(target.operator, cst.Equal):
+    if m.matches(target, m.ComparisonTarget(operator=m.Equal())):
         return [string(target.comparator)]
-    if isinstance(target.operator, cst.In) and isinstance(target.comparator, (cst.Tuple, cst.List, cst.Set)):
+    if m.matches(target, m.ComparisonTarget(operator=m.In(), comparator=m.Tuple() | m.List() | m.Set())):
         return [string(e.value) for e in target.comparator.elements]
     return []
 

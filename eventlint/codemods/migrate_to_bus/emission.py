@@ -19,7 +19,7 @@ from .handlers import Handler
 from .kinds import EventClass, Kinds, PutKind, Put, Subscription, class_name, event_classes
 from .plan import Flavour, Target
 from .references import imported_by_home
-from .source import BUILTINS, Skip, Source, dotted, small, statements, string, walk
+from .source import BUILTINS, Skip, Source, dotted, small, statements, string
 
 if TYPE_CHECKING:
     from .workspace import Edits, PlannedEdits, Workspace
@@ -129,7 +129,7 @@ def rewrite_consumer(consumer: Consumer, handlers: tuple[Handler, ...], edits: P
     parameter = loop.item
     prelude: list[cst.BaseStatement] = []
     if loop.tag_var is not None:
-        used = {n.value for b in loop.branches for n in walk(b.body) if isinstance(n, cst.Name)}
+        used = {n.value for b in loop.branches for n in m.findall(b.body, m.Name())}
         parameter = next(p for p in ("event", "message", "received", "tagged") if p not in used | {*loop.fields})
         values = ", ".join(f"{parameter}.{f}" for f in loop.fields)
         prelude.append(cst.parse_statement(f"{', '.join(loop.fields)} = {values}\n"))
@@ -145,7 +145,7 @@ def rewrite_consumer(consumer: Consumer, handlers: tuple[Handler, ...], edits: P
             if loop.tag_key is not None:
                 body = body.visit(ItemFields(loop.item))
             block = body if isinstance(body, cst.IndentedBlock) else cst.IndentedBlock(body=statements(body))
-            mentioned = {n.value for n in walk(body) if isinstance(n, cst.Name)}
+            mentioned = {n.value for n in m.findall(body, m.Name())}
             declared = [g for g in loop.globals if {n.name.value for n in small(g).names} & mentioned]
             header = cst.parse_statement(f"{'async ' if is_async else ''}def {name}({params}):\n    pass\n")
             bound = [cst.parse_statement(f"{line}\n") for line in branches[index].prelude]

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 _LEAVES_FUNCTION = m.Return() | m.Yield() | m.Nonlocal()
 _LEAVES_LOOP = m.Break() | m.Continue()
+_OWN_FUNCTION = (cst.FunctionDef, cst.Lambda, cst.ClassDef)  # where a return or yield is not the branch's
+_OWN_LOOP = (cst.For, cst.While, cst.FunctionDef, cst.Lambda)  # where a break or continue is not the branch's
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,9 +116,9 @@ def _check_extractable(consumer: Consumer, branch: Branch) -> None:
     doesn't leave the loop or the consumer."""
     source, loop = consumer.source, consumer.loop
     for node in walk(branch.body):
-        if m.matches(node, _LEAVES_FUNCTION) and not source.nested(node, branch.body):
+        if m.matches(node, _LEAVES_FUNCTION) and not source.inside(node, _OWN_FUNCTION, branch.body):
             raise Skip(f"a dispatch branch uses {type(node).__name__.lower()} ({source.where(node)})")
-        if m.matches(node, _LEAVES_LOOP) and not source.in_inner_loop(node, branch.body):
+        if m.matches(node, _LEAVES_LOOP) and not source.inside(node, _OWN_LOOP, branch.body):
             raise Skip(f"a dispatch branch uses {type(node).__name__.lower()} ({source.where(node)})")
     # a case's pattern binds its captures for the body: they go with it
     inside = {id(n) for n in walk(branch.node if isinstance(branch.node, cst.MatchCase) else branch.body)}

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 import libcst.matchers as m
+from libcst.helpers import get_full_name_for_node
 from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider, ScopeProvider
 
 from ...facts import string_value
@@ -149,20 +150,13 @@ class Source:
                 return False
         return False
 
-    def nested(self, node: cst.CSTNode, top: cst.CSTNode) -> bool:
-        """Is ``node`` inside a function, lambda or class nested in ``top``?"""
+    def inside(self, node: cst.CSTNode, kinds: tuple[type, ...], top: cst.CSTNode) -> bool:
+        """Is ``node`` inside a node of one of ``kinds`` that is itself inside ``top``?
+        (A ``return`` in a function nested in a branch, a ``break`` in a loop of its own.)"""
         for ancestor in self.ancestors(node):
             if ancestor is top:
                 return False
-            if isinstance(ancestor, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
-                return True
-        return False
-
-    def in_inner_loop(self, node: cst.CSTNode, top: cst.CSTNode) -> bool:
-        for ancestor in self.ancestors(node):
-            if ancestor is top:
-                return False
-            if isinstance(ancestor, (cst.For, cst.While, cst.FunctionDef, cst.Lambda)):
+            if isinstance(ancestor, kinds):
                 return True
         return False
 
@@ -179,13 +173,11 @@ class Source:
 
 
 def dotted(node: cst.CSTNode | None) -> str:
-    """``a.b.c`` for a dotted name, ``""`` for any other expression."""
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        head = dotted(node.value)
-        return f"{head}.{node.attr.value}" if head else ""
-    return ""
+    """``a.b.c`` for a dotted name, ``""`` for any other expression (``f().b`` included)."""
+    head = node
+    while isinstance(head, cst.Attribute):
+        head = head.value
+    return get_full_name_for_node(node) or "" if isinstance(head, cst.Name) else ""
 
 
 def small(statement: cst.CSTNode) -> cst.BaseSmallStatement | None:

@@ -41,7 +41,8 @@ def test_an_explicit_none_is_replaced_and_a_positional_timeout_is_filled_in_plac
 
 @pytest.mark.parametrize("before,after", [
     ('"""Doc."""\n\nimport logging\n\n\nasync def f(q):\n    await q.get()\n',
-     '"""Doc."""\n\nimport asyncio\nimport logging\n\n\nasync def f(q):\n    await asyncio.wait_for(q.get(), timeout=10.0)\n'),
+     '"""Doc."""\n\nimport asyncio\nimport logging\n\n\n'
+     'async def f(q):\n    await asyncio.wait_for(q.get(), timeout=10.0)\n'),
     ("import asyncio as aio\n\n\nasync def f(q):\n    await q.get()\n",
      "import asyncio as aio\n\n\nasync def f(q):\n    await aio.wait_for(q.get(), timeout=10.0)\n"),
     ("import asyncio\n\n\nasync def f(q):\n    await q.get()\n",

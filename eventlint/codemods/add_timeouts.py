@@ -102,8 +102,8 @@ class AddTimeoutsCommand(Command):
         self.found.add(span)
         value: cst.BaseExpression = cst.Float(self.literal)
         if isinstance(site, PassTimeout) and site.client_timeout:
-            value = cst.Call(func=cst.Attribute(value=cst.Name(self._module("aiohttp")), attr=cst.Name("ClientTimeout")),
-                             args=[keyword_arg("total", value)])
+            client_timeout = cst.Attribute(value=cst.Name(self._module("aiohttp")), attr=cst.Name("ClientTimeout"))
+            value = cst.Call(func=client_timeout, args=[keyword_arg("total", value)])
         if isinstance(site, WrapInWaitFor):
             return cst.Call(
                 func=cst.Attribute(value=cst.Name(self._module("asyncio")), attr=cst.Name("wait_for")),

@@ -290,7 +290,8 @@ class Planner:
         return defs, names
 
     def _plan_accessor(self, target: ReplaceAccessor) -> dict[str, Edits]:
-        channel, method, attr = self.graph.channels[target.channel], self.graph.functions[target.accessor], target.attribute
+        channel, method = self.graph.channels[target.channel], self.graph.functions[target.accessor]
+        attr = target.attribute
         member = target.accessor.rsplit(".", 1)[-1]
         owner = method.owner_class
         if owner is None:

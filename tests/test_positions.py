@@ -106,10 +106,11 @@ class Hub(base(), metaclass=meta()):
 
 def _extractor(text):
     from eventlint.catalog import load_catalog
-    from eventlint.facts import _Extractor, _walk
+    from eventlint.facts import _Extractor
+    from eventlint.syntax import traverse
 
     extractor = _Extractor("m", False, load_catalog(), frozenset())
-    _walk(cst.parse_module(text), extractor, extractor.ordinals, extractor.counts)
+    traverse(cst.parse_module(text), extractor, extractor.ordinals, extractor.counts)
     return extractor
 
 

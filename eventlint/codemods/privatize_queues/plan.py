@@ -403,7 +403,7 @@ class Planner:
             if base is None or self.graph.canonical_module(base) != module:
                 continue
             for alias in node.names if not m.matches(node.names, m.ImportStar()) else ():
-                if facts_module._attr_text(alias.name) != name:
+                if facts_module.attr_text(alias.name) != name:
                     continue
                 local = alias.asname.name.value if alias.asname is not None else name
                 scope = scope or scan.global_scope()

@@ -84,7 +84,7 @@ from __future__ import annotations
 
 from ...graph import Channel, EventGraph
 from .. import CodemodContext, CodemodResult, Skipped
-from .cleanup import drop_orphaned_sentinels as _drop_orphaned_sentinels
+from .cleanup import drop_orphaned_sentinels as _drop_orphaned_sentinels  # noqa: F401 - tests import it from here
 from .cleanup import starters
 from .consumers import find_consumer
 from .emission import place_subscriptions, rewrite_consumer, rewrite_creation, rewrite_puts

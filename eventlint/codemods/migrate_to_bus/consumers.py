@@ -408,10 +408,17 @@ class ItemFields(cst.CSTTransformer):
                              rpar=updated_node.rpar)
 
 
-def loop_matcher(source: Source, consumer_fn: cst.FunctionDef, get: cst.Call,
-                 sentinel_of: Callable[[cst.BaseExpression], Sentinel | None]) -> _LoopMatcher:
-    """The matcher for a consumer whose loop gets with ``get``."""
-    return _LoopMatcher(source, source.code(get.func.value), consumer_fn.asynchronous is not None, sentinel_of)
+def rematch(consumer: Consumer, updated: cst.FunctionDef) -> Loop:
+    """The loop of ``updated``, the consumer function as the rewrite has changed it (its
+    puts already publish): the same shape read again, for the branches' new bodies."""
+    source, loop = consumer.source, consumer.loop
+
+    def same_sentinel(node: cst.BaseExpression) -> Sentinel | None:
+        return loop.sentinel if source.module.code_for_node(node) == loop.sentinel_code else None
+
+    matcher = _LoopMatcher(source, source.code(loop.get.func.value), consumer.function.asynchronous is not None,
+                           same_sentinel)
+    return matcher.match(updated)
 
 
 def find_consumer(work: Workspace, plan: Target, gets: list[tuple[Source, cst.Call]]) -> Consumer:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 import libcst.matchers as m
 
-from .consumers import Consumer, ItemFields, loop_matcher
+from .consumers import Consumer, ItemFields, rematch
 from .handlers import Handler
 from .kinds import EventClass, Kinds, PutKind, Put, Subscription, class_name, event_classes
 from .plan import Flavour, Target
@@ -124,8 +124,6 @@ def rewrite_consumer(consumer: Consumer, handlers: tuple[Handler, ...], edits: P
         file.remove.add(id(fn))
         return
     is_async = fn.asynchronous is not None
-    matcher = loop_matcher(source, fn, loop.get, lambda node: loop.sentinel if source.module.code_for_node(
-        node) == loop.sentinel_code else None)
     parameter = loop.item
     prelude: list[cst.BaseStatement] = []
     if loop.tag_var is not None:
@@ -138,7 +136,7 @@ def rewrite_consumer(consumer: Consumer, handlers: tuple[Handler, ...], edits: P
     blank = [cst.EmptyLine(indent=False)] * (1 if self_name else 2)
 
     def rebuild(updated: cst.FunctionDef) -> cst.FlattenSentinel:
-        branches = matcher.match(updated).dispatched
+        branches = rematch(consumer, updated).dispatched
         functions = []
         for position, (index, name) in enumerate(made):
             body = branches[index].body

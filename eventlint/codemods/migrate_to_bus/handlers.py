@@ -105,7 +105,8 @@ def _direct_handler(work: Workspace, plan: Target, consumer: Consumer, branch: B
         return None
     if self_name and m.matches(func, m.Attribute(value=m.Name(self_name))):
         value = work.graph.attribute(plan.channel.owner, func.attr.value, 0)
-        method = work.graph.functions.get(value.name) if value is not None and value.kind == ValueKind.FUNCTION else None
+        is_function = value is not None and value.kind == ValueKind.FUNCTION
+        method = work.graph.functions.get(value.name) if is_function else None
         if method is not None and not method.is_property:
             return f"{self_name}.{func.attr.value}"
     return None

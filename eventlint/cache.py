@@ -29,15 +29,15 @@ import tempfile
 import types
 import typing
 from dataclasses import MISSING, fields
+from enum import Enum
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from . import model
 from .discovery import read_at_most
-from .model import (Binding, CallFact, ClassFact, Dispatch, DispatchKind, FileFacts, Finding, Fix, FunctionFact, Location,
-                    LoopFact, Param, Payload, PayloadShape, Problem, ReturnFact, Span, Suppression, Table, TableKey, Tag,
-                    TextEdit)
+from .model import (Binding, CallFact, ClassFact, Dispatch, FileFacts, Finding, Fix, FunctionFact, Location, LoopFact,
+                    Param, Payload, Problem, ReturnFact, Span, Suppression, Table, TableKey, Tag, TextEdit)
 
 # Version 1 of the format was a pickle behind an unkeyed digest: never read again.
 _ENTRY_MAGIC = b"eventlint-cache-2\n"  # a cache entry: this, the HMAC, the JSON payload
@@ -61,9 +61,12 @@ _GITIGNORE = "# Created by eventlint: the cache is never committed.\n*\n"
 RECORDS: tuple[type, ...] = (Span, Location, TextEdit, Fix, Finding, ClassFact, Param, FunctionFact, Tag, Payload,
                              CallFact, Binding, ReturnFact, Dispatch, TableKey, Table, LoopFact, Suppression, Problem,
                              FileFacts)
-# The only enums a field may hold: stored as the member's text, decoded by looking the
-# text up among the members (an unknown text makes the entry invalid).
-ENUMS: tuple[type, ...] = (PayloadShape, DispatchKind)
+# The only enums a field may hold: those of eventlint.model.  A member is stored as its
+# text and decoded by looking the text up among the members (an unknown text makes the
+# entry invalid): decoding never constructs anything else.
+ENUMS: tuple[type, ...] = tuple(value for value in vars(model).values()
+                                if isinstance(value, type) and issubclass(value, Enum) and value.__module__ == model.__name__
+                                and len(value))
 
 
 class _Invalid(Exception):

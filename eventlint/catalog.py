@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .model import CallFact, Ref
+from .model import CallFact, Named, Ref, Safety, ScopeKind
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -76,14 +76,22 @@ class SubscriptionApi:
     callback: bool = False  # the name is a callback keyword or attribute (``on_message=fn``)
 
 
+class ApiContext(Named):
+    """Where a catalogued API blocks."""
+
+    ANY = "any"  # wherever it is called
+    ASYNC = "async"  # it only stalls a running event loop (a sync call inside ``async def``)
+    AWAIT = "await"  # an awaited operation: it waits when awaited with no deadline
+
+
 @dataclass(frozen=True, slots=True)
 class BlockingApi:
     name: str
     timeout: ParamSpec | None  # None: the API takes no timeout (wrap it instead)
     default: float | None = None  # library default timeout in seconds; None = waits forever
-    fix: str = "unsafe"  # safety of adding the timeout
+    fix: Safety = Safety.UNSAFE  # safety of adding the timeout
     reason: str = ""
-    context: str = "any"  # "any" | "async" (only blocks an event loop) | "await" (awaited op)
+    context: ApiContext = ApiContext.ANY
     by_name: bool = False
     requires: str = ""  # a condition the graph checks, e.g. "bounded" for put
 
@@ -91,7 +99,7 @@ class BlockingApi:
 @dataclass(frozen=True, slots=True)
 class TimeoutScopeApi:
     name: str
-    kind: str  # "async": bounds awaited operations only | "sync": bounds everything
+    kind: ScopeKind
     deadline: ParamSpec | None = None  # no deadline when this argument is absent or None
 
 
@@ -105,9 +113,9 @@ class ClientApi:
     constructor_timeout: ParamSpec | None = None  # the client's timeout argument
     default: float | None = None  # the client's default when neither is given
     timeout_method: str = ""  # calling this on the object sets a timeout (``settimeout``)
-    fix: str = "unsafe"
+    fix: Safety = Safety.UNSAFE
     reason: str = ""
-    context: str = "any"
+    context: ApiContext = ApiContext.ANY
 
 
 _NOT_SEEN = object()
@@ -271,6 +279,17 @@ def _strings(raw: dict, key: str, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _choice(raw: dict, key: str, default: Named, where: str, excluded: tuple[Named, ...] = ()) -> Named:
+    """One of the members of ``default``'s enum, spelled as its text."""
+    allowed = [member for member in type(default) if member not in excluded]
+    value = raw.get(key, default.value)
+    for member in allowed:
+        if value == member.value:
+            return member
+    spelled = ", ".join(f'"{member.value}"' for member in allowed)
+    raise CatalogError(f"{where}: {key} must be one of {spelled} (got {value!r})")
+
+
 def _names(raw: dict, where: str) -> list[str]:
     names = raw.get("names", [raw["name"]] if "name" in raw else None)
     if not names or not all(isinstance(n, str) and n for n in names):
@@ -321,25 +340,19 @@ def _entry(key: str, name: str, raw: dict, where: str):
                                    bool(raw.get("call-result", False)), str(raw.get("override", "")),
                                    bool(raw.get("callback", False)))
         if key == "blocking":
-            fix = raw.get("fix", "unsafe")
-            if fix not in ("safe", "unsafe"):
-                raise CatalogError(f"{where}: fix must be \"safe\" or \"unsafe\"")
-            context = raw.get("context", "any")
-            if context not in ("any", "async", "await"):
-                raise CatalogError(f"{where}: context must be \"any\", \"async\" or \"await\"")
-            return BlockingApi(name, _param(raw.get("timeout"), where), _seconds(raw, where), fix,
-                               raw.get("reason", ""), context, bool(raw.get("by-name", False)), raw.get("requires", ""))
+            return BlockingApi(name, _param(raw.get("timeout"), where), _seconds(raw, where),
+                               _choice(raw, "fix", Safety.UNSAFE, where), raw.get("reason", ""),
+                               _choice(raw, "context", ApiContext.ANY, where), bool(raw.get("by-name", False)),
+                               raw.get("requires", ""))
         if key == "timeout-scope":
-            kind = raw.get("kind", "async")
-            if kind not in ("async", "sync"):
-                raise CatalogError(f"{where}: kind must be \"async\" or \"sync\"")
-            return TimeoutScopeApi(name, kind, _param(raw.get("deadline"), where))
+            return TimeoutScopeApi(name, _choice(raw, "kind", ScopeKind.ASYNC, where, (ScopeKind.NONE,)),
+                                   _param(raw.get("deadline"), where))
         if key == "consumer":
             return ConsumerApi(name)
         return ClientApi(name, _strings(raw, "methods", where), _param(raw.get("timeout"), where),
                          _param(raw.get("constructor-timeout"), where), _seconds(raw, where),
-                         str(raw.get("timeout-method", "")), raw.get("fix", "unsafe"), raw.get("reason", ""),
-                         raw.get("context", "any"))
+                         str(raw.get("timeout-method", "")), _choice(raw, "fix", Safety.UNSAFE, where),
+                         raw.get("reason", ""), _choice(raw, "context", ApiContext.ANY, where))
     except (TypeError, ValueError) as error:
         if isinstance(error, CatalogError):
             raise

@@ -101,9 +101,28 @@ class TextEdit:
     replacement: str
 
 
+class Safety(Named):
+    """How far a fix can be trusted.  Safe: it only changes runs in which the call would
+    have waited longer than the timeout, and raises what the API already raises.  Unsafe:
+    it brings an outcome the caller never had to handle, or renames and restructures;
+    applied only with ``--unsafe-fixes``."""
+
+    SAFE = "safe"
+    UNSAFE = "unsafe"
+
+
+class ScopeKind(Named):
+    """What a timeout scope bounds: only the awaited operations inside it (asyncio, anyio
+    and trio scopes), or everything inside it (a signal alarm, a sync deadline)."""
+
+    NONE = ""  # no enclosing scope
+    ASYNC = "async"
+    SYNC = "sync"
+
+
 @dataclass(frozen=True, slots=True)
 class Fix:
-    safety: str  # "safe" | "unsafe"
+    safety: Safety
     description: str
     edits: tuple[TextEdit, ...] = ()
 
@@ -135,7 +154,7 @@ class PassTimeout:
     call: Span
     keyword: str | None
     position: int | None
-    safety: str  # "safe" | "unsafe" | "" (from the catalogue entry)
+    safety: Safety  # from the catalogue entry
     client_timeout: bool = False  # the value is an ``aiohttp.ClientTimeout(total=...)``, not a number
 
 
@@ -144,7 +163,7 @@ class WrapInWaitFor:
     """EVT003: an awaited ``call`` that takes no timeout becomes ``asyncio.wait_for(call, timeout=...)``."""
 
     call: Span
-    safety: str  # "safe" | "unsafe" (from the catalogue entry)
+    safety: Safety  # from the catalogue entry
 
 
 @dataclass(frozen=True, slots=True)

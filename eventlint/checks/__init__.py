@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 
 from ..config import Config
 from ..graph import EventGraph
-from ..model import FileFacts, Finding
+from ..model import FileFacts, Finding, Named
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,12 +31,21 @@ class Review:
     line_text: Callable[[str, int], str | None] | None = None
 
 
+class Fixable(Named):
+    """Whether a rule's findings come with a fix (``eventlint rules`` shows it)."""
+
+    NO = "no"
+    SAFE = "safe"  # always, and the fix is safe
+    UNSAFE = "unsafe"  # always, and the fix is unsafe
+    SOMETIMES = "sometimes"  # some findings have a fix, safe or unsafe by the API involved
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     code: str
     name: str
     summary: str
-    fixable: str  # "no" | "safe" | "unsafe" | "sometimes"
+    fixable: Fixable
     check: Callable[[EventGraph, Config], Iterator[Finding]] | None = None
     review: Callable[[Review], Iterator[Finding]] | None = None
 

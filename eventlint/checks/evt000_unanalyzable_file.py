@@ -7,7 +7,7 @@ from typing import Iterator
 from ..config import Config
 from ..graph import EventGraph
 from ..model import Finding, Span
-from . import Rule
+from . import Fixable, Rule
 
 CODE = "EVT000"
 NAME = "unanalyzable-file"
@@ -40,4 +40,4 @@ def rule_failure(graph: EventGraph, rule: Rule, error: Exception) -> list[Findin
                     graph.files[0].path, _START, symbol=rule.code)]
 
 
-RULE = Rule(CODE, NAME, "The file could not be read, decoded or parsed; every other file is still checked.", "no", check)
+RULE = Rule(CODE, NAME, "The file could not be read, decoded or parsed; every other file is still checked.", Fixable.NO, check)

@@ -15,14 +15,14 @@ from typing import Iterator
 
 from ..config import Config
 from ..graph import EventGraph, looks_like_exception
-from ..model import DispatchKind, Finding, Fix, Location, PayloadShape, Tag
+from ..model import DispatchKind, Finding, Fix, Location, PayloadShape, Safety, Tag
 from ..resolution import Value, ValueKind
-from . import Rule
+from . import Fixable, Rule
 
 CODE = "EVT002"
 NAME = "mixed-type-channel"
 _MAX_RELATED = 12
-FIX = Fix("unsafe", "migrate-to-bus: move the channel to eventlint.bus with one typed subscription per kind")
+FIX = Fix(Safety.UNSAFE, "migrate-to-bus: move the channel to eventlint.bus with one typed subscription per kind")
 
 
 def spell(tag: Tag) -> str:
@@ -127,4 +127,4 @@ def check(graph: EventGraph, config: Config) -> Iterator[Finding]:
 
 
 RULE = Rule(CODE, NAME, "One untyped channel carries unrelated event kinds and consumers dispatch on type or tag.",
-            "unsafe", check)
+            Fixable.UNSAFE, check)

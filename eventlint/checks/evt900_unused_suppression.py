@@ -11,7 +11,7 @@ import re
 from typing import Callable, Iterator
 
 from ..model import FileFacts, Finding, Span
-from . import Review, Rule, all_rules
+from . import Fixable, Review, Rule, all_rules
 
 CODE = "EVT900"
 NAME = "unused-suppression"
@@ -81,4 +81,4 @@ def _comment_span(path: str, line: int, line_text: Callable[[str, int], str | No
 
 
 RULE = Rule(CODE, NAME, "A `# eventlint: ignore` or `# noqa: EVTnnn` comment that silences nothing "
-            "(only with --report-unused-suppressions).", "no", review=review)
+            "(only with --report-unused-suppressions).", Fixable.NO, review=review)

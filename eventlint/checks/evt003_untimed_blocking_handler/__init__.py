@@ -12,7 +12,7 @@ from ...callgraph import call_graph
 from ...config import Config
 from ...graph import EventGraph
 from ...model import CallFact, Finding, Fix, Location, NotFixable, PassTimeout, Span, WrapInWaitFor
-from .. import Rule
+from .. import Fixable, Rule
 from .blocking import BlockingCall, Classifier
 from .reach import Paths, Reach
 
@@ -139,4 +139,4 @@ def _no_fix_reason(graph: EventGraph, judge: Classifier, call: CallFact, blockin
 
 
 RULE = Rule(CODE, NAME, "A handler performs, directly or through the functions it calls, a blocking call with no timeout.",
-            "sometimes", check)
+            Fixable.SOMETIMES, check)

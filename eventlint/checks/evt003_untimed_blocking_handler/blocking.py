@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ...callgraph import CallGraph
 from ...catalog import BlockingApi, ClientApi, ParamSpec
-from ...model import CallFact, FileFacts, dotted
+from ...model import CallFact, FileFacts, Safety, dotted
 
 _CALLED = re.compile(r"([A-Za-z_]\w*)\(\)")
 _ITEM = re.compile(r"#(\d+)")
@@ -36,7 +36,7 @@ class BlockingCall:
     path: str
     api: str  # display name, e.g. "requests.post"
     reason: str  # why it blocks, for the message
-    fix: str  # "safe" | "unsafe" | "" (no timeout argument to add)
+    fix: Safety | None  # None: no timeout argument to add
     fix_reason: str
     timeout: ParamSpec | None
     stalls_loop: bool = False  # a sync call that blocks an event loop
@@ -172,7 +172,7 @@ class Classifier:
         if entry.context == "async":
             if not in_async or call.awaited:
                 return None
-            return BlockingCall(call, path, display, "stalls the event loop", "", entry.reason, None, True)
+            return BlockingCall(call, path, display, "stalls the event loop", None, entry.reason, None, True)
         if call.timeout_scope == "sync":
             return None
         if self._nonblocking(call, entry.timeout):
@@ -183,7 +183,7 @@ class Classifier:
         reason = "has timeout=None" if given is False else "has no timeout"
         if entry.timeout is None:
             reason = "waits with no way to pass a timeout"
-        return BlockingCall(call, path, display, reason, entry.fix if entry.timeout else "", entry.reason, entry.timeout,
+        return BlockingCall(call, path, display, reason, entry.fix if entry.timeout else None, entry.reason, entry.timeout,
                             in_async and not call.awaited)
 
     def _classify_client(self, call: CallFact, client_value, method: str, path: str, in_async: bool) -> BlockingCall | None:
@@ -215,7 +215,7 @@ class Classifier:
             reason = f"relies on the library's {client.default:g} s default (more than max-default-timeout)"
         else:
             reason = "has no timeout (the client sets none)"
-        fix = client.fix if client.timeout else ""
+        fix = client.fix if client.timeout else None
         constructor = None
         if not client.timeout and client.constructor_timeout and origin is not None \
                 and self.calls.call_path.get(id(origin)) == path:

@@ -65,8 +65,8 @@ RECORDS: tuple[type, ...] = (Span, Location, TextEdit, Fix, Finding, ClassFact, 
 # text and decoded by looking the text up among the members (an unknown text makes the
 # entry invalid): decoding never constructs anything else.
 ENUMS: tuple[type, ...] = tuple(value for value in vars(model).values()
-                                if isinstance(value, type) and issubclass(value, Enum) and value.__module__ == model.__name__
-                                and len(value))
+                                if isinstance(value, type) and issubclass(value, Enum)
+                                and value.__module__ == model.__name__ and len(value))
 
 
 class _Invalid(Exception):

@@ -15,16 +15,16 @@ from __future__ import annotations
 import logging
 import traceback
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterator, TypeVar
 
 from .catalog import Catalog, ChannelApi
-from .model import (Binding, CallFact, Dispatch, FileFacts, FunctionFact, Payload, PayloadShape, Ref, Span, TableKey,
-                    dotted, is_public_name)
+from .model import (Binding, CallFact, Dispatch, FileFacts, FunctionFact, Named, Payload, PayloadShape, Ref, Span,
+                    TableKey, dotted, is_public_name)
 from .resolution import Resolver, Value, ValueKind
 
-__all__ = ["Channel", "ChannelReturn", "DispatchSite", "EventGraph", "Failure", "Operation", "PayloadSite", "Value",
-           "ValueKind", "looks_like_exception"]
+__all__ = ["Channel", "ChannelReturn", "Direction", "DispatchSite", "EventGraph", "Failure", "Operation", "PayloadSite",
+           "Value", "ValueKind", "looks_like_exception"]
 
 _log = logging.getLogger("eventlint.internal")
 _T = TypeVar("_T")
@@ -41,7 +41,7 @@ class Failure:
     error: str  # "RecursionError: maximum recursion depth exceeded"
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Channel:
     """A channel the analysed code creates (a queue, a pipe, a memory channel...)."""
 
@@ -55,7 +55,7 @@ class Channel:
     element_type: tuple[str, ...] | None  # the declared item types; None when undeclared, ``Any`` or ``object``
     creation: CallFact | None  # the constructor call
     constructor: str = ""  # how the code named the constructor, e.g. "multiprocessing.get_context().Queue"
-    names: list[tuple[str, str, Binding]] = field(default_factory=list)  # (name, end role, binding)
+    names: tuple[tuple[str, str, Binding], ...] = ()  # (name, end role, binding) of each name bound to it
 
     @property
     def node(self) -> str:
@@ -66,12 +66,19 @@ class Channel:
         return self.id[len(self.module) + 1:] if self.id.startswith(self.module + ".") else self.id
 
 
+class Direction(Named):
+    """Which way an operation moves items through a channel."""
+
+    PUT = "put"  # one of the catalogue's put methods for the channel (``put``, ``send``...)
+    GET = "get"  # one of its get methods (``get``, ``receive``...)
+
+
 @dataclass(frozen=True, slots=True)
 class Operation:
     """A put or get on a channel."""
 
     channel: str  # channel id
-    direction: str  # "put" | "get"
+    direction: Direction
     method: str
     call: CallFact
     path: str
@@ -270,11 +277,9 @@ class EventGraph:
             if unpacked and not api.ends:
                 continue  # ``a, b = Queue()`` is not a channel binding we understand
             owner = self.canonical(first.owner)
-            channel = Channel(
-                id=f"{owner}.{first.name}", api=api, path=facts.path, span=span, owner=owner,
-                scope=first.scope, module=facts.module, element_type=first.element_type, creation=first.call,
-                constructor=self.constructor_name(value[:-1], api),
-            )
+            channel_id = f"{owner}.{first.name}"
+            constructor = self.constructor_name(value[:-1], api)
+            names = []
             for binding in bindings:
                 end = ""
                 if unpacked:
@@ -282,12 +287,15 @@ class EventGraph:
                     end = api.ends[position] if position < len(api.ends) else ""
                 elif api.ends:
                     continue  # the tuple itself bound to one name: no end to speak of
-                channel.names.append((binding.name, end, binding))
-                self.resolver.bind_channel(binding, channel.id, end, api.get)
-            if not channel.names:
+                names.append((binding.name, end, binding))
+                self.resolver.bind_channel(binding, channel_id, end, api.get)
+            if not names:
                 continue
-            if channel.element_type is None and channel.scope in ("class", "instance"):
-                channel.element_type = self.declared_type(owner, first.name)
+            element_type = first.element_type
+            if element_type is None and first.scope in ("class", "instance"):
+                element_type = self.declared_type(owner, first.name)
+            channel = Channel(channel_id, api, facts.path, span, owner, first.scope, facts.module, element_type,
+                              first.call, constructor, tuple(names))
             self.channels.setdefault(channel.id, channel)
             self.graph.add_node(channel.node, kind="channel", path=facts.path, line=span.line, api=api.name)
 
@@ -330,16 +338,16 @@ class EventGraph:
             if channel is None:
                 continue
             if method in channel.api.put:
-                direction = "put"
+                direction = Direction.PUT
             elif method in channel.api.get:
-                direction = "get"
+                direction = Direction.GET
             else:
                 continue
             operation = Operation(channel.id, direction, method, call, facts.path, call.caller, receiver.heuristic)
             self.operations.append(operation)
             function_node = f"function:{call.caller}"
             where = f"{facts.path}:{call.span.line}:{call.span.column}"
-            if direction == "put":
+            if direction == Direction.PUT:
                 self.graph.add_edge(function_node, channel.node, key=f"publishes@{where}", kind="publishes")
             else:
                 self.graph.add_edge(channel.node, function_node, key=f"consumes@{where}", kind="consumes")
@@ -353,10 +361,10 @@ class EventGraph:
         return [op for op in self.operations if op.channel == channel_id]
 
     def publishers_of(self, channel_id: str) -> list[Operation]:
-        return [op for op in self.operations_on(channel_id) if op.direction == "put"]
+        return [op for op in self.operations_on(channel_id) if op.direction == Direction.PUT]
 
     def consumers_of(self, channel_id: str) -> list[Operation]:
-        return [op for op in self.operations_on(channel_id) if op.direction == "get"]
+        return [op for op in self.operations_on(channel_id) if op.direction == Direction.GET]
 
     def is_inside_owner(self, channel: Channel, function: str, path: str) -> bool:
         """Code in the channel's owner (or the owner's subclasses, or its module for globals)."""
@@ -391,7 +399,8 @@ class EventGraph:
                     continue
                 channel = self.channels.get(value.name)
                 if channel is not None:
-                    yield ChannelReturn(fn, channel, ret.value[-1].lstrip(".").rpartition(".")[2], ret.span, facts.module)
+                    name = ret.value[-1].lstrip(".").rpartition(".")[2]
+                    yield ChannelReturn(fn, channel, name, ret.span, facts.module)
 
     def module_all(self, module: str) -> tuple[str, ...] | None:
         facts = self.modules.get(module)
@@ -560,12 +569,13 @@ class EventGraph:
 
 
 _EXCEPTION_SUFFIXES = ("Error", "Exception", "Warning", "Exit", "Interrupt", "Failure")
+_EXCEPTION_NAMES = ("BaseException", "StopIteration", "StopAsyncIteration", "CancelledError")
 
 
 def looks_like_exception(name: str) -> bool:
     """The dotted name's last part is named like an exception class."""
     last = name.rsplit(".", 1)[-1]
-    return last.endswith(_EXCEPTION_SUFFIXES) or last in ("BaseException", "StopIteration", "StopAsyncIteration", "CancelledError")
+    return last.endswith(_EXCEPTION_SUFFIXES) or last in _EXCEPTION_NAMES
 
 
 def _is_unbounded_text(text: str | None) -> bool:

@@ -519,7 +519,8 @@ class Resolver:
         target = fn.qualname
         if fn.owner_class is not None and fn.qualname.endswith(".__init__"):
             target = fn.owner_class
-        position = index - (1 if fn.owner_class is not None and fn.params and fn.params[0].name in ("self", "cls") else 0)
+        bound = fn.owner_class is not None and fn.params and fn.params[0].name in ("self", "cls")
+        position = index - (1 if bound else 0)
         calls = ((yield ("calls",)) or {}).get(target, ())
         if len(calls) > _MAX_CALL_SITES:
             return None  # beyond this many callers the answer is rarely one value anyway

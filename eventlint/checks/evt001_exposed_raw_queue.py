@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from ..config import Config
-from ..graph import Channel, EventGraph
+from ..graph import Channel, Direction, EventGraph
 from ..model import (Finding, Fix, FunctionFact, Location, NotFixable, PrivatizeChannel, ReplaceAccessor, Span,
                      is_public_name)
 from . import Rule
@@ -24,7 +24,7 @@ def outside_uses(graph: EventGraph, channel: Channel) -> list[Location]:
     uses = []
     for op in graph.operations_on(channel.id):
         if not graph.is_inside_owner(channel, op.function, op.path):
-            verb = "puts to" if op.direction == "put" else "gets from"
+            verb = "puts to" if op.direction == Direction.PUT else "gets from"
             where = graph.short_name(op.function, op.path) if op.function in graph.functions else "module code"
             uses.append(Location(op.path, op.call.span, f"{where} {verb} it directly (.{op.method}())"))
     return uses

@@ -62,7 +62,8 @@ def payload_kinds(graph: EventGraph, channel_id: str) -> list[tuple[str, Locatio
                 value = Value(ValueKind.CLASS, value.name)
             elif payload.shape == PayloadShape.CALL and value is not None and value.kind == ValueKind.FUNCTION:
                 value = graph.step(value, "()")
-                value = Value(ValueKind.CLASS, value.name) if value is not None and value.kind == ValueKind.INSTANCE else None
+                made = value is not None and value.kind == ValueKind.INSTANCE
+                value = Value(ValueKind.CLASS, value.name) if made else None
             if (payload.shape == PayloadShape.NAME and value is not None and value.kind == ValueKind.CLASS
                     and not graph.is_exception_class(value.name)):
                 value = None  # a class object itself, not an event
@@ -95,7 +96,8 @@ def dispatch_kinds(graph: EventGraph, channel_id: str) -> list[tuple[str, Locati
                 label = kind_of_class(graph, value)
         if label is not None:
             where = graph.short_name(dispatch.function, path)
-            per_function[dispatch.function].append((label, Location(path, dispatch.span, f"{where} dispatches on {label}")))
+            location = Location(path, dispatch.span, f"{where} dispatches on {label}")
+            per_function[dispatch.function].append((label, location))
     kinds = []
     for branches in per_function.values():
         if len({label for label, _ in branches}) >= 2:

@@ -44,7 +44,7 @@ class Edits:
 class ApplyEdits(Command):
     """Rename, redirect, add and remove what ``edits`` says in one module."""
 
-    DESCRIPTION = "Make planned channel attributes private and route outside calls through new methods."
+    DESCRIPTION = "Make planned channel attributes private and redirect outside calls to new methods."
     METADATA_DEPENDENCIES = (PositionProvider,)
 
     def __init__(self, context: CodemodContext, module: str, edits: Edits):

@@ -1,5 +1,5 @@
 """Planning ``privatize-queues``: for each channel EVT001 reported, the new private name,
-the uses to rename, the outside calls to route through new methods, and the accessor to
+the uses to rename, the outside calls to redirect to new methods, and the accessor to
 remove, as ``Edits`` per file; or why the channel is left untouched."""
 
 from __future__ import annotations

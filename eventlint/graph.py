@@ -20,7 +20,7 @@ from typing import Callable, Iterator, TypeVar
 
 from .catalog import Catalog, ChannelApi
 from .model import (Binding, CallFact, Dispatch, FileFacts, FunctionFact, Named, Payload, PayloadShape, Ref, Span,
-                    TableKey, dotted, is_public_name)
+                    TableKey, dotted)
 from .resolution import Resolver, Value, ValueKind
 
 __all__ = ["Channel", "ChannelReturn", "Direction", "DispatchSite", "EventGraph", "Failure", "Operation", "PayloadSite",
@@ -353,11 +353,14 @@ class EventGraph:
                 self.graph.add_edge(channel.node, function_node, key=f"consumes@{where}", kind="consumes")
 
     # ---- questions the checks ask -------------------------------------------------------------
+
     def all_channels(self) -> Iterator[Channel]:
+        """Every channel, by id."""
         for channel_id in sorted(self.channels):
             yield self.channels[channel_id]
 
     def operations_on(self, channel_id: str) -> list[Operation]:
+        """The puts and gets on the channel, in file order."""
         return [op for op in self.operations if op.channel == channel_id]
 
     def publishers_of(self, channel_id: str) -> list[Operation]:
@@ -378,6 +381,7 @@ class EventGraph:
         return channel.owner in self.mro(owner_class)
 
     def enclosing_class(self, qualname: str) -> str | None:
+        """The class a function, method or nested function is defined in (None at module level)."""
         while qualname:
             fn = self.functions.get(qualname)
             if fn is not None and fn.owner_class is not None:
@@ -403,11 +407,9 @@ class EventGraph:
                     yield ChannelReturn(fn, channel, name, ret.span, facts.module)
 
     def module_all(self, module: str) -> tuple[str, ...] | None:
+        """The module's ``__all__`` (None when it has none)."""
         facts = self.modules.get(module)
         return facts.all_names if facts is not None else None
-
-    def is_public(self, name: str) -> bool:
-        return is_public_name(name)
 
     # ---- exports for reports (``eventlint graph``) ----------------------------------------------
 

@@ -314,7 +314,7 @@ class DispatchKind(Named):
 class Dispatch:
     """A branch on a value received from a channel, e.g. ``isinstance(item, A)``."""
 
-    function: str
+    function: str  # the qualname of the function branching
     source: Ref  # the channel the item came from (receiver of the get call), or the parameter holding it
     kind: DispatchKind
     span: Span

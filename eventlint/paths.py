@@ -4,9 +4,9 @@
 Paths are relative to the project root and "/"-separated.  A pattern follows gitignore's
 rules (https://git-scm.com/docs/gitignore#_pattern_format), compiled by ``pathspec``:
 
-- a pattern with no ``/`` but a trailing one matches a file or folder name at any depth
-  (``migrations``, ``*.py``); any other ``/`` anchors it to the folder it belongs to
-  (``legacy/old_bus.py``, ``/setup.py``);
+- a pattern with no ``/`` (a trailing one aside) matches a file or folder name at any
+  depth (``migrations``, ``*.py``); any other ``/`` anchors it to the folder it belongs
+  to (``legacy/old_bus.py``, ``/setup.py``);
 - a trailing ``/`` matches folders only (``build/``);
 - ``*`` and ``?`` never match ``/``; ``**`` does (``tests/**``, ``**/gen``, ``a/**/b``);
 - matching a folder matches everything inside it;

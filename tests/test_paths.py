@@ -218,6 +218,7 @@ GIT_RULES = [
     ("**/a.py  \n[gx]*/\n!/gen/\n", {}),
     ("tests/**\n!tests/data/\n", {}),  # the folder comes back, the file matched by `tests/**` does not
     ("one/*/three/\n", {"one/.gitignore": "two\n!/two/\n"}),
+    ("[!a].py\nlib/*.py\n!lib/a.py\n", {}),
 ]
 
 

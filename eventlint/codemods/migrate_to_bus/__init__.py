@@ -76,8 +76,9 @@ takes the frozen records the earlier steps returned and returns its own (or rais
 (its puts, gets and ``task_done()`` calls) → ``consumers.find_consumer`` (the loop and its
 branches) → ``kinds`` (what each put publishes; the subscriptions) → ``cleanup.starters``
 (the code that started the consumer) → ``handlers`` → ``emission`` (the edits).  The
-edits of every channel are kept in a ``workspace.Workspace`` and applied to each file once
-at the end, after which ``cleanup`` drops the imports and sentinels nothing uses any more.
+edits of every channel are kept in a ``workspace.Workspace``; ``emission.render`` applies
+them to each file once at the end, and ``cleanup`` then drops the imports and sentinels
+nothing uses any more.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ from .. import CodemodContext, CodemodResult, Skipped
 from .cleanup import drop_orphaned_sentinels as _drop_orphaned_sentinels  # noqa: F401 - tests import it from here
 from .cleanup import starters
 from .consumers import find_consumer
-from .emission import place_subscriptions, rewrite_consumer, rewrite_creation, rewrite_puts
+from .emission import place_subscriptions, render, rewrite_consumer, rewrite_creation, rewrite_puts
 from .handlers import handlers
 from .kinds import Kinds, PutKind, Subscription, classify_puts, subscriptions
 from .plan import ChannelPlan, Flavour, Target, check_constructions, target
@@ -120,7 +121,7 @@ class MigrateToBus:
                 continue
             result.notes.extend(planned.notes)
         try:
-            result.changes = work.render()
+            result.changes = render(work)
         except Exception as failure:  # noqa: BLE001 - e.g. code that wouldn't parse: write nothing at all
             for channel in work.migrated:
                 result.skipped.append(Skipped(channel.path, channel.span.line, f"{channel.display}: {failure}"))

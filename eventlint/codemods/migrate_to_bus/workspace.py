@@ -1,8 +1,8 @@
 """What the migrations of one run share: the graph, the parsed files, the edits of the
-channels already planned; and the step that applies those edits to each file at the end.
+channels already planned.
 
 Edits are keyed by the id of an original node, so planning never changes a tree and the
-edits of several channels in one file apply in a single pass.
+edits of several channels in one file apply in a single pass (``emission.render``).
 """
 
 from __future__ import annotations
@@ -14,14 +14,11 @@ from pathlib import Path
 from typing import Callable
 
 import libcst as cst
-from libcst.codemod import CodemodContext as _LibcstContext
-from libcst.codemod.visitors import AddImportsVisitor
 
 from ...discovery import source_files
 from ...graph import Channel, EventGraph
 from .. import CodemodContext
-from .cleanup import drop_orphaned_imports, drop_orphaned_sentinels
-from .source import Skip, Source, is_docstring, is_import_line
+from .source import Skip, Source
 
 
 @dataclass
@@ -119,84 +116,3 @@ class Workspace:
             mine.imports.extend(i for i in edits.imports if i not in mine.imports)
             mine.names |= edits.names
         self.migrated.append(channel)
-
-    def render(self) -> dict[str, str]:
-        changes = {}
-        for rel, edits in sorted(self.edits.items()):
-            source = self.source(rel)
-            module = source.module.visit(_Apply(edits, source.module))
-            if edits.imports:
-                context = _LibcstContext()
-                for module_name, name in edits.imports:
-                    AddImportsVisitor.add_needed_import(context, module_name, name)
-                module = AddImportsVisitor(context).transform_module(module)
-            module = drop_orphaned_imports(source.module, module)
-            module = drop_orphaned_sentinels(source.module, module)
-            text = module.code
-            try:
-                cst.parse_module(text)
-            except cst.ParserSyntaxError as error:
-                raise Skip(f"the rewritten {rel} would not parse ({error.message}); nothing was changed") from None
-            if text != self.text(rel):
-                changes[rel] = text
-        return changes
-
-
-class _Apply(cst.CSTTransformer):
-    def __init__(self, edits: Edits, module: cst.Module):
-        super().__init__()
-        self.edits = edits
-        self.anchor = _top_anchor(module) if edits.top else None
-
-    def on_leave(self, original_node, updated_node):
-        key = id(original_node)
-        if key in self.edits.remove:
-            updated_node = cst.RemovalSentinel.REMOVE
-        elif key in self.edits.replace:
-            updated_node = self.edits.replace[key](updated_node)
-        if isinstance(updated_node, cst.IndentedBlock) and not updated_node.body:
-            updated_node = updated_node.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])])
-        extra = list(self.edits.after.get(key, ()))
-        if self.anchor is not None and original_node is self.anchor:
-            extra = [*self.edits.top, *extra]
-        if isinstance(original_node, cst.Module) and self.edits.top:
-            body = list(updated_node.body)
-            if self.anchor is None:
-                at = 1 if body and is_docstring(body[0]) else 0
-                body[at:at] = self.edits.top
-            return updated_node.with_changes(body=_spaced(body, self.edits.top))
-        if extra:
-            if isinstance(updated_node, cst.FlattenSentinel):
-                return cst.FlattenSentinel([*updated_node.nodes, *extra])
-            if isinstance(updated_node, cst.RemovalSentinel):
-                return cst.FlattenSentinel(extra)
-            return cst.FlattenSentinel([updated_node, *extra])
-        return updated_node
-
-
-def _spaced(body: list[cst.BaseStatement], inserted: list[cst.BaseStatement]) -> list[cst.BaseStatement]:
-    """Two blank lines between the inserted classes and the code that follows them."""
-    ids = {id(s) for s in inserted}
-    for index in range(len(body) - 1):
-        following = body[index + 1]
-        if id(body[index]) in ids and id(following) not in ids:
-            blank = 0
-            for line in following.leading_lines:
-                if line.comment is not None:
-                    break
-                blank += 1
-            if blank < 2:
-                body[index + 1] = following.with_changes(
-                    leading_lines=[cst.EmptyLine(indent=False)] * (2 - blank) + list(following.leading_lines))
-    return body
-
-
-def _top_anchor(module: cst.Module) -> cst.BaseStatement | None:
-    """The last statement of the module's leading docstring-and-imports block."""
-    anchor = None
-    for statement in module.body:
-        if is_import_line(statement) or (anchor is None and is_docstring(statement)):
-            anchor = statement
-        else:
-            break
-    return anchor

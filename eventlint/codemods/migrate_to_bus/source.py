@@ -60,8 +60,7 @@ class Source:
         return sorted(nodes, key=lambda node: (self.positions[node].start.line, self.positions[node].start.column))
 
     def span(self, node: cst.CSTNode) -> Span:
-        where = self.positions[node]
-        return Span(where.start.line, where.start.column + 1, where.end.line, where.end.column + 1)
+        return _cst.span_of(self.positions[node])
 
     def line(self, node: cst.CSTNode) -> int:
         return self.positions[node].start.line

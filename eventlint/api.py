@@ -170,7 +170,7 @@ def _with_fix_edits(analysed: _Analysed, project: Project, warnings: list[RunWar
     finding alone (unsafe ones included; nothing is written).  A site the codemod leaves
     alone (``fix`` says why) keeps a fix without edits, as does one whose edit would not
     parse or whose codemod fails there; a failing codemod is added to ``warnings``."""
-    from .codemods import CodemodContext, registry
+    from .codemods import FixRun, registry
     from .fixer import Workspace, faithful, parse_error, text_edits
     from .source import raise_recursion_limit
 
@@ -188,7 +188,7 @@ def _with_fix_edits(analysed: _Analysed, project: Project, warnings: list[RunWar
         if codemod is None:
             out.append(finding)
             continue
-        context = CodemodContext(analysed.graph, [finding], config, project.root, workspace.read, unsafe=True,
+        context = FixRun(analysed.graph, [finding], config, project.root, workspace.read, unsafe=True,
                                  timeout=config.default_timeout, parsed=parsed)
         try:
             changes = codemod.run(context).changes
@@ -259,7 +259,7 @@ def fix(paths: list[str], *, select: tuple[str, ...] = (), ignore: tuple[str, ..
     """Apply the fixes of the findings in ``paths``: the named ``codemods``, or every codemod
     for the findings it fixes; unsafe edits only with ``unsafe``.  With ``diff`` nothing is
     written and ``FixResult.diff`` holds the changes."""
-    from .codemods import CodemodContext, Skipped, registry
+    from .codemods import FixRun, Skipped, registry
     from .fixer import Workspace
     from .source import raise_recursion_limit
 
@@ -291,7 +291,7 @@ def fix(paths: list[str], *, select: tuple[str, ...] = (), ignore: tuple[str, ..
             continue
         if codemod.safety == "unsafe" and not unsafe:
             continue  # counted in ``hidden`` below
-        context = CodemodContext(analysed.graph, relevant, config, project.root, workspace.read,
+        context = FixRun(analysed.graph, relevant, config, project.root, workspace.read,
                                  unsafe=unsafe, timeout=config.default_timeout)
         result = codemod.run(context)
         ran.append(codemod.name)

@@ -143,7 +143,6 @@ class _Matcher:
                 self.patterns.append((re.compile(regex + r"\Z"), entry))
             else:
                 self.exact[name] = entry
-        self.last_names = {name.rsplit(".", 1)[-1] for name in entries}
         self.memo: dict[str, object] = {}
 
     def get(self, dotted: str):
@@ -213,9 +212,11 @@ class Catalog:
         return self._matcher("blocking").get(dotted)
 
     def blocking_by_name(self, last: str) -> BlockingApi | None:
+        """The ``by-name`` blocking entry whose last name is ``last`` (a distinctive method
+        name, matched whatever its receiver resolves to)."""
         index = self._index.get("blocking_by_name")
         if index is None:
-            index = {e.name: e for e in self.blocking if e.by_name}
+            index = {e.name.rsplit(".", 1)[-1]: e for e in self.blocking if e.by_name}
             self._index["blocking_by_name"] = index
         return index.get(last)
 

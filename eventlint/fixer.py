@@ -249,12 +249,6 @@ def _roll_back(staged: list[_Staged]) -> list[str]:
     return failed
 
 
-def atomic_write(original: Original, data: bytes) -> str | None:
-    """Write ``data`` over the file; the reason when it was not written."""
-    _, failure, _ = write_together([(original, data)])
-    return None if failure is None else failure.reason
-
-
 @dataclass(frozen=True, slots=True)
 class WriteOutcome:
     """What ``Workspace.write`` did.  ``skipped``: left unchanged on purpose (the file, or

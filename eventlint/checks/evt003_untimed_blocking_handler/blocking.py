@@ -158,6 +158,9 @@ class Classifier:
                 client_value = self.graph.resolve(call.callee[:-1])
                 if client_value is not None and client_value.kind == "api":
                     return self._classify_client(call, client_value, method, path, in_async)
+        if entry is None and method and channel is None:
+            entry = self.catalog.blocking_by_name(method)  # a distinctive name, whatever the receiver
+            name = entry.name if entry is not None else name
         if entry is None:
             return None
         display = _display(name) if name else "call"

@@ -23,7 +23,7 @@ import libcst as cst
 import pytest
 
 from eventlint import api
-from eventlint.codemods import CodemodContext, CodemodResult
+from eventlint.codemods import CodemodResult, FixRun
 from eventlint.codemods.migrate_to_bus import MigrateToBus
 
 REPO = Path(__file__).resolve().parent.parent
@@ -67,7 +67,7 @@ def _migrate(root: Path, paths: list[Path] | None = None, **options) -> CodemodR
         absolute = Path(finding.path) if os.path.isabs(finding.path) else Path.cwd() / finding.path
         return dataclasses.replace(finding, path=absolute.resolve().relative_to(project).as_posix())
 
-    context = CodemodContext(result.graph, [rooted(f) for f in result.findings], result.project.config, project,
+    context = FixRun(result.graph, [rooted(f) for f in result.findings], result.project.config, project,
                              read=lambda rel: (project / rel).read_bytes().decode("utf-8"), unsafe=True)
     return MigrateToBus().run(context)
 

@@ -6,13 +6,13 @@ from typing import Iterator
 
 from ..config import Config
 from ..graph import Channel, Direction, EventGraph
-from ..model import (Finding, Fix, FunctionFact, Location, NotFixable, PrivatizeChannel, ReplaceAccessor, Span,
+from ..model import (Finding, Fix, FunctionFact, Location, NotFixable, PrivatizeChannel, ReplaceAccessor, Safety, Span,
                      is_public_name)
-from . import Rule
+from . import Fixable, Rule
 
 CODE = "EVT001"
 NAME = "exposed-raw-queue"
-FIX = Fix("unsafe", "privatize-queues: rename to a private name and add methods")
+FIX = Fix(Safety.UNSAFE, "privatize-queues: rename to a private name and add methods")
 
 
 def _owner_name(graph: EventGraph, channel: Channel) -> str:
@@ -102,4 +102,5 @@ def fix_plan(graph: EventGraph, finding: Finding) -> PrivatizeChannel | ReplaceA
     return NotFixable("the channel was not found in the analysis")
 
 
-RULE = Rule(CODE, NAME, "A raw queue or channel is reachable from outside its owner through a public name.", "unsafe", check)
+RULE = Rule(CODE, NAME, "A raw queue or channel is reachable from outside its owner through a public name.",
+            Fixable.UNSAFE, check)

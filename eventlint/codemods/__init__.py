@@ -68,7 +68,3 @@ class Codemod(Protocol):
 
     def run(self, context: FixRun) -> CodemodResult: ...
 
-
-# The name this record had before libcst's ``CodemodContext`` was used for per-file commands;
-# modules not yet moved to ``FixRun`` import it.
-CodemodContext = FixRun

@@ -84,7 +84,7 @@ nothing uses any more.
 from __future__ import annotations
 
 from ...graph import Channel, EventGraph
-from .. import CodemodContext, CodemodResult, Skipped
+from .. import CodemodResult, FixRun, Skipped
 from .cleanup import drop_orphaned_sentinels as _drop_orphaned_sentinels  # noqa: F401 - tests import it from here
 from .cleanup import starters
 from .consumers import find_consumer
@@ -104,7 +104,7 @@ class MigrateToBus:
     description = "Move a raw queue, its producers and its dispatching consumer onto eventlint.bus."
     safety = "unsafe"
 
-    def run(self, context: CodemodContext) -> CodemodResult:
+    def run(self, context: FixRun) -> CodemodResult:
         result = CodemodResult()
         graph: EventGraph = context.graph  # type: ignore[assignment]
         work = Workspace(graph, context)

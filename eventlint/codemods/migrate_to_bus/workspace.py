@@ -17,7 +17,7 @@ import libcst as cst
 
 from ...discovery import source_files
 from ...graph import Channel, EventGraph
-from .. import CodemodContext
+from .. import FixRun
 from .source import Skip, Source
 
 
@@ -49,7 +49,7 @@ class PlannedEdits:
 class Workspace:
     """What the migrations share: the graph, parsed files, committed edits."""
 
-    def __init__(self, graph: EventGraph, context: CodemodContext):
+    def __init__(self, graph: EventGraph, context: FixRun):
         self.graph = graph
         self.context = context
         self.facts = {f.path: f for f in graph.files if f.problem is None}
@@ -82,7 +82,8 @@ class Workspace:
             config = self.context.config
             root = self.context.root
             try:
-                files = source_files([root], root, config.exclude + config.extend_exclude, config.src)
+                files = source_files([root], root, config.exclude + config.extend_exclude, config.src,
+                                     respect_gitignore=config.respect_gitignore)
             except OSError:
                 files = []
             self._unanalysed = [f.path for f in files if f.rel not in self.facts]

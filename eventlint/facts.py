@@ -16,6 +16,7 @@ import libcst as cst
 from .catalog import Catalog
 from .model import (  # noqa: F401 - dotted and is_public_name are also this module's
     Binding,
+    BindingScope,
     CallFact,
     ClassFact,
     Dispatch,
@@ -25,6 +26,7 @@ from .model import (  # noqa: F401 - dotted and is_public_name are also this mod
     Param,
     Ref,
     ReturnFact,
+    ScopeKind,
     Span,
     Table,
     TableKey,
@@ -417,7 +419,7 @@ class _Extractor(ItemReader, cst.CSTVisitor):
             # assigned elsewhere (usually in ``__init__``)
             declared = self.element_type(node.annotation.annotation)
             if declared is not None and self.frame.kind == "class" and isinstance(node.target, cst.Name):
-                self.bindings.append(Binding("class", self.frame.qualname, node.target.value, ("T:declared",),
+                self.bindings.append(Binding(BindingScope.CLASS, self.frame.qualname, node.target.value, ("T:declared",),
                                              self.span(node), False, None, declared))
             return
         self.bind(node.target, node.value, node, node.annotation.annotation)
@@ -512,7 +514,7 @@ class _Extractor(ItemReader, cst.CSTVisitor):
                 else:
                     frame.received.pop(name, None)
                 if value_ref is not None and (value_ref[-1] == "()" or value_ref[-1].startswith("#")):
-                    self.bindings.append(Binding("local", frame.qualname, name, value_ref, self.span(stmt), False,
+                    self.bindings.append(Binding(BindingScope.LOCAL, frame.qualname, name, value_ref, self.span(stmt), False,
                                                  call, element_type))
                     if value_ref[-1] == "()":
                         frame.value_types[name] = value_ref[:-1]
@@ -526,7 +528,7 @@ class _Extractor(ItemReader, cst.CSTVisitor):
                 if frame.kind == "module":
                     frame.names.setdefault(name, (f"G:{self.module}.{name}",))
                 return
-            scope = "module" if frame.kind == "module" else "class"
+            scope = BindingScope.MODULE if frame.kind == "module" else BindingScope.CLASS
             public = self.chain_public() and is_public_name(name)
             self.bindings.append(Binding(scope, frame.qualname, name, value_ref, self.span(stmt), public, call, element_type))
             if frame.kind == "module":
@@ -536,7 +538,7 @@ class _Extractor(ItemReader, cst.CSTVisitor):
             root = self.ref(target.value)
             if root is not None and not (len(root) == 1 and root[0][:2] in ("I:", "C:")):
                 # ``client.on_message = handle``: a callback attribute, registered later by the client
-                self.bindings.append(Binding("callback", self.frame.qualname, target.attr.value, value_ref,
+                self.bindings.append(Binding(BindingScope.CALLBACK, self.frame.qualname, target.attr.value, value_ref,
                                              self.span(stmt), False))
                 return
         if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and value_ref is not None and fn is not None:
@@ -545,7 +547,7 @@ class _Extractor(ItemReader, cst.CSTVisitor):
                 owner = root[0][2:]
                 name = target.attr.value
                 public = self.chain_public() and is_public_name(name)
-                scope = "instance" if root[0][0] == "I" else "class"
+                scope = BindingScope.INSTANCE if root[0][0] == "I" else BindingScope.CLASS
                 self.bindings.append(Binding(scope, owner, name, value_ref, self.span(stmt), public, call, element_type))
 
     def receive_source(self, value: cst.BaseExpression) -> Ref | None:
@@ -600,7 +602,7 @@ class _Extractor(ItemReader, cst.CSTVisitor):
         fact = CallFact(
             caller=self.caller(), callee=callee, span=self.span(node), args=tuple(args), keywords=tuple(keywords),
             arg_texts=tuple(arg_texts), keyword_texts=tuple(keyword_texts), has_star=has_star,
-            awaited=id(node) in self.awaited, timeout_scope=self.scope_stack[-1] if self.scope_stack else "",
+            awaited=id(node) in self.awaited, timeout_scope=self.scope_stack[-1] if self.scope_stack else ScopeKind.NONE,
             payload=payload,
         )
         self._call_cache[id(node)] = fact
@@ -661,7 +663,7 @@ class _Extractor(ItemReader, cst.CSTVisitor):
                 self.bind(item.asname.name, item.item, node, None)
         self._with_pushed.append(len(kinds))
         if kinds:
-            self.scope_stack.append("sync" if "sync" in kinds else "async")
+            self.scope_stack.append(ScopeKind.SYNC if ScopeKind.SYNC in kinds else ScopeKind.ASYNC)
 
     def leave_With(self, original_node: cst.With) -> None:
         if self._with_pushed.pop():

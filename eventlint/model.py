@@ -204,11 +204,20 @@ class ClassFact:
     public: bool
 
 
+class ParamKind(Named):
+    """How a parameter takes its argument."""
+
+    POSITIONAL = "positional"  # by position (or keyword): ``x``, ``x, /``
+    KEYWORD = "keyword"  # keyword-only, after ``*``
+    STAR = "star"  # ``*args``
+    STARSTAR = "starstar"  # ``**kwargs``
+
+
 @dataclass(frozen=True, slots=True)
 class Param:
     name: str
     annotation: Ref | None
-    kind: str  # "positional" | "keyword" | "star" | "starstar"
+    kind: ParamKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,10 +276,20 @@ class CallFact:
     keyword_texts: tuple[tuple[str, str], ...] = ()
     has_star: bool = False
     awaited: bool = False
-    timeout_scope: str = ""  # "" | "sync" | "async": innermost enclosing timeout scope kind
+    timeout_scope: ScopeKind = ScopeKind.NONE  # the innermost enclosing timeout scope's kind
     payload: Payload | None = None  # the first argument of a put-like method call, else None
     # receiver item names bound from this call's result, e.g. ``item = q.get()``
     result_names: tuple[str, ...] = ()
+
+
+class BindingScope(Named):
+    """Where a binding lives."""
+
+    MODULE = "module"  # a module global
+    CLASS = "class"  # a class attribute
+    INSTANCE = "instance"  # ``self.x``
+    LOCAL = "local"  # a function's local name
+    CALLBACK = "callback"  # ``obj.on_message = handler``: an attribute set on another object
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,7 +304,7 @@ class Binding:
     constructor (``Queue[Event]``): None when undeclared, ``Any`` or ``object``.
     """
 
-    scope: str
+    scope: BindingScope
     owner: str
     name: str
     value: Ref

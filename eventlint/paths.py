@@ -24,9 +24,10 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-import pathspec
+if TYPE_CHECKING:
+    import pathspec
 
 
 class PatternError(ValueError):
@@ -66,6 +67,11 @@ def compile_rules(lines: Iterable[str], base: str = "", *, strict: bool = True) 
     """The rules of ``lines`` (blank lines and comments give none), relative to the
     root-relative folder ``base``.  A line that can't be compiled raises ``PatternError``
     when ``strict`` (a setting), and is skipped otherwise (a ``.gitignore``, as git does)."""
+    lines = list(lines)
+    if not any(line.strip() and not line.startswith("#") for line in lines):
+        return ()  # blank lines and comments: no rules, and no import of pathspec (~60 ms)
+    import pathspec
+
     rules = []
     for line in lines:
         try:

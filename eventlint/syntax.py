@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import libcst as cst
 from libcst.metadata.position_provider import PositionProvidingCodegenState
 
+from .model import ParamKind
+
 
 class _PositionTable:
     __slots__ = ("_computed", "kinds")
@@ -327,20 +329,20 @@ def summary(node: cst.BaseExpression) -> str:
 class ParamInfo:
     name: str
     annotation: cst.BaseExpression | None
-    kind: str
+    kind: ParamKind
 
 
 def params_of(params: cst.Parameters) -> list[ParamInfo]:
     out = []
     for p in (*params.posonly_params, *params.params):
-        out.append(ParamInfo(p.name.value, p.annotation.annotation if p.annotation else None, "positional"))
+        out.append(ParamInfo(p.name.value, p.annotation.annotation if p.annotation else None, ParamKind.POSITIONAL))
     if isinstance(params.star_arg, cst.Param):
         p = params.star_arg
-        out.append(ParamInfo(p.name.value, None, "star"))
+        out.append(ParamInfo(p.name.value, None, ParamKind.STAR))
     for p in params.kwonly_params:
-        out.append(ParamInfo(p.name.value, p.annotation.annotation if p.annotation else None, "keyword"))
+        out.append(ParamInfo(p.name.value, p.annotation.annotation if p.annotation else None, ParamKind.KEYWORD))
     if params.star_kwarg is not None:
-        out.append(ParamInfo(params.star_kwarg.name.value, None, "starstar"))
+        out.append(ParamInfo(params.star_kwarg.name.value, None, ParamKind.STARSTAR))
     return out
 
 

@@ -90,6 +90,9 @@ def check_command(paths, output_format, select, ignore, jobs, config_file, no_ca
                         report_unused_suppressions=report_unused_suppressions, baseline=baseline_file,
                         write_baseline=write_baseline_file, fix_edits=output_format == "sarif")
     _warn(result.warnings, verbose)
+    if not result.files:
+        click.echo("eventlint: warning: no Python files found under the given paths (all excluded, or ignored by "
+                   "a .gitignore; `respect-gitignore = false` checks ignored files)", err=True)
     if write_baseline_file:
         count = len(result.findings)
         click.echo(f"eventlint: recorded {count} finding{'s' if count != 1 else ''} in {write_baseline_file}", err=True)

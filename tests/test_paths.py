@@ -234,3 +234,16 @@ def test_discovery_skips_what_git_ignores(tmp_path, monkeypatch, root_rules, nes
     listed = subprocess.run(["git", "ls-files", "--others", "--exclude-standard", "--", "*.py"], check=True,
                             cwd=tmp_path, capture_output=True, text=True).stdout.split()
     assert discovered(tmp_path) == sorted(listed)
+
+
+def test_a_folder_whose_files_are_all_ignored_gives_a_warning_not_a_silent_pass(ignoring_tree, monkeypatch, capsys):
+    """Checking a folder a .gitignore ignores (a virtualenv, a pyenv tree) finds nothing:
+    the run says so, as ruff does, instead of only "All checks passed"."""
+    monkeypatch.chdir(ignoring_tree)
+    assert main(["check", "--no-cache", "--jobs", "1", "out"]) == 0
+    captured = capsys.readouterr()
+    assert "All checks passed (0 files checked)." in captured.out
+    assert captured.err == ("eventlint: warning: no Python files found under the given paths (all excluded, or "
+                            "ignored by a .gitignore; `respect-gitignore = false` checks ignored files)\n")
+    assert main(["check", "--no-cache", "--jobs", "1", "pkg"]) == 0
+    assert capsys.readouterr().err == ""

@@ -167,6 +167,14 @@ class WrapInWaitFor:
 
 
 @dataclass(frozen=True, slots=True)
+class MigrateChannel:
+    """EVT001 or EVT002: move the channel ``channel`` (a channel id), its producers and its
+    dispatching consumer onto ``eventlint.bus`` (what migrate-to-bus does)."""
+
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
 class NotFixable:
     """A finding its codemod leaves untouched, and why (shown by ``fix``)."""
 

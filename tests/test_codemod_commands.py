@@ -4,16 +4,19 @@ import a command needs goes where ``add_import`` puts it, once."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import libcst as cst
 import pytest
 from libcst.codemod import CodemodContext
 
 from eventlint import api
 from eventlint.checks import evt001_exposed_raw_queue as evt001
+from eventlint.checks import evt002_mixed_type_channel as evt002
 from eventlint.checks import evt003_untimed_blocking_handler as evt003
 from eventlint.codemods.add_timeouts import AddTimeoutsCommand
 from eventlint.codemods.privatize_queues.edits import ApplyEdits, Edits
-from eventlint.model import NotFixable, PassTimeout, PrivatizeChannel, ReplaceAccessor, Span, WrapInWaitFor
+from eventlint.model import MigrateChannel, NotFixable, PassTimeout, PrivatizeChannel, ReplaceAccessor, Span, WrapInWaitFor
 
 from .test_cache_and_jobs import inside
 
@@ -122,3 +125,38 @@ def test_the_checks_make_the_plans_the_codemods_carry_out(tmp_path):
     rules = {f.span.line: evt001.fix_plan(graph, f) for f in result.findings if f.code == evt001.CODE}
     assert rules[32] == PrivatizeChannel("app.Hub.outbox", "outbox", Span(32, 9, 32, 36))
     assert rules[36] == ReplaceAccessor("app.Hub._events", "app.Hub.events", "_events")
+    migrations = {f.span.line: evt001.migration_plan(graph, f) for f in result.findings if f.code == evt001.CODE}
+    assert migrations == {9: MigrateChannel("app.inbox"), 32: MigrateChannel("app.Hub.outbox"),
+                          36: MigrateChannel("app.Hub._events")}
+
+
+MIXED = """\
+import queue
+
+events = queue.Queue()
+
+
+def produce():
+    events.put(("user", 1))
+    events.put(("payment", 2.5))
+
+
+def consume():
+    while True:
+        kind, value = events.get()
+        if kind == "user":
+            print(value)
+        elif kind == "payment":
+            print(value)
+"""
+
+
+def test_evt002_names_the_channel_migrate_to_bus_moves(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = \"p\"\n", encoding="utf-8")
+    (tmp_path / "app.py").write_text(MIXED, encoding="utf-8")
+    with inside(tmp_path):
+        result = api.check(["."], select=(evt002.CODE,), keep_graph=True, jobs=1, use_cache=False)
+    [finding] = result.findings
+    assert evt002.migration_plan(result.graph, finding) == MigrateChannel("app.events")
+    forged = dataclasses.replace(finding, symbol="app.nothing")
+    assert evt002.migration_plan(result.graph, forged) == NotFixable("no channel found for this finding")

@@ -6,7 +6,8 @@ from typing import Iterator
 
 from ..config import Config
 from ..graph import Channel, Direction, EventGraph
-from ..model import (Finding, Fix, FunctionFact, Location, NotFixable, PrivatizeChannel, ReplaceAccessor, Safety, Span,
+from ..model import (Finding, Fix, FunctionFact, Location, MigrateChannel, NotFixable, PrivatizeChannel, ReplaceAccessor,
+                     Safety, Span,
                      is_public_name)
 from . import Fixable, Rule
 
@@ -100,6 +101,18 @@ def fix_plan(graph: EventGraph, finding: Finding) -> PrivatizeChannel | ReplaceA
         if method.qualname == finding.symbol and span == finding.span:
             return ReplaceAccessor(channel.id, method.qualname, attr)
     return NotFixable("the channel was not found in the analysis")
+
+
+def migration_plan(graph: EventGraph, finding: Finding) -> MigrateChannel | NotFixable:
+    """What ``migrate-to-bus`` does for one of this rule's findings: the channel it is about
+    (named by the finding's symbol, handed out by the accessor it names, or bound on its line)."""
+    channel = graph.channels.get(finding.symbol)
+    if channel is None:
+        channel = {found.function.qualname: found.channel for found in graph.channel_returns()}.get(finding.symbol)
+    if channel is None:
+        channel = next((c for c in graph.channels.values() if c.path == finding.path and any(
+            b.span.line == finding.span.line for _, _, b in c.names)), None)
+    return MigrateChannel(channel.id) if channel is not None else NotFixable("no channel found for this finding")
 
 
 RULE = Rule(CODE, NAME, "A raw queue or channel is reachable from outside its owner through a public name.",

@@ -15,7 +15,7 @@ from typing import Iterator
 
 from ..config import Config
 from ..graph import EventGraph, looks_like_exception
-from ..model import DispatchKind, Finding, Fix, Location, PayloadShape, Safety, Tag
+from ..model import DispatchKind, Finding, Fix, Location, MigrateChannel, NotFixable, PayloadShape, Safety, Tag
 from ..resolution import Value, ValueKind
 from . import Fixable, Rule
 
@@ -126,6 +126,13 @@ def check(graph: EventGraph, config: Config) -> Iterator[Finding]:
             message += " (some uses were matched to this channel by its unique attribute name)"
         yield Finding(CODE, NAME, message, channel.path, channel.span, symbol=channel.id, related=tuple(related),
                       fix=FIX)
+
+
+def migration_plan(graph: EventGraph, finding: Finding) -> MigrateChannel | NotFixable:
+    """What ``migrate-to-bus`` does for one of this rule's findings: the channel it is about."""
+    if finding.symbol in graph.channels:
+        return MigrateChannel(finding.symbol)
+    return NotFixable("no channel found for this finding")
 
 
 RULE = Rule(CODE, NAME, "One untyped channel carries unrelated event kinds and consumers dispatch on type or tag.",

@@ -83,7 +83,10 @@ nothing uses any more.
 
 from __future__ import annotations
 
+from ...checks import evt001_exposed_raw_queue as evt001
+from ...checks import evt002_mixed_type_channel as evt002
 from ...graph import Channel, EventGraph
+from ...model import MigrateChannel
 from .. import CodemodResult, FixRun, Skipped
 from .cleanup import drop_orphaned_sentinels as _drop_orphaned_sentinels  # noqa: F401 - tests import it from here
 from .cleanup import starters
@@ -129,25 +132,22 @@ class MigrateToBus:
         return result
 
 
+_PLANNERS = {evt001.CODE: evt001.migration_plan, evt002.CODE: evt002.migration_plan}
+
+
 def _channels(graph: EventGraph, findings, result: CodemodResult) -> list[Channel]:
-    """The channels the EVT001/EVT002 findings are about, once each, in file order."""
+    """The channels the EVT001/EVT002 findings are about (the checks' plans), once each, in
+    file order."""
     found: dict[str, Channel] = {}
-    returned = None
     for finding in findings:
-        if finding.code not in ("EVT001", "EVT002"):
+        planner = _PLANNERS.get(finding.code)
+        if planner is None:
             continue
-        channel = graph.channels.get(finding.symbol)
-        if channel is None:
-            if returned is None:
-                returned = {found.function.qualname: found.channel for found in graph.channel_returns()}
-            channel = returned.get(finding.symbol)
-        if channel is None:
-            channel = next((c for c in graph.channels.values() if c.path == finding.path and any(
-                b.span.line == finding.span.line for _, _, b in c.names)), None)
-        if channel is None:
-            result.skipped.append(Skipped(finding.path, finding.span.line, "no channel found for this finding"))
+        plan = planner(graph, finding)
+        if not isinstance(plan, MigrateChannel):
+            result.skipped.append(Skipped(finding.path, finding.span.line, plan.reason))
             continue
-        found.setdefault(channel.id, channel)
+        found.setdefault(plan.channel, graph.channels[plan.channel])
     return sorted(found.values(), key=lambda c: (c.path, c.span.line, c.span.column))
 
 

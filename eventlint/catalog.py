@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .model import CallFact, Named, Ref, Safety, ScopeKind
+from .model import CallFact, End, Named, Ref, Safety, ScopeKind
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -59,7 +59,7 @@ class ChannelApi:
     family: str
     put: tuple[str, ...]
     get: tuple[str, ...]
-    ends: tuple[str, ...] = ()  # for constructors returning a tuple: "send" | "receive" | "both"
+    ends: tuple[End, ...] = ()  # for constructors returning a tuple: the end each item is
     maxsize: ParamSpec | None = None
 
 
@@ -291,6 +291,16 @@ def _choice(raw: dict, key: str, default: Named, where: str, excluded: tuple[Nam
     raise CatalogError(f"{where}: {key} must be one of {spelled} (got {value!r})")
 
 
+def _ends(raw: dict, where: str) -> tuple[End, ...]:
+    """The ends of the tuple a channel constructor returns, in order."""
+    ends = _strings(raw, "ends", where)
+    allowed = [end.value for end in End if end is not End.NONE]
+    wrong = [end for end in ends if end not in allowed]
+    if wrong:
+        raise CatalogError(f"{where}: ends must name {', '.join(map(repr, allowed))} (got {wrong[0]!r})")
+    return tuple(End(end) for end in ends)
+
+
 def _names(raw: dict, where: str) -> list[str]:
     names = raw.get("names", [raw["name"]] if "name" in raw else None)
     if not names or not all(isinstance(n, str) and n for n in names):
@@ -333,7 +343,7 @@ def _entry(key: str, name: str, raw: dict, where: str):
         if key == "channel":
             return ChannelApi(
                 name, raw.get("family", name.split(".")[0]), _strings(raw, "put", where), _strings(raw, "get", where),
-                _strings(raw, "ends", where), _param(raw.get("maxsize"), where),
+                _ends(raw, where), _param(raw.get("maxsize"), where),
             )
         if key == "subscription":
             handler = _param(raw.get("handler", {"position": 0}), where)

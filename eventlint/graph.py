@@ -16,10 +16,10 @@ import logging
 import traceback
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Callable, Iterator, TypeVar
+from typing import Callable, Iterator, NamedTuple, TypeVar
 
 from .catalog import Catalog, ChannelApi
-from .model import (Binding, CallFact, Dispatch, FileFacts, FunctionFact, Named, Payload, PayloadShape, Ref, Span,
+from .model import (Binding, CallFact, Dispatch, End, FileFacts, FunctionFact, Named, Payload, PayloadShape, Ref, Span,
                     TableKey, dotted)
 from .resolution import Resolver, Value, ValueKind
 
@@ -41,6 +41,14 @@ class Failure:
     error: str  # "RecursionError: maximum recursion depth exceeded"
 
 
+class ChannelName(NamedTuple):
+    """A name a channel is bound to, and the end of the channel it holds."""
+
+    name: str
+    end: End
+    binding: Binding
+
+
 @dataclass(frozen=True, slots=True)
 class Channel:
     """A channel the analysed code creates (a queue, a pipe, a memory channel...)."""
@@ -55,7 +63,7 @@ class Channel:
     element_type: tuple[str, ...] | None  # the declared item types; None when undeclared, ``Any`` or ``object``
     creation: CallFact | None  # the constructor call
     constructor: str = ""  # how the code named the constructor, e.g. "multiprocessing.get_context().Queue"
-    names: tuple[tuple[str, str, Binding], ...] = ()  # (name, end role, binding) of each name bound to it
+    names: tuple[ChannelName, ...] = ()  # each name bound to it
 
     @property
     def node(self) -> str:
@@ -281,13 +289,13 @@ class EventGraph:
             constructor = self.constructor_name(value[:-1], api)
             names = []
             for binding in bindings:
-                end = ""
+                end = End.NONE
                 if unpacked:
                     position = int(binding.value[-1][1:])
-                    end = api.ends[position] if position < len(api.ends) else ""
+                    end = api.ends[position] if position < len(api.ends) else End.NONE
                 elif api.ends:
                     continue  # the tuple itself bound to one name: no end to speak of
-                names.append((binding.name, end, binding))
+                names.append(ChannelName(binding.name, end, binding))
                 self.resolver.bind_channel(binding, channel_id, end, api.get)
             if not names:
                 continue
@@ -320,7 +328,7 @@ class EventGraph:
         candidates = self._channels_by_attr.get(attr, [])
         if len(candidates) == 1:
             channel = self.channels[candidates[0]]
-            end = next((e for n, e, _ in channel.names if n == ref[-1][1:]), "")
+            end = next((e for n, e, _ in channel.names if n == ref[-1][1:]), End.NONE)
             return Value(ValueKind.CHANNEL, channel.id, end, heuristic=True)
         return None
 

@@ -101,6 +101,16 @@ class TextEdit:
     replacement: str
 
 
+class End(Named):
+    """Which end of a pipe or memory channel a name holds, as the catalogue's ``ends`` name
+    the items of the tuple its constructor returns."""
+
+    NONE = ""  # the channel as a whole (a queue), or an end the catalogue does not name
+    SEND = "send"
+    RECEIVE = "receive"
+    BOTH = "both"  # a duplex end (``multiprocessing.Pipe()``'s connections)
+
+
 class Safety(Named):
     """How far a fix can be trusted.  Safe: it only changes runs in which the call would
     have waited longer than the timeout, and raises what the API already raises.  Unsafe:

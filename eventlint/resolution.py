@@ -17,7 +17,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 
 from .catalog import Catalog
-from .model import Binding, CallFact, ClassFact, FileFacts, FunctionFact, Named, Ref
+from .model import Binding, CallFact, ClassFact, End, FileFacts, FunctionFact, Named, Ref
 
 _MISSING = object()
 _MAX_CALL_SITES = 64
@@ -49,9 +49,7 @@ class Value:
 
     kind: ValueKind
     name: str  # see ``ValueKind``
-    # CHANNEL: the end of a pipe or memory channel the name holds, as the catalogue names it
-    # (``ChannelApi.ends``: "send", "receive", "both"); "" for the channel as a whole
-    end: str = ""
+    end: End = End.NONE  # CHANNEL: the end of a pipe or memory channel the name holds
     heuristic: bool = False  # found through the one channel with that attribute name, not by resolution
     origin: CallFact | None = None  # API: the call that made an outside instance, when it was bound from one
 
@@ -112,7 +110,7 @@ class Resolver:
         self.local_bindings: dict[tuple[str, str], Binding] = {}  # (function, name) -> its last binding
         self.imports: dict[tuple[str, str], str] = {}  # (module, local name) -> qualified target
         self._bindings: dict[int, Binding] = {}
-        self._channels: dict[int, tuple[str, str]] = {}  # id(binding) -> (channel id, end)
+        self._channels: dict[int, tuple[str, End]] = {}  # id(binding) -> (channel id, end)
         self._getters: dict[str, tuple[str, ...]] = {}  # channel id -> its get methods
         self._import_names: dict[str, str] = {}
         self._memo: dict[tuple, object] = {}
@@ -147,7 +145,7 @@ class Resolver:
             self._bindings[id(binding)] = binding
         self.path_of[facts.module] = facts.path
 
-    def bind_channel(self, binding: Binding, channel: str, end: str, gets: tuple[str, ...]) -> None:
+    def bind_channel(self, binding: Binding, channel: str, end: End, gets: tuple[str, ...]) -> None:
         """``binding`` makes a channel (``end`` of it); ``gets`` are its get methods (the first
         binding of a channel id says).  Call ``forget`` once every channel is known: earlier
         answers may have missed one."""

@@ -160,8 +160,10 @@ def test_bad_catalogue_extension_is_exit_2(project, capsys):
          "[[channel]] #1: put must be a list of names, like put = [\"name\"] (got 3)"),
         ("[[tool.eventlint.catalog.channel]]\nname = 'corp.Bus'\nget = 'pop'\n",
          "[[channel]] #1: get must be a list of names, like get = [\"name\"] (got 'pop')"),
+        ("[[tool.eventlint.catalog.channel]]\nname = 'corp.pipe'\nends = ['send', 'recv']\n",
+         "[[channel]] #1: ends must name 'send', 'receive', 'both' (got 'recv')"),
     ],
-    ids=["nan-default", "negative-default", "string-default", "put-number", "get-string"],
+    ids=["nan-default", "negative-default", "string-default", "put-number", "get-string", "unknown-end"],
 )
 def test_catalogue_values_of_the_wrong_kind_are_one_line_and_exit_2(project, capsys, entry, message):
     settings(project, entry)

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Callable, Iterator, NamedTuple, TypeVar
 
 from .catalog import Catalog, ChannelApi
-from .model import (Binding, CallFact, Dispatch, End, FileFacts, FunctionFact, Named, Payload, PayloadShape, Ref, Span,
-                    TableKey, dotted)
+from .model import (Binding, BindingScope, CallFact, Dispatch, End, FileFacts, FunctionFact, Named, Payload,
+                    PayloadShape, Ref, Span, TableKey, dotted)
 from .resolution import Resolver, Value, ValueKind
 
 __all__ = ["Channel", "ChannelReturn", "Direction", "DispatchSite", "EventGraph", "Failure", "Operation", "PayloadSite",
@@ -58,7 +58,7 @@ class Channel:
     path: str
     span: Span  # the statement creating it
     owner: str  # module, class or function qualname
-    scope: str  # "module" | "class" | "instance" | "local", as ``Binding.scope``
+    scope: BindingScope  # as ``Binding.scope``
     module: str
     element_type: tuple[str, ...] | None  # the declared item types; None when undeclared, ``Any`` or ``object``
     creation: CallFact | None  # the constructor call

@@ -437,25 +437,24 @@ class Resolver:
                 continue
             seen.add(current)
             order.append(current)
-            cls = self.classes.get(current)
-            if cls is None:
-                continue
-            for base in cls.bases:
-                resolved = (yield ("ref", base)) if base else None
-                if resolved is not None and resolved.kind == ValueKind.CLASS:
-                    queue.append(resolved.name)
+            queue.extend((yield from self._bases_of(current, ValueKind.CLASS)))
         return order
 
     def _eval_bases(self, goal):
         names = []
         for current in (yield ("mro", goal[1])):
-            cls = self.classes.get(current)
-            if cls is None:
-                continue
-            for base in cls.bases:
-                resolved = (yield ("ref", base)) if base else None
-                if resolved is not None and resolved.kind == ValueKind.API:
-                    names.append(resolved.name)
+            names.extend((yield from self._bases_of(current, ValueKind.API)))
+        return names
+
+    def _bases_of(self, qualname: str, kind: ValueKind):
+        """The names of the project class's bases that resolve to ``kind`` (a step of a goal:
+        it yields the goals it needs, as the goals themselves do)."""
+        cls = self.classes.get(qualname)
+        names = []
+        for base in cls.bases if cls is not None else ():
+            resolved = (yield ("ref", base)) if base else None
+            if resolved is not None and resolved.kind == kind:
+                names.append(resolved.name)
         return names
 
     def _eval_attr(self, goal):

@@ -14,8 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .catalog import ParamSpec
-from .model import CallFact, FileFacts, Location, LoopFact, Ref, Span
+from .model import CallFact, FileFacts, Location, LoopFact, Span
 
 if TYPE_CHECKING:  # annotations only: the graph is handed in, never imported
     from .graph import EventGraph, Value
@@ -70,15 +69,6 @@ class CallGraph:
             self.values[key] = self.graph.resolve(call.callee)
         return self.values[key]
 
-    @staticmethod
-    def argument(call: CallFact, spec: ParamSpec | None) -> Ref | None:
-        return None if spec is None else spec.argument(call)
-
-    @staticmethod
-    def argument_text(call: CallFact, spec: ParamSpec | None) -> str | None:
-        """The argument's summary text ("None", "5", "?"), or None when not passed."""
-        return None if spec is None else spec.argument_text(call)
-
     def function_value(self, ref):
         value = self.graph.resolve(ref) if ref else None
         if value is None:
@@ -122,7 +112,7 @@ class CallGraph:
             if last:
                 entries += [e for e in catalog.subscriptions_by_name(last) if not e.callback]
             for entry in entries:
-                ref = self.argument(call, entry.handler)
+                ref = entry.handler.argument(call) if entry.handler is not None else None
                 if ref is None:
                     continue
                 if entry.call_result:

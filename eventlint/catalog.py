@@ -34,22 +34,19 @@ class ParamSpec:
 
     def argument(self, call: CallFact) -> Ref | None:
         """The argument ``call`` passes here (its reference), or None when not passed."""
-        if self.keyword is not None:
-            for name, ref in call.keywords:
-                if name == self.keyword:
-                    return ref
-        if self.position is not None and self.position < len(call.args):
-            return call.args[self.position]
-        return None
+        return self._passed(call.keywords, call.args)
 
     def argument_text(self, call: CallFact) -> str | None:
         """The argument's summary text ("None", "5", "?"), or None when not passed."""
+        return self._passed(call.keyword_texts, call.arg_texts)
+
+    def _passed(self, by_keyword, by_position):
         if self.keyword is not None:
-            for name, text in call.keyword_texts:
+            for name, item in by_keyword:
                 if name == self.keyword:
-                    return text
-        if self.position is not None and self.position < len(call.arg_texts):
-            return call.arg_texts[self.position]
+                    return item
+        if self.position is not None and self.position < len(by_position):
+            return by_position[self.position]
         return None
 
 

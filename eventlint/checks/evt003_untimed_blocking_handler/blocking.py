@@ -110,7 +110,7 @@ class Classifier:
         """True when a timeout is passed, False when ``None`` is passed, None when absent."""
         if call.has_star:
             return True  # ``**kwargs`` may well carry it
-        text = (spec.argument_text(call) if spec is not None else None)
+        text = spec.argument_text(call) if spec is not None else None
         if text is None:
             return None
         return text != "None"

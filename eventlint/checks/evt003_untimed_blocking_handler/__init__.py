@@ -6,6 +6,7 @@ this module picks the shortest path per blocking call and words the finding and 
 
 from __future__ import annotations
 
+import weakref
 from typing import Iterable, Iterator
 
 from ...callgraph import call_graph
@@ -24,16 +25,23 @@ def _short(graph: EventGraph, qualname: str) -> str:
     return graph.short_name(qualname, graph.path_of.get(qualname, ""))
 
 
+_CLASSIFIERS: "weakref.WeakKeyDictionary[EventGraph, dict[float, Classifier]]" = weakref.WeakKeyDictionary()
+
+
 def classifier(graph: EventGraph, max_default_timeout: float) -> Classifier:
-    """EVT003's judge of single calls on ``graph`` (what the add-timeouts codemod asks too)."""
-    return Classifier(call_graph(graph), max_default_timeout)
+    """EVT003's judge of single calls on ``graph``, one per graph and setting, so the fix
+    plans reuse what the check already decided."""
+    made = _CLASSIFIERS.setdefault(graph, {})
+    if max_default_timeout not in made:
+        made[max_default_timeout] = Classifier(call_graph(graph), max_default_timeout)
+    return made[max_default_timeout]
 
 
 def reaches(graph: EventGraph, max_default_timeout: float) -> Iterator[Reach]:
     """Every blocking call each handler reaches with no deadline on the way."""
-    calls = call_graph(graph)
-    paths = Paths(calls, Classifier(calls, max_default_timeout))
-    for handler in calls.handlers():
+    judge = classifier(graph, max_default_timeout)
+    paths = Paths(judge.calls, judge)
+    for handler in judge.calls.handlers():
         yield from paths.reach(handler)
 
 

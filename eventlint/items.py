@@ -10,7 +10,8 @@ from typing import Protocol
 import libcst as cst
 
 from .model import Dispatch, DispatchKind, Payload, PayloadShape, Ref, Span, Tag, dotted
-from .syntax import alternatives, class_operands, string_value
+from .branching import Compared, KindTest, Through, case_kinds, kind_test, subject
+from .syntax import string_value
 
 
 class FunctionScope(Protocol):
@@ -100,32 +101,20 @@ class ItemReader:
         if fn is not None and node.name is not None and isinstance(node.name.name, cst.Name):
             fn.caught.add(node.name.name.value)
 
-    def item_source(self, node: cst.BaseExpression) -> tuple[Ref, str] | None:
-        """(channel, how) when ``node`` is a received item or its tag: ``item``,
-        ``item[0]``, ``item["type"]``, ``item.get("type")``, ``type(item)``, ``kind``."""
+    def item_source(self, name: str, through: Through) -> tuple[Ref, Compared] | None:
+        """(channel, what a test of it compares) when ``name`` reached ``through`` holds a
+        received item or its tag: ``kind`` unpacked from an item compares tags; an item
+        itself compares classes (``isinstance``, ``case A()``), its type classes, and a
+        key, index or attribute of it tags."""
         fn = self.function_frame()
         if fn is None:
             return None
-        if isinstance(node, cst.Name):
-            if node.value in fn.tags:
-                return fn.tags[node.value], "tag"
-            item = self.item_ref(fn, node.value)
-            return (item, "item") if item is not None else None
-        if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name):
-            item = self.item_ref(fn, node.value.value)
-            return (item, "tag") if item is not None else None
-        if (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "get"
-                and isinstance(node.func.value, cst.Name)):
-            item = self.item_ref(fn, node.func.value.value)
-            return (item, "tag") if item is not None else None
-        if (isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "type" and node.args
-                and isinstance(node.args[0].value, cst.Name)):
-            item = self.item_ref(fn, node.args[0].value.value)
-            return (item, "type") if item is not None else None
-        if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name):
-            item = self.item_ref(fn, node.value.value)  # item.kind == "user"
-            return (item, "tag") if item is not None else None
-        return None
+        if through is Through.VALUE and name in fn.tags:
+            return fn.tags[name], Compared.TAG
+        item = self.item_ref(fn, name)
+        if item is None:
+            return None
+        return item, (Compared.CLASS if through in (Through.VALUE, Through.TYPE) else Compared.TAG)
 
     @staticmethod
     def item_ref(fn: FunctionScope, name: str) -> Ref | None:
@@ -143,74 +132,54 @@ class ItemReader:
         if fn is not None:
             self.dispatches.append(Dispatch(fn.qualname, source, kind, self.span(node), ref, tag))
 
-    def note_dispatch_call(self, node: cst.Call) -> None:
-        if not isinstance(node.func, cst.Name) or node.func.value != "isinstance" or len(node.args) != 2:
+    def note_kind_test(self, test: KindTest, at: cst.CSTNode) -> None:
+        """A dispatch per operand of ``test`` when it tests a received item the way its
+        shape allows (classes of the item or its type, tags of a tag)."""
+        found = self.item_source(test.name, test.through)
+        if found is None or found[1] is not test.compared:
             return
-        found = self.item_source(node.args[0].value)
-        if found is None or found[1] != "item":
-            return
-        for cls in class_operands(node.args[1].value):
-            ref = self.ref(cls)
-            if ref is not None:
-                self.add_dispatch(found[0], DispatchKind.CLASS, node, ref=ref)
-
-    def visit_Comparison(self, node: cst.Comparison) -> None:
-        found = self.item_source(node.left)
-        if found is None or len(node.comparisons) != 1:
-            return
-        target = node.comparisons[0]
-        if not isinstance(target.operator, (cst.Equal, cst.Is, cst.In)):
-            return
-        source, how = found
-        operands = (class_operands(target.comparator) if isinstance(target.operator, cst.In)
-                    else [target.comparator])
-        for operand in operands:
-            if how == "type":
+        source = found[0]
+        for operand in test.operands:
+            if test.compared is Compared.CLASS:
                 ref = self.ref(operand)
                 if ref is not None:
-                    self.add_dispatch(source, DispatchKind.CLASS, node, ref=ref)
-            elif how == "tag":
+                    self.add_dispatch(source, DispatchKind.CLASS, at, ref=ref)
+            else:
                 tag = self.tag_value(operand)
                 if tag is not None:
-                    self.add_dispatch(source, DispatchKind.TAG, node, tag=tag)
+                    self.add_dispatch(source, DispatchKind.TAG, at, tag=tag)
+
+    def note_dispatch_call(self, node: cst.Call) -> None:
+        test = kind_test(node)
+        if test is not None:
+            self.note_kind_test(test, node)
+
+    def visit_Comparison(self, node: cst.Comparison) -> None:
+        test = kind_test(node)
+        if test is not None:
+            self.note_kind_test(test, node)
 
     def visit_Match(self, node: cst.Match) -> None:
-        found = self.item_source(node.subject)
+        found = subject(node.subject)
         if found is None:
             return
-        source, how = found
+        name, through, _ = found
         for case in node.cases:
-            for pattern in alternatives(case.pattern):
-                if isinstance(pattern, cst.MatchClass) and how == "item":
-                    ref = self.ref(pattern.cls)
-                    if ref is not None:
-                        self.add_dispatch(source, DispatchKind.CLASS, case, ref=ref)
-                elif isinstance(pattern, cst.MatchSequence) and how == "item" and pattern.patterns:
-                    first = pattern.patterns[0]
-                    value = getattr(first, "value", None)
-                    if isinstance(value, cst.MatchValue) or isinstance(first, cst.MatchSequenceElement):
-                        value = first.value.value if isinstance(first.value, cst.MatchValue) else None
-                    tag = string_value(value) if value is not None else None
-                    if tag is not None:
-                        self.add_dispatch(source, DispatchKind.TAG, case, tag=Tag(tag))
-                elif isinstance(pattern, cst.MatchMapping) and how == "item":
-                    for element in pattern.elements:
-                        if string_value(element.key) in self.tag_keys and isinstance(element.pattern, cst.MatchValue):
-                            tag = string_value(element.pattern.value)
-                            if tag is not None:
-                                self.add_dispatch(source, DispatchKind.TAG, case, tag=Tag(tag))
-                elif isinstance(pattern, cst.MatchValue) and how == "tag":
-                    tag = self.tag_value(pattern.value)
-                    if tag is not None:
-                        self.add_dispatch(source, DispatchKind.TAG, case, tag=tag)
+            for test in case_kinds(name, case, self.tag_keys):
+                if through is not Through.VALUE:  # ``match item["type"]:``: the values are tags
+                    if test.through is not Through.VALUE or test.compared is not Compared.TAG:
+                        continue
+                    test = KindTest(name, through, Compared.TAG, test.operands)
+                self.note_kind_test(test, case)
 
     def visit_Subscript(self, node: cst.Subscript) -> None:
         # ``HANDLERS[type(item)](item)`` / ``handlers[item["type"]]``: a dict-of-handlers lookup
         if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
             return
-        found = self.item_source(node.slice[0].slice.value)
-        if found is None or found[1] == "item":
-            return
+        read = subject(node.slice[0].slice.value)
+        found = self.item_source(read[0], read[1]) if read is not None else None
+        if found is None or (read[1] is Through.VALUE and found[1] is Compared.CLASS):
+            return  # ``table[item]``: the item itself, not its kind
         table = self.ref(node.value)
         if table is not None:
             self.add_dispatch(found[0], DispatchKind.TABLE, node, ref=table)

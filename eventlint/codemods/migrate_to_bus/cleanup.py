@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Callable
 
 import libcst as cst
 import libcst.matchers as m
+from libcst.codemod import CodemodContext
+from libcst.codemod.visitors import RemoveImportsVisitor
 from libcst.metadata import MetadataWrapper, ScopeProvider
 
 from ...graph import ValueKind
@@ -203,21 +205,49 @@ def drop_orphaned_imports(before: cst.Module, after: cst.Module) -> cst.Module:
     orphaned = {name for name, count in uses.items() if count == 0 and used_before.get(name, 0) > 0}
     if not orphaned:
         return after
+    context = CodemodContext()
+    for key in sorted(orphaned):
+        module_name, _, name = key.rpartition(".")
+        if module_name:
+            RemoveImportsVisitor.remove_unused_import(context, module_name, name)
+        else:
+            RemoveImportsVisitor.remove_unused_import(context, key)
+    return _SpacedRemoval(context).transform_module(after)
 
-    def change(statement: cst.BaseStatement) -> cst.BaseStatement | None:
-        if is_import_line(statement) and len(statement.body) == 1:
-            only = statement.body[0]
-            names = list(only.names) if not isinstance(only.names, cst.ImportStar) else None
-            if names is not None:
-                kept = [a for a in names if _import_key(only, a) not in orphaned]
-                if not kept:
-                    return None
-                if len(kept) != len(names):
-                    kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
-                    return statement.with_changes(body=[only.with_changes(names=kept)])
-        return statement
 
-    return _changed_body(module, change)
+class _SpacedRemoval(RemoveImportsVisitor):
+    """``RemoveImportsVisitor`` whose removed top-level import lines pass their blank
+    leading lines (not comments) to the next statement when it has none of its own, so a
+    docstring stays apart from the code below it."""
+
+    def __init__(self, context: CodemodContext) -> None:
+        super().__init__(context)
+        self.emptied: set[int] = set()
+
+    def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine,
+                                  updated_node: cst.SimpleStatementLine):
+        if not updated_node.body:
+            self.emptied.add(id(original_node))
+        return updated_node
+
+    def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
+        updated_node = super().leave_Module(original_node, updated_node)
+        kept = iter(updated_node.body)
+        body: list[cst.BaseStatement] = []
+        carried: list = []
+        for statement in original_node.body:
+            if id(statement) in self.emptied:
+                if all(not line.comment for line in statement.leading_lines):
+                    carried = carried or list(statement.leading_lines)
+                continue
+            following = next(kept, None)
+            if following is None:  # not a removal this class made: leave the module as it is
+                return updated_node
+            if carried and not following.leading_lines:
+                following = following.with_changes(leading_lines=carried)
+            carried = []
+            body.append(following)
+        return updated_node.with_changes(body=body)
 
 
 def _changed_body(module: cst.Module, change: Callable[[cst.BaseStatement], cst.BaseStatement | None]) -> cst.Module:

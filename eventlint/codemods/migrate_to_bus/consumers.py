@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Callable
 import libcst as cst
 import libcst.matchers as m
 
+from ...branching import Compared, KindTest, Through, case_kinds, kind_test, subject
+from ...syntax import alternatives
 from .plan import Flavour, Target, check_outside_mentions, qualify
 from .source import BUILTINS, TRUE, Skip, Source, dotted, exits, is_docstring, is_public, small, statements, string
 
@@ -260,15 +262,14 @@ class _LoopMatcher:
 
     def dict_tags(self, loop: _Draft, test: cst.BaseExpression) -> list[str] | None:
         """The tags of ``item["type"] == "user"`` / ``item.get("type") in ("a", "b")``."""
-        if not m.matches(test, m.Comparison(comparisons=[m.ComparisonTarget()])):
+        read = kind_test(test)
+        if read is None or read.name != loop.item or read.through is not Through.KEY or read.key is None:
             return None
-        key = item_key(test.left, loop.item)
-        if key is None:
-            return None
+        key = read.key
         if loop.tag_key not in (None, key):
             raise self.fail(test, f"the dispatch tests both `{loop.tag_key}` and `{key}`")
-        tags = _compared_tags(test.comparisons[0])
-        if not tags or None in tags:
+        tags = _tag_strings(read)
+        if tags is None:
             raise self.fail(test, f"a dispatch branch tests something other than `{loop.item}[{key!r}] == \"tag\"`")
         loop.tag_key = key
         return tags
@@ -320,65 +321,62 @@ class _LoopMatcher:
         if isinstance(pattern, cst.MatchAs) and pattern.pattern is not None and pattern.name is not None:
             prelude.append(f"{pattern.name.value} = {loop.item}")
             pattern = pattern.pattern
-        alternatives = pattern.patterns if isinstance(pattern, cst.MatchOr) else None
-        options = [element.pattern for element in alternatives] if alternatives is not None else [pattern]
+        options = alternatives(pattern)
+        read = case_kinds(loop.item, cst.MatchCase(pattern=pattern, body=cst.SimpleStatementSuite(())), frozenset())
         capture = m.MatchAs(pattern=None, name=m.Name())
-        classes = []
-        for option in options:
-            if not isinstance(option, cst.MatchClass) or not dotted(option.cls) or option.patterns:
-                raise self.fail(option, "a `case` tests more than `Kind(...)` with keyword captures")
-            for element in option.kwds:
-                if alternatives is not None or not m.matches(element.pattern, capture):
+        if len(read) != len(options) or any(r.compared is not Compared.CLASS or not dotted(r.operands[0])
+                                            or r.node.patterns for r in read):
+            raise self.fail(pattern, "a `case` tests more than `Kind(...)` with keyword captures")
+        for option in read:
+            for element in option.node.kwds:
+                if len(options) > 1 or not m.matches(element.pattern, capture):
                     raise self.fail(element, "a `case` tests more than `Kind(...)` with keyword captures")
                 prelude.append(f"{element.pattern.name.value} = {loop.item}.{element.key.value}")
-            classes.append(option.cls)
-        return classes, prelude
+        return [r.operands[0] for r in read], prelude
 
     def case_tags(self, loop: _Draft, pattern: cst.MatchPattern) -> list[str]:
-        options = [e.pattern for e in pattern.patterns] if isinstance(pattern, cst.MatchOr) else [pattern]
-        tags = [string(o.value) if isinstance(o, cst.MatchValue) else None for o in options]
-        if not tags or None in tags:
+        read = case_kinds(loop.tag_var, cst.MatchCase(pattern=pattern, body=cst.SimpleStatementSuite(())), frozenset())
+        tags = [string(r.operands[0]) if r.through is Through.VALUE and r.compared is Compared.TAG else None
+                for r in read]
+        if not tags or len(tags) != len(alternatives(pattern)) or None in tags:
             raise self.fail(pattern, f"a `case` tests something other than the tag in `{loop.tag_var}`")
         return tags
 
     def classes(self, loop: _Draft, test: cst.BaseExpression) -> list[cst.BaseExpression]:
-        isinstance_call = m.Call(func=m.Name("isinstance"),
-                                 args=[m.Arg(value=m.Name(loop.item), keyword=None, star=""), _PLAIN_ARG])
-        if m.matches(test, isinstance_call):
-            operand = test.args[1].value
-            operands = [e.value for e in operand.elements] if isinstance(operand, cst.Tuple) else [operand]
-            if operands and all(dotted(o) for o in operands):
-                return operands
+        read = kind_test(test)
+        if read is not None and read.name == loop.item and read.through is Through.VALUE \
+                and read.compared is Compared.CLASS and read.operands and all(dotted(o) for o in read.operands):
+            return list(read.operands)
         raise self.fail(test, "a dispatch branch tests something other than `isinstance(item, Kind)`")
 
     def tags(self, loop: _Draft, test: cst.BaseExpression) -> list[str]:
-        if m.matches(test, m.Comparison(left=m.Name(loop.tag_var), comparisons=[m.ComparisonTarget()])):
-            tags = _compared_tags(test.comparisons[0])
-            if tags and None not in tags:
+        read = kind_test(test)
+        if read is not None and read.name == loop.tag_var and read.through is Through.VALUE:
+            tags = _tag_strings(read)
+            if tags is not None:
                 return tags
         raise self.fail(test, f"a dispatch branch tests something other than `{loop.tag_var} == \"tag\"`")
 
 
-def _compared_tags(target: cst.ComparisonTarget) -> list[str | None]:
-    """The strings of ``== "a"`` or ``in ("a", "b")`` (None for each non-string); [] for
-    any other comparison."""
-    if m.matches(target, m.ComparisonTarget(operator=m.Equal())):
-        return [string(target.comparator)]
-    if m.matches(target, m.ComparisonTarget(operator=m.In(), comparator=m.Tuple() | m.List() | m.Set())):
-        return [string(e.value) for e in target.comparator.elements]
-    return []
+def _tag_strings(read: KindTest) -> list[str] | None:
+    """The string tags a comparison accepts (``== "a"``, ``in ("a", "b")``); None when an
+    operand is not a string or the test is no ``==``/``in`` comparison."""
+    if not isinstance(read.node, cst.Comparison) \
+            or not isinstance(read.node.comparisons[0].operator, (cst.Equal, cst.In)):
+        return None
+    tags = [string(o) for o in read.operands]
+    return tags if tags and None not in tags else None
 
 
 def item_key(node: cst.CSTNode, item: str | None) -> str | None:
-    """``"type"`` for ``item["type"]`` and ``item.get("type")``; None for anything else."""
-    if item is None:
+    """``"type"`` for ``item["type"]`` and ``item.get("type")`` (no default); None for
+    anything else."""
+    read = subject(node) if item is not None and isinstance(node, cst.BaseExpression) else None
+    if read is None or read[0] != item or read[1] is not Through.KEY:
         return None
-    if m.matches(node, m.Subscript(value=m.Name(item), slice=[m.SubscriptElement(slice=m.Index())])):
-        return string(node.slice[0].slice.value)
-    if m.matches(node, m.Call(func=m.Attribute(value=m.Name(item), attr=m.Name("get")),
-                              args=[_PLAIN_ARG])):
-        return string(node.args[0].value)
-    return None
+    if isinstance(node, cst.Call) and len(node.args) != 1:
+        return None
+    return read[2]
 
 
 def item_parents(source: Source, node: cst.CSTNode) -> list[cst.CSTNode]:

@@ -1,0 +1,114 @@
+"""How code tests the kind of a value: the one reader of dispatch shapes.
+
+``kind_test`` reads an ``if``/``elif`` test and ``case_kinds`` a ``case`` pattern into
+``KindTest`` records: which name is tested, through what (the value itself, its type, a
+key, an index or an attribute), whether classes or tags are compared, and the operand
+nodes.  Neutral syntax: whether the name holds a received item, and whether the shape is a
+kind, a sentinel or something a codemod can migrate, is decided by the reader's caller —
+the facts pass (for EVT002's dispatches) and migrate-to-bus (for the consumers it rewrites)
+read the same shapes through this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import libcst as cst
+
+from .model import Named
+from .syntax import alternatives, class_operands, string_value
+
+
+class Through(Named):
+    """How a test reaches the kind of the value held by ``KindTest.name``."""
+
+    VALUE = "value"  # the value itself: ``isinstance(item, A)``, ``kind == "user"``, ``case A():``
+    TYPE = "type"  # its type: ``type(item) is A``
+    KEY = "key"  # a key: ``item["type"] == "a"``, ``item.get("type")``, ``case {"type": "a"}:``
+    INDEX = "index"  # a position: ``item[0] == "a"``, ``case ("a", _):``
+    ATTRIBUTE = "attribute"  # an attribute: ``item.kind == "a"``
+
+
+class Compared(Named):
+    CLASS = "class"  # the operands are classes
+    TAG = "tag"  # the operands are tag values (strings, constants, Enum members)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class KindTest:
+    """One test of the kind of ``name``: ``operands`` are the classes or tags it accepts."""
+
+    name: str
+    through: Through
+    compared: Compared
+    operands: tuple[cst.BaseExpression, ...]
+    key: str | None = None  # KEY: the key (a string); ATTRIBUTE: the attribute's name
+    node: cst.CSTNode | None = None  # the test or pattern read
+
+
+def subject(node: cst.BaseExpression) -> tuple[str, Through, str | None] | None:
+    """(name, through, key) for ``item``, ``type(item)``, ``item["k"]``, ``item[0]``,
+    ``item.get("k")`` and ``item.kind``; None for any other expression."""
+    if isinstance(node, cst.Name):
+        return node.value, Through.VALUE, None
+    if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name) and len(node.slice) == 1 \
+            and isinstance(node.slice[0].slice, cst.Index):
+        index = node.slice[0].slice.value
+        key = string_value(index)
+        return node.value.value, (Through.KEY if key is not None else Through.INDEX), key
+    if isinstance(node, cst.Call) and node.args and not node.args[0].keyword and not node.args[0].star:
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "get" and isinstance(func.value, cst.Name):
+            return func.value.value, Through.KEY, string_value(node.args[0].value)
+        if isinstance(func, cst.Name) and func.value == "type" and len(node.args) == 1 \
+                and isinstance(node.args[0].value, cst.Name):
+            return node.args[0].value.value, Through.TYPE, None
+        return None
+    if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name):
+        return node.value.value, Through.ATTRIBUTE, node.attr.value
+    return None
+
+
+def kind_test(test: cst.BaseExpression) -> KindTest | None:
+    """The kind test ``test`` makes, or None: ``isinstance(x, A | B)``; ``type(x) is A``;
+    one comparison by ``==``, ``is`` or ``in`` (a tuple, list or set of operands)."""
+    if isinstance(test, cst.Call) and isinstance(test.func, cst.Name) and test.func.value == "isinstance" \
+            and len(test.args) == 2 and isinstance(test.args[0].value, cst.Name) \
+            and not any(a.keyword or a.star for a in test.args):
+        operands = class_operands(test.args[1].value)
+        return KindTest(test.args[0].value.value, Through.VALUE, Compared.CLASS, tuple(operands), node=test)
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return None
+    target = test.comparisons[0]
+    if not isinstance(target.operator, (cst.Equal, cst.Is, cst.In)):
+        return None
+    found = subject(test.left)
+    if found is None:
+        return None
+    name, through, key = found
+    operands = (class_operands(target.comparator) if isinstance(target.operator, cst.In)
+                else [target.comparator])
+    compared = Compared.CLASS if through is Through.TYPE else Compared.TAG
+    return KindTest(name, through, compared, tuple(operands), key, test)
+
+
+def case_kinds(name: str, case: cst.MatchCase, tag_keys: frozenset[str]) -> list[KindTest]:
+    """The kind tests of a ``case`` of ``match name:``, one per alternative it reads:
+    ``case A():`` (a class), ``case "a":`` / ``case Kind.A:`` (a tag), ``case ("a", ...):``
+    (a tag at index 0), ``case {"type": "a"}:`` (a tag under one of ``tag_keys``)."""
+    found: list[KindTest] = []
+    for pattern in alternatives(case.pattern):
+        if isinstance(pattern, cst.MatchClass):
+            found.append(KindTest(name, Through.VALUE, Compared.CLASS, (pattern.cls,), node=pattern))
+        elif isinstance(pattern, cst.MatchValue):
+            found.append(KindTest(name, Through.VALUE, Compared.TAG, (pattern.value,), node=pattern))
+        elif isinstance(pattern, cst.MatchSequence) and pattern.patterns:
+            first = pattern.patterns[0]
+            if isinstance(first, cst.MatchSequenceElement) and isinstance(first.value, cst.MatchValue):
+                found.append(KindTest(name, Through.INDEX, Compared.TAG, (first.value.value,), node=pattern))
+        elif isinstance(pattern, cst.MatchMapping):
+            for element in pattern.elements:
+                key = string_value(element.key)
+                if key in tag_keys and isinstance(element.pattern, cst.MatchValue):
+                    found.append(KindTest(name, Through.KEY, Compared.TAG, (element.pattern.value,), key, pattern))
+    return found

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import libcst as cst
 import libcst.matchers as m
 from libcst.codemod import Codemod, VisitorBasedCodemodCommand
-from libcst.codemod.visitors import AddImportsVisitor
+from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.helpers import get_full_name_for_node
 from libcst.metadata import CodeRange, MetadataWrapper
 
@@ -39,13 +39,23 @@ class Command(VisitorBasedCodemodCommand):
     """A per-file rewrite.  As with any ``CodemodCommand``, the imports asked for with
     ``add_needed_import`` are added after the transform (unless the file has them), except
     that a plain ``import x`` goes where ``add_import`` puts it: libcst's own
-    ``AddImportsVisitor`` appends it after the file's last import."""
+    ``AddImportsVisitor`` appends it after the file's last import.  The imports scheduled
+    with ``RemoveImportsVisitor.remove_unused_import`` go next, when nothing uses them
+    (by ``REMOVER``, a ``RemoveImportsVisitor``)."""
+
+    REMOVER: type[RemoveImportsVisitor] = RemoveImportsVisitor
 
     def transform_module(self, tree: cst.Module) -> cst.Module:
-        tree = Codemod.transform_module(self, tree)
+        tree = self.rewrite(tree)
         if AddImportsVisitor.CONTEXT_KEY in self.context.scratch:
             tree = PlacedImportsVisitor(self.context).transform_module(tree)
+        if RemoveImportsVisitor.CONTEXT_KEY in self.context.scratch:
+            tree = self.REMOVER(self.context).transform_module(tree)
         return tree
+
+    def rewrite(self, tree: cst.Module) -> cst.Module:
+        """The command's own pass (libcst's, with the metadata it declares)."""
+        return Codemod.transform_module(self, tree)
 
 
 class PlacedImportsVisitor(AddImportsVisitor):

@@ -195,27 +195,22 @@ def _handle_use(flavour: Flavour, source: Source, use: cst.CSTNode) -> tuple[cst
 # ---- after the rewrite: imports and sentinels nothing uses any more ----------------------------
 
 
-def drop_orphaned_imports(before: cst.Module, after: cst.Module) -> cst.Module:
-    """Remove ``import queue`` / ``threading`` / ``asyncio`` names that the rewrite left
-    unused (names that were unused before are not this codemod's business)."""
-    used_before = _import_uses(before)
-    wrapper = MetadataWrapper(after)
-    module = wrapper.module
-    uses = _import_uses(module, wrapper)
-    orphaned = {name for name, count in uses.items() if count == 0 and used_before.get(name, 0) > 0}
-    if not orphaned:
-        return after
-    context = CodemodContext()
-    for key in sorted(orphaned):
+def schedule_import_removal(context: CodemodContext, before: cst.Module) -> None:
+    """Ask ``RemoveImportsVisitor`` to remove the ``queue`` / ``threading`` / ``asyncio``
+    names the rewrite may leave unused: those the file used before (an import unused
+    before the rewrite is not this codemod's business); it removes them when nothing uses
+    them after it."""
+    for key, count in _import_uses(before).items():
+        if count == 0:
+            continue
         module_name, _, name = key.rpartition(".")
         if module_name:
             RemoveImportsVisitor.remove_unused_import(context, module_name, name)
         else:
             RemoveImportsVisitor.remove_unused_import(context, key)
-    return _SpacedRemoval(context).transform_module(after)
 
 
-class _SpacedRemoval(RemoveImportsVisitor):
+class SpacedRemoval(RemoveImportsVisitor):
     """``RemoveImportsVisitor`` whose removed top-level import lines pass their blank
     leading lines (not comments) to the next statement when it has none of its own, so a
     docstring stays apart from the code below it."""

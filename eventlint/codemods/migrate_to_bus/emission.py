@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 import libcst.matchers as m
-from libcst.codemod import CodemodContext as _LibcstContext
+from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor
 
-from .cleanup import drop_orphaned_imports, drop_orphaned_sentinels
+from .._cst import Command
+from .cleanup import SpacedRemoval, drop_orphaned_sentinels, schedule_import_removal
 from .consumers import Consumer, ItemFields, rematch
 from .handlers import Handler
 from .kinds import EventClass, Kinds, PutKind, Put, Subscription, class_name, event_classes
@@ -259,13 +260,8 @@ def render(work: Workspace) -> dict[str, str]:
     changes = {}
     for rel, edits in sorted(work.edits.items()):
         source = work.source(rel)
-        module = source.module.visit(_Apply(edits, source.module))
-        if edits.imports:
-            context = _LibcstContext()
-            for module_name, name in edits.imports:
-                AddImportsVisitor.add_needed_import(context, module_name, name)
-            module = AddImportsVisitor(context).transform_module(module)
-        module = drop_orphaned_imports(source.module, module)
+        context = CodemodContext(filename=rel)
+        module = ApplyEdits(context, edits, source.module).transform_module(source.module)
         module = drop_orphaned_sentinels(source.module, module)
         text = module.code
         try:
@@ -277,11 +273,23 @@ def render(work: Workspace) -> dict[str, str]:
     return changes
 
 
-class _Apply(cst.CSTTransformer):
-    def __init__(self, edits: Edits, module: cst.Module):
-        super().__init__()
+class ApplyEdits(Command):
+    """One file's part of the committed migrations: the planned removals, replacements and
+    insertions, the imports they need, and the removal of imports they left unused."""
+
+    REMOVER = SpacedRemoval
+
+    def __init__(self, context: CodemodContext, edits: Edits, module: cst.Module):
+        super().__init__(context)
         self.edits = edits
         self.anchor = _top_anchor(module) if edits.top else None
+        for module_name, name in edits.imports:
+            AddImportsVisitor.add_needed_import(context, module_name, name)
+        schedule_import_removal(context, module)
+
+    def rewrite(self, tree: cst.Module) -> cst.Module:
+        # the edits are keyed by the nodes of this very tree: no metadata wrapper (a copy)
+        return tree.visit(self)
 
     def on_leave(self, original_node, updated_node):
         key = id(original_node)

@@ -22,7 +22,6 @@ from .model import FileFacts, Problem, Span, Suppression, split_lines
 # visitors exceed the recursion limit well before that; files nested this deep are
 # reported instead of parsed.
 MAX_NESTING = 200
-_BRACKETS = re.compile(r"[()\[\]{}]")
 _SUPPRESSION = re.compile(
     r"#\s*(?:eventlint:\s*ignore(?:\[(?P<codes>[A-Z0-9 ,]*)\])?|noqa(?::\s*(?P<noqa>[A-Z0-9 ,]+))?)",
 )
@@ -75,22 +74,36 @@ def decode(raw: bytes) -> tuple[str | None, Problem | None]:
 
 
 def nesting_problem(text: str) -> Problem | None:
-    """A cheap upper bound on bracket nesting, counted outside strings only roughly: a
-    deeply nested file is rare, so the exact position matters less than not crashing."""
+    """Brackets nested deeper than ``MAX_NESTING`` (code only: brackets inside strings and
+    comments, such as a terminal escape ``"\\x1b["``, do not count).  Most files have too
+    few brackets in all to need the count; the others are tokenized."""
     if text.count("(") + text.count("[") + text.count("{") < MAX_NESTING:
         return None
     depth = 0
-    for match in _BRACKETS.finditer(text):
-        if match.group() in "([{":
-            depth += 1
-            if depth > MAX_NESTING:
-                line = text.count("\n", 0, match.start()) + 1
-                column = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
-                return Problem(f"too deeply nested for the parser (more than {MAX_NESTING} brackets)",
-                               Span(line, column, line, column))
-        elif depth:
-            depth -= 1
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type != tokenize.OP or token.string not in _BRACKET_CHARS:
+                continue
+            if token.string in "([{":
+                depth += 1
+                if depth > MAX_NESTING:
+                    line, column = token.start
+                    return Problem(f"too deeply nested for the parser (more than {MAX_NESTING} brackets)",
+                                   Span(line, column + 1, line, column + 1))
+            elif depth:
+                depth -= 1
+    except SyntaxError as error:  # Python 3.12+ tokenizes in C, which stops at its own limit
+        if "nested" in str(error.msg):
+            line, column = error.lineno or 1, error.offset or 1
+            return Problem(f"too deeply nested for the parser (more than {MAX_NESTING} brackets)",
+                           Span(line, column, line, column))
+        return None
+    except (tokenize.TokenError, ValueError):
+        return None  # not valid Python: the parser says where
     return None
+
+
+_BRACKET_CHARS = frozenset("()[]{}")
 
 
 def suppressions(text: str) -> tuple[Suppression, ...]:

@@ -109,6 +109,24 @@ def test_long_operator_chain_is_reported_before_libcst_sees_it(project, monkeypa
     assert "too deeply nested or too long an expression for the parser" in result.findings[0].message
 
 
+def test_brackets_inside_strings_and_comments_do_not_count_as_nesting(project):
+    """A terminal library's escape codes (``"\\x1b["``) open no bracket: the file is
+    analysed (its queue is found), not reported as too deeply nested."""
+    escapes = "".join(f'    "{name}": "\\x1b[{n}m",  # ([{{\n' for n, name in enumerate(f"c{i}" for i in range(260)))
+    (project / "colours.py").write_text("import queue\n\nCODES = {\n" + escapes + "}\nEVENTS = queue.Queue()\n")
+    result = api.check(["."], jobs=1, use_cache=False)
+    assert [(code, path, f.span.line) for f in result.findings for code, path in [(f.code, f.path)]] == [
+        ("EVT001", "colours.py", 265), ("EVT001", "good.py", 2)]
+
+
+def test_brackets_nested_deeper_than_the_parser_allows(project):
+    (project / "deep.py").write_text("x = " + "[" * 250 + "]" * 250 + "\n")
+    result = api.check(["."], jobs=1, use_cache=False)
+    assert [(code, path) for code, path, _ in rows(result)] == [("EVT000", "deep.py"), ("EVT001", "good.py")]
+    assert "too deeply nested for the parser (more than 200 brackets)" in result.findings[0].message
+    assert (result.findings[0].span.line, result.findings[0].span.column) == (1, 205)
+
+
 def _counting_analyze(marker: Path, slow_name: str, action):
     real = engine._analyze
 

@@ -210,8 +210,11 @@ def score(results_path: Path, labels_path: Path) -> None:
     results = json.loads(results_path.read_text(encoding="utf-8"))
     labels = scoring.parse_labels(tomllib.loads(labels_path.read_text(encoding="utf-8")))
     findings = scoring.parse_findings(results)
+    outside = sorted({label.package for label in labels} - set(results))
     print(f"{results_path}: {len(results)} packages, {len(findings)} reported places of "
-          f"{', '.join(scoring.RULES)}; {labels_path.name}: {len(labels)} labels")
+          f"{', '.join(scoring.RULES)}; {labels_path.name}: {len(labels)} labels"
+          + (f" ({sum(l.package in outside for l in labels)} of packages not in this run left out: "
+             f"{', '.join(outside)})" if outside else ""))
     print(scoring.report(scoring.score(labels, findings, set(results))))
 
 
@@ -241,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "score":
         try:
             score(args.results, args.labels)
+        except BrokenPipeError:  # piped into head
+            pass
         except (OSError, ValueError) as error:  # a report, not a gate: say what is wrong, exit 0
             print(f"score: {error}", file=sys.stderr)
         return 0

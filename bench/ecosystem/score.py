@@ -153,21 +153,20 @@ def score(labels: list[Label], findings: list[Finding], packages: set[str] | Non
 
 
 def _ratio(value: float | None) -> str:
-    return "  -  " if value is None else f"{value:.2f}"
+    return "-" if value is None else f"{value:.2f}"
 
 
 def report(scores: dict[str, RuleScore]) -> str:
     """The printed report: a summary line per rule, then every miss, false positive,
     debatable and unjudged finding."""
-    lines = ["rule    labels (flag/clean/debatable)  recall            precision (judged)  floor  unjudged"]
+    lines = [f"{'rule':<8}{'labels flag/clean/debatable':<29}{'recall':<17}{'precision':<17}{'floor':<7}unjudged"]
     for rule, s in scores.items():
         found, flagged = len(s.found), len(s.found) + len(s.missed)
         judged = len(s.true_positives) + len(s.false_positives)
-        lines.append(
-            f"{rule}  {s.labels.get('flag', 0):>4}/{s.labels.get('clean', 0):>3}/{s.labels.get('debatable', 0):<3}"
-            f"                  {_ratio(s.recall)} ({found:>3}/{flagged:<3})   "
-            f"{_ratio(s.precision)} ({len(s.true_positives):>2}/{judged:<2})        "
-            f"{_ratio(s.precision_floor)}  {len(s.unjudged)}")
+        counts = f"{s.labels.get('flag', 0)}/{s.labels.get('clean', 0)}/{s.labels.get('debatable', 0)}"
+        lines.append(f"{rule:<8}{counts:<29}{_ratio(s.recall) + f' ({found}/{flagged})':<17}"
+                     f"{_ratio(s.precision) + f' ({len(s.true_positives)}/{judged})':<17}"
+                     f"{_ratio(s.precision_floor):<7}{len(s.unjudged)}")
     for rule, s in scores.items():
         sections = [
             ("missed (flag label, no finding)",

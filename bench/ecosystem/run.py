@@ -5,6 +5,7 @@ findings of two eventlint versions compared.
     python bench/ecosystem/run.py run --out new.json     # check every package, store the findings
     python bench/ecosystem/run.py diff old.json new.json # every finding gained and lost
     python bench/ecosystem/run.py compare HEAD~1 HEAD    # run two commits of this repository, diff
+    python bench/ecosystem/run.py score new.json         # recall and precision against labels.toml
 
 Packages are listed in ``packages.toml`` beside this script, each pinned by version, file
 name and sha256; a download whose digest differs is refused.  Archives are unpacked as data
@@ -37,6 +38,7 @@ except ModuleNotFoundError:  # Python < 3.11
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 PACKAGES = HERE / "packages.toml"
+LABELS = HERE / "labels.toml"
 DEFAULT_WORK = Path(os.environ.get("EVENTLINT_CORPUS_DIR", Path.home() / ".cache" / "eventlint-corpus"))
 
 
@@ -191,6 +193,31 @@ def compare(revisions: list[str], packages: list[dict], work: Path, jobs: int) -
     return diff(results[0], results[1])
 
 
+def load_scoring():
+    """``score.py`` beside this script, loaded by path (the folder is not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("eventlint_corpus_score", HERE / "score.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def score(results_path: Path, labels_path: Path) -> None:
+    """Print recall and precision per rule of stored findings against the labels."""
+    scoring = load_scoring()
+    results = json.loads(results_path.read_text(encoding="utf-8"))
+    labels = scoring.parse_labels(tomllib.loads(labels_path.read_text(encoding="utf-8")))
+    findings = scoring.parse_findings(results)
+    outside = sorted({label.package for label in labels} - set(results))
+    print(f"{results_path}: {len(results)} packages, {len(findings)} reported places of "
+          f"{', '.join(scoring.RULES)}; {labels_path.name}: {len(labels)} labels"
+          + (f" ({sum(l.package in outside for l in labels)} of packages not in this run left out: "
+             f"{', '.join(outside)})" if outside else ""))
+    print(scoring.report(scoring.score(labels, findings, set(results))))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="downloads and unpacked sources")
@@ -206,10 +233,21 @@ def main(argv: list[str] | None = None) -> int:
     diff_parser.add_argument("new", type=Path)
     compare_parser = commands.add_parser("compare", help="run two commits of this repository and diff")
     compare_parser.add_argument("revisions", nargs=2)
+    score_parser = commands.add_parser("score", help="recall and precision of stored findings against the labels")
+    score_parser.add_argument("results", type=Path)
+    score_parser.add_argument("--labels", type=Path, default=LABELS, help=f"default: {LABELS.name} beside this script")
     args = parser.parse_args(argv)
 
     if args.command == "diff":
         diff(json.loads(args.old.read_text()), json.loads(args.new.read_text()))
+        return 0
+    if args.command == "score":
+        try:
+            score(args.results, args.labels)
+        except BrokenPipeError:  # piped into head
+            pass
+        except (OSError, ValueError) as error:  # a report, not a gate: say what is wrong, exit 0
+            print(f"score: {error}", file=sys.stderr)
         return 0
     packages = load_packages(args.package)
     if args.command == "fetch":

@@ -81,6 +81,16 @@ class ApiContext(Named):
     AWAIT = "await"  # an awaited operation: it waits when awaited with no deadline
 
 
+class WaitRole(Named):
+    """What a catalogued blocking call waits for."""
+
+    WAIT = "wait"  # a result or the outside world (a request, a process, a thread's end)
+    # the next item or signal from another part of the program (a queue's get, an event's
+    # wait): at the head of a loop it is the loop's input
+    INPUT = "input"
+    LOCK = "lock"  # a lock or semaphore: it guards memory, it does not wait for the outside world
+
+
 @dataclass(frozen=True, slots=True)
 class BlockingApi:
     name: str
@@ -91,6 +101,7 @@ class BlockingApi:
     context: ApiContext = ApiContext.ANY
     by_name: bool = False
     requires: str = ""  # a condition the graph checks, e.g. "bounded" for put
+    role: WaitRole = WaitRole.WAIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,7 +319,8 @@ def _names(raw: dict, where: str) -> list[str]:
 _SECTION_KEYS = {
     "channel": {"name", "names", "family", "put", "get", "ends", "maxsize"},
     "subscription": {"name", "names", "handler", "by-name", "decorator", "call-result", "override", "callback"},
-    "blocking": {"name", "names", "timeout", "default", "fix", "reason", "context", "by-name", "requires"},
+    "blocking": {"name", "names", "timeout", "default", "fix", "reason", "context", "by-name", "requires",
+                 "role"},
     "timeout-scope": {"name", "names", "kind", "deadline"},
     "client": {"name", "names", "methods", "timeout", "constructor-timeout", "default", "timeout-method", "fix",
                "reason", "context"},
@@ -351,7 +363,7 @@ def _entry(key: str, name: str, raw: dict, where: str):
             return BlockingApi(name, _param(raw.get("timeout"), where), _seconds(raw, where),
                                _choice(raw, "fix", Safety.UNSAFE, where), raw.get("reason", ""),
                                _choice(raw, "context", ApiContext.ANY, where), bool(raw.get("by-name", False)),
-                               raw.get("requires", ""))
+                               raw.get("requires", ""), _choice(raw, "role", WaitRole.WAIT, where))
         if key == "timeout-scope":
             return TimeoutScopeApi(name, _choice(raw, "kind", ScopeKind.ASYNC, where, (ScopeKind.NONE,)),
                                    _param(raw.get("deadline"), where))

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from ...callgraph import CallGraph
-from ...catalog import BlockingApi, ClientApi, ParamSpec
+from ...catalog import BlockingApi, ClientApi, ParamSpec, WaitRole
 from ...model import CallFact, FileFacts, Safety, dotted
 
 _CALLED = re.compile(r"([A-Za-z_]\w*)\(\)")
@@ -44,6 +44,7 @@ class BlockingCall:
     # the creating call, when it is in the same file, and where it takes the timeout
     constructor: CallFact | None = None
     constructor_timeout: ParamSpec | None = None
+    role: WaitRole = WaitRole.WAIT  # what it waits for (the catalogue's ``role``)
 
 
 class Classifier:
@@ -161,8 +162,10 @@ class Classifier:
         if entry is None and method and channel is None:
             entry = self.catalog.blocking_by_name(method)  # a distinctive name, whatever the receiver
             name = entry.name if entry is not None else name
-        if entry is None:
-            return None
+        if entry is None or entry.role == WaitRole.LOCK:
+            return None  # a lock guards memory: not a wait for the outside world
+        if entry.role == WaitRole.INPUT and self.calls.loop_input(call):
+            return None  # how a loop takes its next unit of work, not a hang while handling one
         display = _display(name) if name else "call"
         awaited_kind = entry.context == "await"
         if awaited_kind:
@@ -171,11 +174,13 @@ class Classifier:
             if call.timeout_scope:
                 return None
             fix = entry.fix
-            return BlockingCall(call, path, display, "waits forever (awaited, no deadline)", fix, entry.reason, None)
+            return BlockingCall(call, path, display, "waits forever (awaited, no deadline)", fix, entry.reason, None,
+                                role=entry.role)
         if entry.context == "async":
             if not in_async or call.awaited:
                 return None
-            return BlockingCall(call, path, display, "stalls the event loop", None, entry.reason, None, True)
+            return BlockingCall(call, path, display, "stalls the event loop", None, entry.reason, None, True,
+                                role=entry.role)
         if call.timeout_scope == "sync":
             return None
         if self._nonblocking(call, entry.timeout):
@@ -187,7 +192,7 @@ class Classifier:
         if entry.timeout is None:
             reason = "waits with no way to pass a timeout"
         return BlockingCall(call, path, display, reason, entry.fix if entry.timeout else None, entry.reason, entry.timeout,
-                            in_async and not call.awaited)
+                            in_async and not call.awaited, role=entry.role)
 
     def _classify_client(self, call: CallFact, client_value, method: str, path: str, in_async: bool) -> BlockingCall | None:
         base = client_value.name[:-2] if client_value.name.endswith("()") else None

@@ -124,6 +124,17 @@ class ClientApi:
     fix: Safety = Safety.UNSAFE
     reason: str = ""
     context: ApiContext = ApiContext.ANY
+    # methods that take their own timeout argument (redis ``blpop(keys, 5)``), by name
+    method_timeouts: tuple[tuple[str, ParamSpec], ...] = ()
+    # constructor arguments that bring the client's settings from another object (redis
+    # ``connection_pool=``): the timeout is then not known from the creation
+    configured_by: tuple[str, ...] = ()
+
+    def method_timeout(self, method: str) -> ParamSpec | None:
+        for name, spec in self.method_timeouts:
+            if name == method:
+                return spec
+        return None
 
 
 _NOT_SEEN = object()
@@ -270,6 +281,12 @@ def _param(raw, where: str) -> ParamSpec | None:
     return ParamSpec(raw.get("keyword"), position, None if default is None else str(default))
 
 
+def _method_timeouts(raw, where: str) -> tuple[tuple[str, ParamSpec], ...]:
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{where}: method-timeouts must be a table of method = {{keyword = ..., position = ...}}")
+    return tuple((str(name), spec) for name, value in raw.items() if (spec := _param(value, where)) is not None)
+
+
 def _seconds(raw: dict, where: str) -> float | None:
     """A library's default timeout: a finite number of seconds, at least 0, or absent."""
     value = raw.get("default")
@@ -323,7 +340,7 @@ _SECTION_KEYS = {
                  "role"},
     "timeout-scope": {"name", "names", "kind", "deadline"},
     "client": {"name", "names", "methods", "timeout", "constructor-timeout", "default", "timeout-method", "fix",
-               "reason", "context"},
+               "reason", "context", "method-timeouts", "configured-by"},
     "consumer": {"name", "names"},
 }
 
@@ -372,7 +389,9 @@ def _entry(key: str, name: str, raw: dict, where: str):
         return ClientApi(name, _strings(raw, "methods", where), _param(raw.get("timeout"), where),
                          _param(raw.get("constructor-timeout"), where), _seconds(raw, where),
                          str(raw.get("timeout-method", "")), _choice(raw, "fix", Safety.UNSAFE, where),
-                         raw.get("reason", ""), _choice(raw, "context", ApiContext.ANY, where))
+                         raw.get("reason", ""), _choice(raw, "context", ApiContext.ANY, where),
+                         _method_timeouts(raw.get("method-timeouts", {}), where),
+                         _strings(raw, "configured-by", where) if "configured-by" in raw else ())
     except (TypeError, ValueError) as error:
         if isinstance(error, CatalogError):
             raise

@@ -71,13 +71,35 @@ class Classifier:
         return self._timeout_receivers
 
     def _timeout_receivers_in(self, facts: FileFacts, names: set) -> set:
+        """Clients given a timeout after their creation: ``sock.settimeout(5)``, or a call
+        through one of the client's attributes that names its timeout setting
+        (``r.connection_pool.connection_kwargs.update(socket_timeout=5)``)."""
         found = set()
+        settings = self._setting_names()
         for call in facts.calls:
             if call.callee[-1][1:] in names:
                 receiver = self.graph.resolve(call.callee[:-1])
                 if receiver is not None:
                     found.add((receiver.name, id(receiver.origin)))
+            elif len(call.callee) > 2 and any(setting in text for setting in settings
+                                              for text in (*call.arg_texts, *(k for k, _ in call.keyword_texts))):
+                for end in range(len(call.callee) - 2, 0, -1):
+                    receiver = self.graph.resolve(call.callee[:end])
+                    if receiver is not None and receiver.kind == "api" and receiver.name.endswith("()") \
+                            and self.catalog.client(receiver.name[:-2]) is not None:
+                        found.add((receiver.name, id(receiver.origin)))
+                        break
         return found
+
+    def _setting_names(self) -> set[str]:
+        return {c.constructor_timeout.keyword for c in self.catalog.clients
+                if c.constructor_timeout is not None and c.constructor_timeout.keyword and c.timeout is None}
+
+    def _creates(self, call: CallFact) -> bool:
+        """``call`` is a catalogued client's own constructor (``redis.Redis(...)``), not a
+        project function that hands a client along."""
+        value = self.calls.value(call)
+        return value is not None and value.kind == "api" and self.catalog.client(value.name) is not None
 
     def blocking(self, call: CallFact, in_async: bool) -> BlockingCall | None:
         key = (id(call), in_async)
@@ -208,11 +230,20 @@ class Classifier:
         per_call = self._timed_by_argument(call, client.timeout) if client.timeout else None
         if per_call:
             return None
+        own = client.method_timeout(method)
+        if own is not None and self._timed_by_argument(call, own) and own.argument_text(call) not in ("0", "None"):
+            return None  # ``blpop(keys, 5)``: the command's own timeout bounds its wait
         origin = client_value.origin
+        if (client_value.name, id(origin)) in self.timeout_receivers():
+            return None  # given a timeout after its creation (``settimeout``, its pool's settings)
+        if origin is not None and not self._creates(origin):
+            origin = None  # made by a project function (``self._set_connection(conn)``): its creation is not seen
+        if origin is None and (client.constructor_timeout or client.timeout_method):
+            return None  # typed by an annotation or passed in: its timeout is unknown, not none
+        if origin is not None and any(name in client.configured_by for name, _ in origin.keywords):
+            return None  # its settings come from another object (``connection_pool=``)
         at_construction = self._timed_by_argument(origin, client.constructor_timeout) if origin and client.constructor_timeout else None
         if at_construction and per_call is None:
-            return None
-        if client.timeout_method and (client_value.name, id(origin)) in self.timeout_receivers():
             return None
         explicit_none = per_call is False or at_construction is False
         if not explicit_none and client.default is not None and client.default <= self.max_default:

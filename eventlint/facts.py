@@ -704,7 +704,7 @@ class _Extractor(ItemReader, cst.CSTVisitor):
         self.loop_stack.append((node, [], None))
         first = _turn_calls(node)
         self.loop_inputs[id(node)] = tuple(self.span(call) for call in first)
-        if any(isinstance(call.func, cst.Attribute) and call.func.attr.value in _TAKE_METHODS for call in first):
+        if first:
             # the turn starts with a wait or a receive: that is the loop's input, and a
             # receive later in the body is work it does
             self.loop_gates[id(node)] = {id(call) for call in first}
@@ -728,7 +728,7 @@ class _Extractor(ItemReader, cst.CSTVisitor):
 
 
 def _head_call(expr: cst.BaseExpression | None) -> list[cst.Call]:
-    """The call whose result an expression tests or binds: ``await ev.wait()``,
+    """The wait or receive whose result an expression tests or binds: ``await ev.wait()``,
     ``not q.get()``, ``(item := q.get()) is not None``."""
     while expr is not None and not isinstance(expr, cst.Call):
         if isinstance(expr, cst.Await):
@@ -741,30 +741,35 @@ def _head_call(expr: cst.BaseExpression | None) -> list[cst.Call]:
             expr = expr.value
         else:
             return []
-    return [expr] if expr is not None else []
+    if expr is None or not (isinstance(expr.func, cst.Attribute) and expr.func.attr.value in _TAKE_METHODS):
+        return []
+    return [expr]
 
 
 def _first_calls(block: cst.BaseSuite) -> list[cst.Call]:
-    """The call a block makes first: its first statement's value, looking into ``with``,
-    ``try`` and a nested ``while`` (whose own header comes first)."""
-    body = block.body if isinstance(block, cst.IndentedBlock) else block.body
-    if not body:
+    """The first wait or receive a block makes (``self._wake.wait()``, ``item = q.get()``),
+    past leading statements that do other things (a log line): statement by statement,
+    looking into ``with``, ``try`` and a nested ``while``; any other compound statement ends
+    the search."""
+    for statement in block.body:
+        if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            for small in statement.body:
+                if isinstance(small, (cst.Expr, cst.Assign, cst.AnnAssign)) and small.value is not None:
+                    found = _head_call(small.value)
+                    if found:
+                        return found
+            continue
+        if isinstance(statement, (cst.With, cst.Try)):
+            return _first_calls(statement.body)
+        if isinstance(statement, cst.While):
+            return _turn_calls(statement)
         return []
-    first = body[0]
-    if isinstance(first, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
-        small = first.body[0] if isinstance(first, cst.SimpleStatementLine) else first.body[0]
-        if isinstance(small, (cst.Expr, cst.Assign, cst.AnnAssign)):
-            return _head_call(small.value)
-        return []
-    if isinstance(first, (cst.With, cst.Try)):
-        return _first_calls(first.body)
-    if isinstance(first, cst.While):
-        return _turn_calls(first)
     return []
 
 
 def _turn_calls(node: cst.While) -> list[cst.Call]:
-    """The calls a ``while`` loop makes first in each turn: its header's, else its body's first."""
+    """The wait or receive a ``while`` loop makes first in each turn: its header's, else its
+    body's first."""
     return _head_call(node.test) or _first_calls(node.body)
 
 

@@ -59,6 +59,9 @@ class CallGraph:
                 self.call_path[id(call)] = facts.path
                 self.calls_in[call.caller].append(call)
         self._loops_by_function: dict[str, list[tuple[LoopFact, set[str]]]] = defaultdict(list)
+        self._loop_inputs: set[tuple[str, str, int, int]] = {
+            (facts.path, loop.function, span.line, span.column)
+            for facts in graph.files for loop in facts.loops for span in loop.inputs}
         self._handlers: list[Handler] | None = None
 
     # ---- resolution helpers ---------------------------------------------------------------
@@ -191,6 +194,11 @@ class CallGraph:
             if channel in channels and loop.span.line <= call.span.line <= loop.span.end_line:
                 return True
         return False
+
+    def loop_input(self, call: CallFact) -> bool:
+        """The call is what a ``while`` loop does first in each turn (``while True:
+        item = q.get()``, ``while await ev.wait():``): how the loop takes its next unit of work."""
+        return (self.call_path.get(id(call), ""), call.caller, call.span.line, call.span.column) in self._loop_inputs
 
     # ---- call edges ---------------------------------------------------------------------------
 

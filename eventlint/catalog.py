@@ -81,6 +81,16 @@ class ApiContext(Named):
     AWAIT = "await"  # an awaited operation: it waits when awaited with no deadline
 
 
+class WaitRole(Named):
+    """What a catalogued blocking call waits for."""
+
+    WAIT = "wait"  # a result or the outside world (a request, a process, a thread's end)
+    # the next item or signal from another part of the program (a queue's get, an event's
+    # wait): at the head of a loop it is the loop's input
+    INPUT = "input"
+    LOCK = "lock"  # a lock or semaphore: it guards memory, it does not wait for the outside world
+
+
 @dataclass(frozen=True, slots=True)
 class BlockingApi:
     name: str
@@ -91,6 +101,7 @@ class BlockingApi:
     context: ApiContext = ApiContext.ANY
     by_name: bool = False
     requires: str = ""  # a condition the graph checks, e.g. "bounded" for put
+    role: WaitRole = WaitRole.WAIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +124,17 @@ class ClientApi:
     fix: Safety = Safety.UNSAFE
     reason: str = ""
     context: ApiContext = ApiContext.ANY
+    # methods that take their own timeout argument (redis ``blpop(keys, 5)``), by name
+    method_timeouts: tuple[tuple[str, ParamSpec], ...] = ()
+    # constructor arguments that bring the client's settings from another object (redis
+    # ``connection_pool=``): the timeout is then not known from the creation
+    configured_by: tuple[str, ...] = ()
+
+    def method_timeout(self, method: str) -> ParamSpec | None:
+        for name, spec in self.method_timeouts:
+            if name == method:
+                return spec
+        return None
 
 
 _NOT_SEEN = object()
@@ -259,6 +281,12 @@ def _param(raw, where: str) -> ParamSpec | None:
     return ParamSpec(raw.get("keyword"), position, None if default is None else str(default))
 
 
+def _method_timeouts(raw, where: str) -> tuple[tuple[str, ParamSpec], ...]:
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{where}: method-timeouts must be a table of method = {{keyword = ..., position = ...}}")
+    return tuple((str(name), spec) for name, value in raw.items() if (spec := _param(value, where)) is not None)
+
+
 def _seconds(raw: dict, where: str) -> float | None:
     """A library's default timeout: a finite number of seconds, at least 0, or absent."""
     value = raw.get("default")
@@ -308,10 +336,11 @@ def _names(raw: dict, where: str) -> list[str]:
 _SECTION_KEYS = {
     "channel": {"name", "names", "family", "put", "get", "ends", "maxsize"},
     "subscription": {"name", "names", "handler", "by-name", "decorator", "call-result", "override", "callback"},
-    "blocking": {"name", "names", "timeout", "default", "fix", "reason", "context", "by-name", "requires"},
+    "blocking": {"name", "names", "timeout", "default", "fix", "reason", "context", "by-name", "requires",
+                 "role"},
     "timeout-scope": {"name", "names", "kind", "deadline"},
     "client": {"name", "names", "methods", "timeout", "constructor-timeout", "default", "timeout-method", "fix",
-               "reason", "context"},
+               "reason", "context", "method-timeouts", "configured-by"},
     "consumer": {"name", "names"},
 }
 
@@ -351,7 +380,7 @@ def _entry(key: str, name: str, raw: dict, where: str):
             return BlockingApi(name, _param(raw.get("timeout"), where), _seconds(raw, where),
                                _choice(raw, "fix", Safety.UNSAFE, where), raw.get("reason", ""),
                                _choice(raw, "context", ApiContext.ANY, where), bool(raw.get("by-name", False)),
-                               raw.get("requires", ""))
+                               raw.get("requires", ""), _choice(raw, "role", WaitRole.WAIT, where))
         if key == "timeout-scope":
             return TimeoutScopeApi(name, _choice(raw, "kind", ScopeKind.ASYNC, where, (ScopeKind.NONE,)),
                                    _param(raw.get("deadline"), where))
@@ -360,7 +389,9 @@ def _entry(key: str, name: str, raw: dict, where: str):
         return ClientApi(name, _strings(raw, "methods", where), _param(raw.get("timeout"), where),
                          _param(raw.get("constructor-timeout"), where), _seconds(raw, where),
                          str(raw.get("timeout-method", "")), _choice(raw, "fix", Safety.UNSAFE, where),
-                         raw.get("reason", ""), _choice(raw, "context", ApiContext.ANY, where))
+                         raw.get("reason", ""), _choice(raw, "context", ApiContext.ANY, where),
+                         _method_timeouts(raw.get("method-timeouts", {}), where),
+                         _strings(raw, "configured-by", where) if "configured-by" in raw else ())
     except (TypeError, ValueError) as error:
         if isinstance(error, CatalogError):
             raise

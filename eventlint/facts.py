@@ -61,6 +61,7 @@ UNDECLARED = frozenset({"Any", "object", "typing.Any", "t.Any"})
 PUT_METHODS = frozenset({"put", "put_nowait", "send", "send_nowait", "send_bytes", "publish", "publish_nowait", "emit",
                          "submit", "post", "enqueue"})
 GET_METHODS = frozenset({"get", "get_nowait", "receive", "receive_nowait", "recv", "recv_bytes"})
+_TAKE_METHODS = GET_METHODS | {"wait"}
 _PASS_THROUGH_APIS = frozenset({"asyncio.wait_for", "asyncio.shield", "asyncio.tasks.wait_for", "asyncio.tasks.shield"})
 _PASS_THROUGH = frozenset(api.rsplit(".", 1)[1] for api in _PASS_THROUGH_APIS)
 
@@ -106,6 +107,8 @@ class _Extractor(ItemReader, cst.CSTVisitor):
         self.calls: list[CallFact] = []
         self.dispatches: list[Dispatch] = []
         self.loops: list[LoopFact] = []
+        self.loop_inputs: dict[int, tuple[Span, ...]] = {}
+        self.loop_gates: dict[int, set[int]] = {}
         self._call_cache: dict[int, CallFact] = {}
         self._saved_scopes: list[list[str]] = []
         self._with_pushed: list[int] = []
@@ -640,7 +643,9 @@ class _Extractor(ItemReader, cst.CSTVisitor):
                     if node.args and isinstance(node.args[0].value, cst.Call):
                         self.awaited.add(id(node.args[0].value))
         self.note_dispatch_call(node)
-        if self.loop_stack and fact is not None and fact.callee[-1][1:] in GET_METHODS and len(fact.callee) > 1:
+        gate = self.loop_gates.get(id(self.loop_stack[-1][0])) if self.loop_stack else None
+        if (self.loop_stack and fact is not None and fact.callee[-1][1:] in GET_METHODS and len(fact.callee) > 1
+                and (gate is None or id(node) in gate)):
             # ``q.get()``, or ``get = q.get`` … ``get()``: the receiver is what precedes ``.get``
             self.loop_stack[-1][1].append(fact.callee[:-1])
 
@@ -697,17 +702,80 @@ class _Extractor(ItemReader, cst.CSTVisitor):
 
     def visit_While(self, node: cst.While) -> None:
         self.loop_stack.append((node, [], None))
+        first = _turn_calls(node)
+        self.loop_inputs[id(node)] = tuple(self.span(call) for call in first)
+        if first:
+            # the turn starts with a wait or a receive: that is the loop's input, and a
+            # receive later in the body is work it does
+            self.loop_gates[id(node)] = {id(call) for call in first}
 
     def leave_While(self, original_node: cst.While) -> None:
         self.close_loop()
 
     def close_loop(self) -> None:
         node, sources, iterates = self.loop_stack.pop()
+        inputs = self.loop_inputs.pop(id(node), ())
+        self.loop_gates.pop(id(node), None)
         fn = self.function_frame()
-        if fn is None or (not sources and iterates is None):
+        if isinstance(node, cst.For) and not (node.asynchronous is not None or _iter_sentinel(node.iter)):
+            # a ``for`` loop takes its items from what it iterates over (``range(n)``, a
+            # list): a receive in its body is work it does, not its input
+            sources = []
+        if fn is None or (not sources and iterates is None and not inputs):
             return
         # the loop's input is its first receive; later receives in the body are work it does
-        self.loops.append(LoopFact(fn.qualname, self.span(node), tuple(sources[:1]), iterates))
+        self.loops.append(LoopFact(fn.qualname, self.span(node), tuple(sources[:1]), iterates, inputs))
+
+
+def _head_call(expr: cst.BaseExpression | None) -> list[cst.Call]:
+    """The wait or receive whose result an expression tests or binds: ``await ev.wait()``,
+    ``not q.get()``, ``(item := q.get()) is not None``."""
+    while expr is not None and not isinstance(expr, cst.Call):
+        if isinstance(expr, cst.Await):
+            expr = expr.expression
+        elif isinstance(expr, cst.UnaryOperation):
+            expr = expr.expression
+        elif isinstance(expr, cst.Comparison):
+            expr = expr.left
+        elif isinstance(expr, cst.NamedExpr):
+            expr = expr.value
+        else:
+            return []
+    if expr is None or not (isinstance(expr.func, cst.Attribute) and expr.func.attr.value in _TAKE_METHODS):
+        return []
+    return [expr]
+
+
+def _first_calls(block: cst.BaseSuite) -> list[cst.Call]:
+    """The first wait or receive a block makes (``self._wake.wait()``, ``item = q.get()``),
+    past leading statements that do other things (a log line): statement by statement,
+    looking into ``with``, ``try`` and a nested ``while``; any other compound statement ends
+    the search."""
+    for statement in block.body:
+        if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            for small in statement.body:
+                if isinstance(small, (cst.Expr, cst.Assign, cst.AnnAssign)) and small.value is not None:
+                    found = _head_call(small.value)
+                    if found:
+                        return found
+            continue
+        if isinstance(statement, (cst.With, cst.Try)):
+            return _first_calls(statement.body)
+        if isinstance(statement, cst.While):
+            return _turn_calls(statement)
+        return []
+    return []
+
+
+def _turn_calls(node: cst.While) -> list[cst.Call]:
+    """The wait or receive a ``while`` loop makes first in each turn: its header's, else its
+    body's first."""
+    return _head_call(node.test) or _first_calls(node.body)
+
+
+def _iter_sentinel(it: cst.BaseExpression) -> bool:
+    """``iter(q.get, None)``: a loop over a receive."""
+    return isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value == "iter"
 
 
 def extract(module_node: cst.Module, *, path: str, module: str, aliases: tuple[str, ...], is_package: bool,

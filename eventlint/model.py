@@ -380,12 +380,18 @@ class Table:
 @dataclass(frozen=True, slots=True)
 class LoopFact:
     """A ``for``/``while`` loop that may consume a channel: ``sources`` are the receivers of
-    get-like calls in its header or body, ``iterates`` what a ``for`` loop iterates over."""
+    get-like calls in its header or body, ``iterates`` what a ``for`` loop iterates over.
+    ``inputs`` is the first wait or receive (a call of a method named ``wait``, ``get``,
+    ``receive``, ``recv``...) a ``while`` loop makes in each turn: in its header
+    (``while await ev.wait():``) or as the value of one of its body's leading simple
+    statements (``item = q.get()``), looking into ``with``/``try`` blocks and a nested
+    ``while`` (``while not ready: cond.wait()``)."""
 
     function: str
     span: Span
     sources: tuple[Ref, ...]
     iterates: Ref | None = None
+    inputs: tuple[Span, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

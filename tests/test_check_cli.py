@@ -167,11 +167,11 @@ def test_blocking_calls_are_named_as_people_write_them(project):
     its index: never the analysis's own notation."""
     (project / "worker.py").write_text(
         "import asyncio\nimport socket\nimport threading\nfrom concurrent.futures import ThreadPoolExecutor\n\n"
-        "lock = threading.Lock()\npool = ThreadPoolExecutor(2)\n\n\n"
+        "ready = threading.Event()\npool = ThreadPoolExecutor(2)\n\n\n"
         "def work():\n"
         "    conn = socket.create_connection(('example.com', 80), timeout=3)\n"
         "    conn.settimeout(None)\n"
-        "    lock.acquire()\n"
+        "    ready.wait()\n"
         "    pool.submit(print).result()\n\n\n"
         "async def read():\n"
         "    reader, writer = await asyncio.wait_for(asyncio.open_connection('example.com', 80), 5)\n"
@@ -179,5 +179,5 @@ def test_blocking_calls_are_named_as_people_write_them(project):
         "threading.Thread(target=work).start()\nasyncio.get_event_loop().create_task(read())\n")
     result = api.check(["."], jobs=1, use_cache=False)
     named = [f.message.split("`")[1] for f in result.findings if f.code == "EVT003"]
-    assert named == ["threading.Lock.acquire()", "concurrent.futures.ThreadPoolExecutor.submit().result()",
+    assert named == ["threading.Event.wait()", "concurrent.futures.ThreadPoolExecutor.submit().result()",
                      "asyncio.open_connection()[0].read()"]

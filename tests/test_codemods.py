@@ -44,3 +44,14 @@ def test_codemod_case(case, tmp_path):
 def test_every_codemod_has_cases():
     for name in CODEMODS:
         assert cases(name), name
+
+
+def test_add_timeouts_skips_a_callee_that_takes_no_timeout(tmp_path):
+    """A timeout is added only where the callee is known to accept it: a queue subclass whose
+    own ``get`` takes no timeout is skipped, and the reason says so."""
+    (case,) = [c for c in cases("add-timeouts") if c.name == "fix_safety"]
+    project = install(case, tmp_path / "project")
+    result = _fix(project, "add-timeouts")
+    assert result.changed == []
+    reasons = [(skip.line, skip.reason) for skip in result.skipped]
+    assert reasons == [(43, "`Mailman.inbox.get()`: `Inbox.get` takes no `timeout` argument; not changed")]

@@ -12,7 +12,7 @@ from typing import Iterable, Iterator
 from ...callgraph import call_graph
 from ...config import Config
 from ...graph import EventGraph
-from ...model import CallFact, Finding, Fix, Location, NotFixable, PassTimeout, Span, WrapInWaitFor
+from ...model import CallFact, Finding, Fix, Location, NotFixable, ParamKind, PassTimeout, Span, WrapInWaitFor
 from .. import Fixable, Rule
 from .blocking import BlockingCall, Classifier
 from .reach import Paths, Reach
@@ -115,6 +115,9 @@ def _plan(graph: EventGraph, judge: Classifier, call: CallFact, blocking: Blocki
     what = f"`{blocking.api}()`"
     if blocking.constructor is not None and blocking.constructor_timeout is not None:
         spec = blocking.constructor_timeout
+        refused = _refuses_timeout(graph, judge, blocking.constructor, spec.keyword or "timeout")
+        if refused:
+            return NotFixable(f"{what}: {refused}; not changed")
         return PassTimeout(blocking.constructor.span, spec.keyword, spec.position, blocking.fix)
     if not blocking.fix:
         return NotFixable(_no_fix_reason(graph, judge, call, blocking, what))
@@ -128,7 +131,44 @@ def _plan(graph: EventGraph, judge: Classifier, call: CallFact, blocking: Blocki
             return NotFixable(f"{what} is not awaited directly; wrap it in asyncio.wait_for by hand")
         return WrapInWaitFor(call.span, blocking.fix)
     spec = blocking.timeout
+    refused = _refuses_timeout(graph, judge, call, spec.keyword or "timeout")
+    if refused:
+        return NotFixable(f"{what}: {refused}; not changed")
     return PassTimeout(call.span, spec.keyword, spec.position, blocking.fix, blocking.api.startswith("aiohttp."))
+
+
+def _refuses_timeout(graph: EventGraph, judge: Classifier, call: CallFact, keyword: str) -> str:
+    """Why ``keyword=`` can't be added to ``call`` (empty when it can): the callee must be
+    the catalogued API, or a function of the analysed code that takes that argument."""
+    value = judge.calls.value(call)
+    fn = graph.functions.get(value.name) if value is not None and value.kind == "function" else None
+    if fn is None:
+        if value is not None and value.kind == "api":
+            return ""
+        receiver = graph.resolve_channel(call.callee[:-1]) if len(call.callee) > 1 else None
+        if receiver is None:
+            return f"the callee is not known to be the catalogued API, so it may not take `{keyword}=`"
+        fn = _overriding_method(graph, receiver.name, call.callee[-1][1:])
+        if fn is None:
+            return ""  # an operation of a catalogued channel
+    if any(p.name == keyword and p.kind != ParamKind.STAR or p.kind == ParamKind.STARSTAR for p in fn.params):
+        return ""
+    return f"`{_short(graph, fn.qualname)}` takes no `{keyword}` argument"
+
+
+def _overriding_method(graph: EventGraph, channel_id: str, method: str):
+    """The analysed code's own ``method`` of the channel's class, when the channel is made
+    by a project subclass of a catalogued channel (``class Inbox(queue.Queue)``)."""
+    channel = graph.channels.get(channel_id)
+    creation = channel.creation if channel is not None else None
+    made = graph.resolve(creation.callee) if creation is not None else None
+    if made is None or made.kind != "class":
+        return None
+    for cls in graph.mro(made.name):
+        fn = graph.functions.get(f"{cls}.{method}")
+        if fn is not None:
+            return fn
+    return None
 
 
 def _no_fix_reason(graph: EventGraph, judge: Classifier, call: CallFact, blocking: BlockingCall, what: str) -> str:

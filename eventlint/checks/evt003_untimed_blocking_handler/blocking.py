@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from ...callgraph import CallGraph
-from ...catalog import BlockingApi, ClientApi, ParamSpec
+from ...catalog import BlockingApi, ClientApi, ParamSpec, WaitRole
 from ...model import CallFact, FileFacts, Safety, dotted
 
 _CALLED = re.compile(r"([A-Za-z_]\w*)\(\)")
@@ -44,6 +44,7 @@ class BlockingCall:
     # the creating call, when it is in the same file, and where it takes the timeout
     constructor: CallFact | None = None
     constructor_timeout: ParamSpec | None = None
+    role: WaitRole = WaitRole.WAIT  # what it waits for (the catalogue's ``role``)
 
 
 class Classifier:
@@ -70,13 +71,35 @@ class Classifier:
         return self._timeout_receivers
 
     def _timeout_receivers_in(self, facts: FileFacts, names: set) -> set:
+        """Clients given a timeout after their creation: ``sock.settimeout(5)``, or a call
+        through one of the client's attributes that names its timeout setting
+        (``r.connection_pool.connection_kwargs.update(socket_timeout=5)``)."""
         found = set()
+        settings = self._setting_names()
         for call in facts.calls:
             if call.callee[-1][1:] in names:
                 receiver = self.graph.resolve(call.callee[:-1])
                 if receiver is not None:
                     found.add((receiver.name, id(receiver.origin)))
+            elif len(call.callee) > 2 and any(setting in text for setting in settings
+                                              for text in (*call.arg_texts, *(k for k, _ in call.keyword_texts))):
+                for end in range(len(call.callee) - 2, 0, -1):
+                    receiver = self.graph.resolve(call.callee[:end])
+                    if receiver is not None and receiver.kind == "api" and receiver.name.endswith("()") \
+                            and self.catalog.client(receiver.name[:-2]) is not None:
+                        found.add((receiver.name, id(receiver.origin)))
+                        break
         return found
+
+    def _setting_names(self) -> set[str]:
+        return {c.constructor_timeout.keyword for c in self.catalog.clients
+                if c.constructor_timeout is not None and c.constructor_timeout.keyword and c.timeout is None}
+
+    def _creates(self, call: CallFact) -> bool:
+        """``call`` is a catalogued client's own constructor (``redis.Redis(...)``), not a
+        project function that hands a client along."""
+        value = self.calls.value(call)
+        return value is not None and value.kind == "api" and self.catalog.client(value.name) is not None
 
     def blocking(self, call: CallFact, in_async: bool) -> BlockingCall | None:
         key = (id(call), in_async)
@@ -161,8 +184,10 @@ class Classifier:
         if entry is None and method and channel is None:
             entry = self.catalog.blocking_by_name(method)  # a distinctive name, whatever the receiver
             name = entry.name if entry is not None else name
-        if entry is None:
-            return None
+        if entry is None or entry.role == WaitRole.LOCK:
+            return None  # a lock guards memory: not a wait for the outside world
+        if entry.role == WaitRole.INPUT and self.calls.loop_input(call):
+            return None  # how a loop takes its next unit of work, not a hang while handling one
         display = _display(name) if name else "call"
         awaited_kind = entry.context == "await"
         if awaited_kind:
@@ -171,11 +196,13 @@ class Classifier:
             if call.timeout_scope:
                 return None
             fix = entry.fix
-            return BlockingCall(call, path, display, "waits forever (awaited, no deadline)", fix, entry.reason, None)
+            return BlockingCall(call, path, display, "waits forever (awaited, no deadline)", fix, entry.reason, None,
+                                role=entry.role)
         if entry.context == "async":
             if not in_async or call.awaited:
                 return None
-            return BlockingCall(call, path, display, "stalls the event loop", None, entry.reason, None, True)
+            return BlockingCall(call, path, display, "stalls the event loop", None, entry.reason, None, True,
+                                role=entry.role)
         if call.timeout_scope == "sync":
             return None
         if self._nonblocking(call, entry.timeout):
@@ -187,7 +214,7 @@ class Classifier:
         if entry.timeout is None:
             reason = "waits with no way to pass a timeout"
         return BlockingCall(call, path, display, reason, entry.fix if entry.timeout else None, entry.reason, entry.timeout,
-                            in_async and not call.awaited)
+                            in_async and not call.awaited, role=entry.role)
 
     def _classify_client(self, call: CallFact, client_value, method: str, path: str, in_async: bool) -> BlockingCall | None:
         base = client_value.name[:-2] if client_value.name.endswith("()") else None
@@ -203,11 +230,20 @@ class Classifier:
         per_call = self._timed_by_argument(call, client.timeout) if client.timeout else None
         if per_call:
             return None
+        own = client.method_timeout(method)
+        if own is not None and self._timed_by_argument(call, own) and own.argument_text(call) not in ("0", "None"):
+            return None  # ``blpop(keys, 5)``: the command's own timeout bounds its wait
         origin = client_value.origin
+        if (client_value.name, id(origin)) in self.timeout_receivers():
+            return None  # given a timeout after its creation (``settimeout``, its pool's settings)
+        if origin is not None and not self._creates(origin):
+            origin = None  # made by a project function (``self._set_connection(conn)``): its creation is not seen
+        if origin is None and (client.constructor_timeout or client.timeout_method):
+            return None  # typed by an annotation or passed in: its timeout is unknown, not none
+        if origin is not None and any(name in client.configured_by for name, _ in origin.keywords):
+            return None  # its settings come from another object (``connection_pool=``)
         at_construction = self._timed_by_argument(origin, client.constructor_timeout) if origin and client.constructor_timeout else None
         if at_construction and per_call is None:
-            return None
-        if client.timeout_method and (client_value.name, id(origin)) in self.timeout_receivers():
             return None
         explicit_none = per_call is False or at_construction is False
         if not explicit_none and client.default is not None and client.default <= self.max_default:

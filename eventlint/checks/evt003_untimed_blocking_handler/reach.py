@@ -7,6 +7,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from ...callgraph import CallGraph, Handler
+from ...catalog import WaitRole
 from ...model import CallFact
 from .blocking import BlockingCall, Classifier
 
@@ -40,6 +41,9 @@ class Paths:
         with the shortest call path (breadth first)."""
         results = []
         parents: dict[str, tuple[str | None, CallFact | None]] = {handler.function: (None, None)}
+        # functions reached through a loop's input call (``item = self.jobs.get()`` on a
+        # project's own queue class): the waits for input inside them are the loop's input
+        taking: set[str] = set()
         queue = deque()
         first = True
         queue.append(handler.function)
@@ -51,14 +55,17 @@ class Paths:
             in_async = bool(fn and fn.is_async)
             for call in calls:
                 blocking = self.classifier.blocking(call, in_async)
-                if blocking is not None:
+                if blocking is not None and not (function in taking and blocking.role == WaitRole.INPUT):
                     results.append(Reach(handler, blocking, self._path(parents, function)))
                 if self.classifier.catalogued(call):
                     continue  # a catalogued operation is judged by its entry, not by its implementation
+                input_edge = function in taking or self.calls.loop_input(call)
                 for callee in self.calls.callees(call):
                     if callee in parents or self.edge_timed(call, callee):
                         continue
                     parents[callee] = (function, call)
+                    if input_edge:
+                        taking.add(callee)
                     queue.append(callee)
         return results
 

@@ -154,6 +154,8 @@ class CallGraph:
                 ref = entry.handler.argument(call) if entry.handler is not None else None
                 if ref is None:
                     continue
+                if ref[-1] == "<element>":
+                    ref = ref[:-1]  # ``Consumer(callbacks=[fn])``
                 if entry.call_result:
                     if ref[-1] != "()":
                         continue

@@ -14,10 +14,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .model import CallFact, FileFacts, Location, LoopFact, Span
+from .catalog import SubscriptionApi
+from .model import CallFact, FileFacts, Location, LoopFact, Ref, Span
+from .resolution import Value, ValueKind
 
 if TYPE_CHECKING:  # annotations only: the graph is handed in, never imported
-    from .graph import EventGraph, Value
+    from .graph import EventGraph
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,7 @@ class CallGraph:
             (facts.path, loop.function, span.line, span.column)
             for facts in graph.files for loop in facts.loops for span in loop.inputs}
         self._handlers: list[Handler] | None = None
+        self._in_project: dict[str, list[SubscriptionApi]] | None = None
 
     # ---- resolution helpers ---------------------------------------------------------------
 
@@ -79,6 +82,45 @@ class CallGraph:
         if value.kind == "function":
             return value.name
         return None
+
+    # ---- which catalogue entries a resolved callee is ------------------------------------------
+
+    def _project_entries(self) -> dict[str, list[SubscriptionApi]]:
+        """The subscription entries whose name resolves to a project function or class,
+        by that function's or class's qualname: a framework analysed together with its
+        plugins (``celery.Celery().task`` is ``celery.app.base.Celery.task``), or a
+        project's own bus named in the user's catalogue by its public, re-exported name."""
+        if self._in_project is None:
+            self._in_project = defaultdict(list)
+            for entry in self.catalog.subscriptions:
+                if entry.by_name or entry.callback or "*" in entry.name or "#" in entry.name:
+                    continue
+                value = self.graph.resolve(_reference(entry.name))
+                if value is not None and value.kind in ("function", "class"):
+                    self._in_project[value.name].append(entry)
+        return self._in_project
+
+    def subscription_entries(self, value) -> list[SubscriptionApi]:
+        """The subscription entries a resolved callee, decorator or base class matches: an
+        outside API by its dotted name; a project function or class by the qualified names
+        it is importable by (a method also as ``Class().method`` and ``Class.method``, the
+        catalogue's spellings of methods) and by the catalogue names that resolve to it."""
+        if value is None:
+            return []
+        if value.kind == "api":
+            return self.catalog.subscriptions_for(value.name)
+        if value.kind not in ("function", "class"):
+            return []
+        names = [self.graph.import_name(value.name)]
+        fn = self.graph.functions.get(value.name) if value.kind == "function" else None
+        if fn is not None and fn.owner_class is not None:
+            owner, method = self.graph.import_name(fn.owner_class), value.name.rsplit(".", 1)[-1]
+            names += [f"{owner}().{method}", f"{owner}.{method}"]
+        found: list[SubscriptionApi] = []
+        for name in names:
+            found += [e for e in self.catalog.subscriptions_for(name) if e not in found]
+        found += [e for e in self._project_entries().get(value.name, ()) if e not in found]
+        return found
 
     # ---- handlers --------------------------------------------------------------------------
 
@@ -105,12 +147,9 @@ class CallGraph:
         callback_names = {e.name for e in catalog.subscriptions if e.callback}
         for call in facts.calls:
             value = self.value(call)
-            entries = []
-            if value is not None and value.kind in ("api", "class", "function"):
-                # a project class or function counts by its qualified name too (the
-                # standard library's own ``threading.Thread`` when it is analysed)
-                name = value.name if value.kind == "api" else self.graph.import_name(value.name)
-                entries = [e for e in catalog.subscriptions_for(name) if not e.override and not e.callback]
+            # a project class or function counts by its qualified names too (the standard
+            # library's own ``threading.Thread`` when it is analysed, a project's own bus)
+            entries = [e for e in self.subscription_entries(value) if not e.override and not e.callback]
             last = call.callee[-1][1:] if call.callee[-1].startswith(".") else ""
             if last:
                 entries += [e for e in catalog.subscriptions_by_name(last) if not e.callback]
@@ -118,6 +157,8 @@ class CallGraph:
                 ref = entry.handler.argument(call) if entry.handler is not None else None
                 if ref is None:
                     continue
+                if ref[-1] == "<element>":
+                    ref = ref[:-1]  # ``Consumer(callbacks=[fn])``
                 if entry.call_result:
                     if ref[-1] != "()":
                         continue
@@ -145,17 +186,18 @@ class CallGraph:
             for decorator in fn.decorators:
                 ref = decorator[:-1] if decorator[-1] == "()" else decorator
                 value = self.graph.resolve(ref)
-                if value is None or value.kind != "api":
-                    continue
-                for entry in catalog.subscriptions_for(value.name):
+                for entry in self.subscription_entries(value):
                     if entry.decorator:
-                        yield Handler(fn.qualname, fn.qualname, Location(facts.path, fn.span, f"registered by @{value.name}"),
+                        shown = value.name if value.kind == "api" else self.graph.import_name(value.name)
+                        yield Handler(fn.qualname, fn.qualname, Location(facts.path, fn.span, f"registered by @{shown}"),
                                       f"@{entry.name.replace('**.', '')}", fn.is_async)
                         break
         for cls in facts.classes:
-            for base in [*map(self.graph.import_name, self.graph.mro(cls.qualname)[1:]),
-                         *self.graph.external_bases(cls.qualname)]:
-                for entry in catalog.subscriptions_for(base):
+            bases = [(self.graph.import_name(base), self.subscription_entries(Value(ValueKind.CLASS, base)))
+                     for base in self.graph.mro(cls.qualname)[1:]]
+            bases += [(base, catalog.subscriptions_for(base)) for base in self.graph.external_bases(cls.qualname)]
+            for base, base_entries in bases:
+                for entry in base_entries:
                     if entry.override:
                         method = f"{cls.qualname}.{entry.override}"
                         fn = self.graph.functions.get(method)
@@ -221,3 +263,18 @@ class CallGraph:
                 if init in self.graph.functions:
                     return [init]
         return []
+
+
+def _reference(name: str) -> Ref:
+    """A catalogue name as a reference rooted at a global: ``corp.Bus().subscribe`` is
+    ``("G:corp.Bus", "()", ".subscribe")`` (resolution reads the global module by module)."""
+    head: list[str] = []
+    steps: list[str] = []
+    for part in name.split("."):
+        bare = part.rstrip("()")
+        if steps:
+            steps.append("." + bare)
+        else:
+            head.append(bare)
+        steps += ["()"] * ((len(part) - len(bare)) // 2)
+    return ("G:" + ".".join(head), *steps)

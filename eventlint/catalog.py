@@ -141,6 +141,16 @@ _NOT_SEEN = object()
 
 
 @dataclass(frozen=True, slots=True)
+class ModuleAlias:
+    """A module that stands in for another with the same API and the same waits
+    (``eventlet.green.socket`` for ``socket``): a name under it that has no entry of its
+    own is looked up under the module it replaces."""
+
+    name: str
+    module: str
+
+
+@dataclass(frozen=True, slots=True)
 class ConsumerApi:
     """A consumer object iterated for messages (``for msg in KafkaConsumer(...)``): the
     loop's body is a handler."""
@@ -183,6 +193,7 @@ class Catalog:
     timeout_scopes: tuple[TimeoutScopeApi, ...] = ()
     clients: tuple[ClientApi, ...] = ()
     consumers: tuple[ConsumerApi, ...] = ()
+    module_aliases: tuple[ModuleAlias, ...] = ()
     digest: str = ""
     _index: dict = field(default_factory=dict, repr=False, compare=False, hash=False)
 
@@ -195,6 +206,30 @@ class Catalog:
 
     def channel(self, dotted: str) -> ChannelApi | None:
         return self._matcher("channels").get(dotted)
+
+    def replaced(self, dotted: str) -> str | None:
+        """``dotted`` spelled in the module its module stands in for (``[[module-alias]]``:
+        ``eventlet.green.socket.create_connection`` is ``socket.create_connection``), or
+        None when no alias covers it."""
+        aliases = self._index.get("module_aliases")
+        if aliases is None:
+            aliases = self._index["module_aliases"] = {alias.name: alias.module for alias in self.module_aliases}
+        if not aliases:
+            return None
+        parts = dotted.split(".")
+        for cut in range(len(parts) - 1, 0, -1):
+            module = aliases.get(".".join(parts[:cut]))
+            if module is not None:
+                return ".".join([module, *parts[cut:]])
+        return None
+
+    def _lookup(self, section: str, dotted: str):
+        entry = self._matcher(section).get(dotted)
+        if entry is None:
+            replaced = self.replaced(dotted)
+            if replaced is not None:
+                entry = self._matcher(section).get(replaced)
+        return entry
 
     def subscriptions_for(self, dotted: str) -> list[SubscriptionApi]:
         """Every subscription entry whose name matches (a name may have several roles)."""
@@ -210,10 +245,14 @@ class Catalog:
         memo = self._index.setdefault("subscriptions_memo", {})
         found = memo.get(dotted)
         if found is None:
-            found = list(index.get(dotted, ()))
-            for matcher, entry in self._index["subscriptions_patterns"]:
-                if matcher.get(dotted) is not None:
-                    found.append(entry)
+            found = []
+            for name in (dotted, self.replaced(dotted)):
+                if name is None or found:
+                    continue
+                found = list(index.get(name, ()))
+                for matcher, entry in self._index["subscriptions_patterns"]:
+                    if matcher.get(name) is not None:
+                        found.append(entry)
             memo[dotted] = found
         return found
 
@@ -228,7 +267,7 @@ class Catalog:
         return index.get(last, [])
 
     def blocking_api(self, dotted: str) -> BlockingApi | None:
-        return self._matcher("blocking").get(dotted)
+        return self._lookup("blocking", dotted)
 
     def blocking_by_name(self, last: str) -> BlockingApi | None:
         """The ``by-name`` blocking entry whose last name is ``last`` (a distinctive method
@@ -243,7 +282,7 @@ class Catalog:
         return self._matcher("timeout_scopes").get(dotted)
 
     def client(self, dotted: str) -> ClientApi | None:
-        return self._matcher("clients").get(dotted)
+        return self._lookup("clients", dotted)
 
     def consumer(self, dotted: str) -> ConsumerApi | None:
         return self._matcher("consumers").get(dotted)
@@ -342,6 +381,7 @@ _SECTION_KEYS = {
     "client": {"name", "names", "methods", "timeout", "constructor-timeout", "default", "timeout-method", "fix",
                "reason", "context", "method-timeouts", "configured-by"},
     "consumer": {"name", "names"},
+    "module-alias": {"name", "names", "module"},
 }
 
 
@@ -386,6 +426,12 @@ def _entry(key: str, name: str, raw: dict, where: str):
                                    _param(raw.get("deadline"), where))
         if key == "consumer":
             return ConsumerApi(name)
+        if key == "module-alias":
+            module = raw.get("module")
+            if not isinstance(module, str) or not module or "*" in module or "*" in name:
+                raise CatalogError(f"{where}: module must name the module this one stands in for, "
+                                   f"like module = \"socket\" (got {module!r})")
+            return ModuleAlias(name, module)
         return ClientApi(name, _strings(raw, "methods", where), _param(raw.get("timeout"), where),
                          _param(raw.get("constructor-timeout"), where), _seconds(raw, where),
                          str(raw.get("timeout-method", "")), _choice(raw, "fix", Safety.UNSAFE, where),
@@ -399,7 +445,8 @@ def _entry(key: str, name: str, raw: dict, where: str):
 
 
 _FIELDS = {"channel": "channels", "subscription": "subscriptions", "blocking": "blocking",
-           "timeout-scope": "timeout_scopes", "client": "clients", "consumer": "consumers"}
+           "timeout-scope": "timeout_scopes", "client": "clients", "consumer": "consumers",
+           "module-alias": "module_aliases"}
 
 
 def load_catalog(extension: dict | None = None) -> Catalog:

@@ -626,6 +626,12 @@ class _Extractor(ItemReader, cst.CSTVisitor):
             callee = dotted(self.ref(value.func))
             if callee in ("functools.partial", "asyncio.to_thread") and value.args:
                 return self.ref(value.args[0].value)
+        if isinstance(value, (cst.List, cst.Tuple)) and len(value.elements) == 1:
+            # ``callbacks=[fn]``: the one element of a list or tuple literal
+            element = value.elements[0]
+            if isinstance(element, cst.Element):
+                inner = self.ref(element.value)
+                return inner + ("<element>",) if inner else None
         return self.ref(value)
 
     def visit_Call(self, node: cst.Call) -> None:

@@ -25,6 +25,8 @@ from operator import attrgetter
 #   "[]"               subscription
 #   "#i"               the i-th element of an unpacked value
 #   "<item>"           an item received from the channel before it
+#   "<element>"        (last step of an argument) the one element of a list or tuple
+#                      literal: ``callbacks=[fn]``
 Ref = tuple[str, ...]
 
 

@@ -10,6 +10,7 @@ from ..model import (Finding, Fix, FunctionFact, Location, MigrateChannel, NotFi
                      Safety, Span,
                      is_public_name)
 from . import Fixable, Rule
+from .evt001_deque_handoff import deque_handoffs
 
 CODE = "EVT001"
 NAME = "exposed-raw-queue"
@@ -93,6 +94,25 @@ def check(graph: EventGraph, config: Config) -> Iterator[Finding]:
                                f"instead")
                 symbol = f"{channel.owner}.{name}"
             yield Finding(CODE, NAME, message, channel.path, binding.span, symbol=symbol, related=related, fix=FIX)
+    for handoff in deque_handoffs(graph):
+        binding = handoff.binding
+        adder, taker = (graph.short_name(fn, graph.path_of.get(fn, handoff.path)) for fn in (handoff.adder, handoff.taker))
+        adder += f", run by {handoff.via}," if handoff.handler == handoff.adder else ""
+        taker += f", run by {handoff.via}," if handoff.handler == handoff.taker else ""
+        what = f"is a collections.deque used as a queue between threads or tasks ({adder} appends to it; {taker} takes from it)"
+        if binding.scope == "module":
+            listed = graph.module_all(binding.owner)
+            if listed is not None and binding.name not in listed:
+                continue
+            message = (f"module global `{binding.name}` {what}: the public name lets any importer put to or take "
+                       f"from it directly; keep it private and expose functions instead")
+            symbol = f"{binding.owner}.{binding.name}"
+        else:
+            owner = binding.owner.rsplit(".", 1)[-1]
+            message = (f"public attribute `{owner}.{binding.name}` {what}: the public name lets any caller put to "
+                       f"or take from it without going through {owner} — make it private and expose methods instead")
+            symbol = f"{graph.canonical(binding.owner)}.{binding.name}"
+        yield Finding(CODE, NAME, message, handoff.path, binding.span, symbol=symbol, related=handoff.related)
     for method, channel, attr, span in returned_channels(graph):
         if not method.public or is_public_name(attr) or channel.scope == "local":
             continue

@@ -154,13 +154,17 @@ class EventGraph:
         for facts in self.files:
             self.isolated(facts, "indexing", self._index)
         self._subclasses: dict[str, list[str]] | None = None
+        # the call results bound by each module whose callee is a project function: a factory, maybe
+        self._factory_calls: dict[str, list[tuple[tuple, list[Binding]]]] = defaultdict(list)
         for facts in self.files:
             self.isolated(facts, "finding channels", self._find_channels)
         # answers given before every channel was known may miss one: start afresh
         resolver.forget()
-        for facts in self.files:
-            self.isolated(facts, "finding channels made by factories", self._find_factory_channels)
-        resolver.forget()
+        if self._factory_calls:
+            for facts in self.files:
+                if facts.path in self._factory_calls:
+                    self.isolated(facts, "finding channels made by factories", self._find_factory_channels)
+            resolver.forget()
         for facts in self.files:
             self.isolated(facts, "finding channel operations", self._find_operations)
 
@@ -291,13 +295,15 @@ class EventGraph:
             if api is not None:
                 self._add_channel(facts, span, value, bindings, api, self.constructor_name(value[:-1], api),
                                   bindings[0].call)
+                continue
+            callee = self.resolve(value[:-1])
+            if callee is not None and callee.kind == ValueKind.FUNCTION:
+                self._factory_calls[facts.path].append(((span, value), bindings))
 
     def _find_factory_channels(self, facts: FileFacts) -> None:
         """The channels bound from a call of a project function or method that makes one
         (``self.queue = self.create_queue()``): found once every constructed channel is known."""
-        for (span, value), bindings in self._creations(facts).items():
-            if self.resolver.makes_channel(bindings[0]):
-                continue
+        for (span, value), bindings in self._factory_calls.get(facts.path, ()):
             made = self.factory_channels(value[:-1])
             if made:
                 factory = next(iter(made))[2]

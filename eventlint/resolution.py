@@ -156,10 +156,6 @@ class Resolver:
         self._channels[id(binding)] = (channel, end)
         self._getters.setdefault(channel, gets)
 
-    def makes_channel(self, binding: Binding) -> bool:
-        """``bind_channel`` was told ``binding`` makes a channel."""
-        return id(binding) in self._channels
-
     def forget(self) -> None:
         """Drop every memoised answer."""
         self._memo.clear()

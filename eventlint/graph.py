@@ -27,6 +27,7 @@ __all__ = ["Channel", "ChannelReturn", "Direction", "DispatchSite", "EventGraph"
            "Value", "ValueKind", "looks_like_exception"]
 
 _log = logging.getLogger("eventlint.internal")
+_MAX_FACTORY_DEPTH = 3  # factories calling factories, followed this deep
 _T = TypeVar("_T")
 
 
@@ -306,13 +307,13 @@ class EventGraph:
         for (span, value), bindings in self._factory_calls.get(facts.path, ()):
             made = self.factory_channels(value[:-1])
             if made:
-                factory = next(iter(made))[2]
+                ordered = sorted(made, key=lambda m: (m[0].name, m[2], (m[1].span.line, m[1].span.column) if m[1] else ()))
+                api, creation, factory = ordered[0]
                 apis = sorted({api.name for api, _, _ in made})
-                api, creation = min(((api, creation) for api, creation, _ in made), key=lambda m: m[0].name)
                 constructor = f"{' or '.join(apis)} (made by {factory.rsplit('.', 1)[-1]}())"
                 self._add_channel(facts, span, value, bindings, api, constructor, creation)
 
-    def factory_channels(self, callee: Ref) -> set[tuple[ChannelApi, CallFact | None, str]]:
+    def factory_channels(self, callee: Ref, depth: int = 0) -> set[tuple[ChannelApi, CallFact | None, str]]:
         """(catalogue entry, constructor call, function) for each channel a call of
         ``callee`` can make, when it names a project function or method that returns a new
         channel: a constructor call (``return queue.Queue()``) or a channel it made locally.
@@ -326,6 +327,9 @@ class EventGraph:
                 api, creation = None, ret.call
                 if ret.value[-1] == "()":
                     api = self.channel_api(ret.value[:-1])
+                    if api is None and depth < _MAX_FACTORY_DEPTH:  # ``return make_queue()``: a factory's factory
+                        made.update((api, creation, qualname)
+                                    for api, creation, _ in self.factory_channels(ret.value[:-1], depth + 1))
                 else:
                     returned = self.resolve(ret.value)
                     channel = self.channels.get(returned.name) if returned is not None and returned.kind == ValueKind.CHANNEL else None

@@ -408,9 +408,10 @@ class Resolver:
             # ``Queue[Event]``: a generic class subscripted with its type arguments is the class
             if kind == ValueKind.CLASS:
                 return value
-            if kind == ValueKind.API and (value.name.rsplit(".", 1)[-1][:1].isupper()
+            last = value.name.rsplit(".", 1)[-1]
+            if kind == ValueKind.API and ((last[:1].isupper() and not last.isupper())
                                           or self.catalog.channel(value.name) is not None):
-                return value
+                return value  # a class by its name (``Queue``), not a constant table (``HANDLERS``)
             return None
         if step.startswith("#"):
             return Value(ValueKind.API, value.name + step, origin=value.origin) if kind == ValueKind.API else None

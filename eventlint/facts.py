@@ -34,6 +34,7 @@ from .model import (  # noqa: F401 - dotted and is_public_name are also this mod
     dotted,
     is_public_name,
 )
+from .alternatives import AlternativesReader, container_element
 from .items import ItemReader
 from .syntax import (
     COUNTED,
@@ -63,6 +64,7 @@ PUT_METHODS = frozenset({"put", "put_nowait", "send", "send_nowait", "send_bytes
 GET_METHODS = frozenset({"get", "get_nowait", "receive", "receive_nowait", "recv", "recv_bytes"})
 _TAKE_METHODS = GET_METHODS | {"wait"}
 _PASS_THROUGH_APIS = frozenset({"asyncio.wait_for", "asyncio.shield", "asyncio.tasks.wait_for", "asyncio.tasks.shield"})
+_ADDERS = frozenset({"append", "appendleft", "add", "insert", "setdefault"})
 _PASS_THROUGH = frozenset(api.rsplit(".", 1)[1] for api in _PASS_THROUGH_APIS)
 
 
@@ -81,9 +83,10 @@ class _Frame:
     tags: dict[str, Ref] = field(default_factory=dict)  # tag name (from unpacking) -> channel ref
     value_types: dict[str, Ref] = field(default_factory=dict)  # local -> class it holds
     caught: set[str] = field(default_factory=set)  # names bound by ``except ... as name``
+    globals: set[str] = field(default_factory=set)  # names declared ``global``
 
 
-class _Extractor(ItemReader, cst.CSTVisitor):
+class _Extractor(ItemReader, AlternativesReader, cst.CSTVisitor):
 
     def __init__(self, module: str, is_package: bool, catalog: Catalog, tag_keys: frozenset[str]):
         super().__init__()
@@ -118,6 +121,8 @@ class _Extractor(ItemReader, cst.CSTVisitor):
         self.requests: list[tuple[cst.CSTNode, Span, bool]] = []
         self.ordinals: dict[int, int] = {}  # id(node) -> its number among the nodes of its kind, in source order
         self.counts: dict[type, int] = {}
+        self._alternative_blocks: set[int] = set()  # see ``AlternativesReader``
+        self.alternative = 0
 
     def visit_Module(self, node: cst.Module) -> None:
         self.module_node = node
@@ -213,6 +218,8 @@ class _Extractor(ItemReader, cst.CSTVisitor):
                 continue  # class bodies are not enclosing scopes for their methods
             innermost = False
             if frame.kind == "function":
+                if name in frame.globals:
+                    return (f"G:{self.module}.{name}",)
                 if name in frame.names:
                     return frame.names[name]
                 if name in frame.params:
@@ -299,9 +306,16 @@ class _Extractor(ItemReader, cst.CSTVisitor):
             self.import_name(local, f"{base}.{name}")
 
     def import_name(self, local: str, target: str) -> None:
+        if self.replaces_as_alternative(local):
+            return
         self.frame.names[local] = (f"G:{target}",)
         if self.frame.kind == "module" and local != target:
             self.imports.append((local, target))
+
+    def visit_Global(self, node: cst.Global) -> None:
+        fn = self.function_frame()
+        if fn is not None:
+            fn.globals.update(item.name.value for item in node.names)
 
     # ---- definitions -------------------------------------------------------------
 
@@ -448,7 +462,43 @@ class _Extractor(ItemReader, cst.CSTVisitor):
         if isinstance(value, cst.Dict) and value.elements:
             self.note_table(target, value)
         value_ref, call, element_type = self.value_of(value, annotation)
+        element = container_element(value)
+        if element is not None:
+            self.bind_element(target, element, stmt)
+        elif isinstance(target, cst.Subscript) and isinstance(value, cst.Call):  # ``self.queues[name] = Queue()``
+            self.bind_element(target.value, value, stmt)
         self.bind_one(target, value_ref, call, element_type, stmt, value)
+
+    def bind_element(self, container: cst.BaseExpression, element: cst.BaseExpression, stmt: cst.CSTNode) -> None:
+        """``container`` (a global or attribute) holds values made by ``element`` (a call,
+        or a factory whose call makes each one): recorded as a binding with ``container``
+        set.  Locals are left out."""
+        if isinstance(element, cst.Call):
+            value_ref, call = self.ref(element), self.call_fact(element)
+        else:
+            factory = self.ref(element)
+            value_ref, call = (factory + ("()",) if factory else None), None
+        if value_ref is None or value_ref[-1] != "()":
+            return
+        frame = self.frame
+        if isinstance(container, cst.Name):
+            name = container.value
+            fn = self.function_frame()
+            if fn is not None and name not in fn.globals:
+                return
+            if frame.kind == "class":
+                scope, owner = BindingScope.CLASS, frame.qualname
+            else:
+                scope, owner = BindingScope.MODULE, self.module
+            public = is_public_name(name) and (scope == BindingScope.MODULE or self.chain_public())
+            self.bindings.append(Binding(scope, owner, name, value_ref, self.span(stmt), public, call, None, True))
+        elif isinstance(container, cst.Attribute) and isinstance(container.value, cst.Name):
+            root = self.lookup(container.value.value)
+            if len(root) == 1 and root[0][:2] in ("I:", "C:") and self.function_frame() is not None:
+                name = container.attr.value
+                scope = BindingScope.INSTANCE if root[0][0] == "I" else BindingScope.CLASS
+                self.bindings.append(Binding(scope, root[0][2:], name, value_ref, self.span(stmt),
+                                             self.chain_public() and is_public_name(name), call, None, True))
 
     def note_table(self, target: cst.BaseExpression, value: cst.Dict) -> None:
         """``HANDLERS = {"user": on_user, Payment: on_payment}``: a dispatch table."""
@@ -510,6 +560,14 @@ class _Extractor(ItemReader, cst.CSTVisitor):
         fn = self.function_frame()
         if isinstance(target, cst.Name):
             name = target.value
+            if self.replaces_as_alternative(name):
+                return
+            if frame.kind == "function" and name in frame.globals:
+                # ``global EVENTS`` … ``EVENTS = Queue()``: the module's global
+                if value_ref is not None:
+                    self.bindings.append(Binding(BindingScope.MODULE, self.module, name, value_ref, self.span(stmt),
+                                                 is_public_name(name), call, element_type))
+                return
             if frame.kind == "function":
                 source = self.receive_source(value)
                 if source is not None:
@@ -567,8 +625,10 @@ class _Extractor(ItemReader, cst.CSTVisitor):
         if fn is None or node.value is None:
             return
         ref = self.ref(node.value)
-        if ref is not None and "()" not in ref:
-            self.returns.append(ReturnFact(fn.qualname, ref, self.span(node)))
+        if ref is None:
+            return
+        call = self.call_fact(node.value) if ref[-1] == "()" and isinstance(node.value, cst.Call) else None
+        self.returns.append(ReturnFact(fn.qualname, ref, self.span(node), call))
 
     def visit_Await(self, node: cst.Await) -> None:
         self.awaited.add(id(node.expression))
@@ -649,6 +709,10 @@ class _Extractor(ItemReader, cst.CSTVisitor):
                     if node.args and isinstance(node.args[0].value, cst.Call):
                         self.awaited.add(id(node.args[0].value))
         self.note_dispatch_call(node)
+        if (fact is not None and isinstance(node.func, cst.Attribute) and node.func.attr.value in _ADDERS and node.args
+                and isinstance(node.args[-1].value, cst.Call)):
+            # ``self.queues.append(Queue())``: the container holds what the call makes
+            self.bind_element(node.func.value, node.args[-1].value, node)
         gate = self.loop_gates.get(id(self.loop_stack[-1][0])) if self.loop_stack else None
         if (self.loop_stack and fact is not None and fact.callee[-1][1:] in GET_METHODS and len(fact.callee) > 1
                 and (gate is None or id(node) in gate)):

@@ -27,6 +27,7 @@ __all__ = ["Channel", "ChannelReturn", "Direction", "DispatchSite", "EventGraph"
            "Value", "ValueKind", "looks_like_exception"]
 
 _log = logging.getLogger("eventlint.internal")
+_MAX_FACTORY_DEPTH = 3  # factories calling factories, followed this deep
 _T = TypeVar("_T")
 
 
@@ -153,10 +154,18 @@ class EventGraph:
         self._failed_modules: set[str] = set()
         for facts in self.files:
             self.isolated(facts, "indexing", self._index)
+        self._subclasses: dict[str, list[str]] | None = None
+        # the call results bound by each module whose callee is a project function: a factory, maybe
+        self._factory_calls: dict[str, list[tuple[tuple, list[Binding]]]] = defaultdict(list)
         for facts in self.files:
             self.isolated(facts, "finding channels", self._find_channels)
         # answers given before every channel was known may miss one: start afresh
         resolver.forget()
+        if self._factory_calls:
+            for facts in self.files:
+                if facts.path in self._factory_calls:
+                    self.isolated(facts, "finding channels made by factories", self._find_factory_channels)
+            resolver.forget()
         for facts in self.files:
             self.isolated(facts, "finding channel operations", self._find_operations)
 
@@ -267,7 +276,10 @@ class EventGraph:
                 return qualname[len(facts.module) + 1:]
         return qualname
 
-    def _find_channels(self, facts: FileFacts) -> None:
+    @staticmethod
+    def _creations(facts: FileFacts) -> dict[tuple, list[Binding]]:
+        """The bindings of call results, grouped by statement and call (one group for
+        each end of ``a, b = Pipe()``)."""
         groups: dict[tuple, list[Binding]] = {}
         for binding in facts.bindings:
             value = binding.value
@@ -276,36 +288,101 @@ class EventGraph:
             if len(value) < 2 or value[-1] != "()":
                 continue
             groups.setdefault((binding.span, value), []).append(binding)
-        for (span, value), bindings in groups.items():
+        return groups
+
+    def _find_channels(self, facts: FileFacts) -> None:
+        for (span, value), bindings in self._creations(facts).items():
             api = self.channel_api(value[:-1])
-            if api is None:
+            if api is not None:
+                self._add_channel(facts, span, value, bindings, api, self.constructor_name(value[:-1], api),
+                                  bindings[0].call)
                 continue
-            first = bindings[0]
-            unpacked = first.value[-1].startswith("#")
-            if unpacked and not api.ends:
-                continue  # ``a, b = Queue()`` is not a channel binding we understand
-            owner = self.canonical(first.owner)
-            channel_id = f"{owner}.{first.name}"
-            constructor = self.constructor_name(value[:-1], api)
-            names = []
-            for binding in bindings:
-                end = End.NONE
-                if unpacked:
-                    position = int(binding.value[-1][1:])
-                    end = api.ends[position] if position < len(api.ends) else End.NONE
-                elif api.ends:
-                    continue  # the tuple itself bound to one name: no end to speak of
-                names.append(ChannelName(binding.name, end, binding))
-                self.resolver.bind_channel(binding, channel_id, end, api.get)
-            if not names:
-                continue
-            element_type = first.element_type
-            if element_type is None and first.scope in ("class", "instance"):
-                element_type = self.declared_type(owner, first.name)
-            channel = Channel(channel_id, api, facts.path, span, owner, first.scope, facts.module, element_type,
-                              first.call, constructor, tuple(names))
-            self.channels.setdefault(channel.id, channel)
-            self.graph.add_node(channel.node, kind="channel", path=facts.path, line=span.line, api=api.name)
+            callee = self.resolve(value[:-1])
+            if callee is not None and callee.kind == ValueKind.FUNCTION:
+                self._factory_calls[facts.path].append(((span, value), bindings))
+
+    def _find_factory_channels(self, facts: FileFacts) -> None:
+        """The channels bound from a call of a project function or method that makes one
+        (``self.queue = self.create_queue()``): found once every constructed channel is known."""
+        for (span, value), bindings in self._factory_calls.get(facts.path, ()):
+            made = self.factory_channels(value[:-1])
+            if made:
+                ordered = sorted(made, key=lambda m: (m[0].name, m[2], (m[1].span.line, m[1].span.column) if m[1] else ()))
+                api, creation, factory = ordered[0]
+                apis = sorted({api.name for api, _, _ in made})
+                constructor = f"{' or '.join(apis)} (made by {factory.rsplit('.', 1)[-1]}())"
+                self._add_channel(facts, span, value, bindings, api, constructor, creation)
+
+    def factory_channels(self, callee: Ref, depth: int = 0) -> set[tuple[ChannelApi, CallFact | None, str]]:
+        """(catalogue entry, constructor call, function) for each channel a call of
+        ``callee`` can make, when it names a project function or method that returns a new
+        channel: a constructor call (``return queue.Queue()``) or a channel it made locally.
+        A method counts with its overrides in subclasses (a sync and an async variant)."""
+        value = self.resolve(callee)
+        if value is None or value.kind != ValueKind.FUNCTION:
+            return set()
+        made = set()
+        for qualname in self._overrides(value.name):
+            for ret in self.resolver.returns_of.get(qualname, ()):
+                api, creation = None, ret.call
+                if ret.value[-1] == "()":
+                    api = self.channel_api(ret.value[:-1])
+                    if api is None and depth < _MAX_FACTORY_DEPTH:  # ``return make_queue()``: a factory's factory
+                        made.update((api, creation, qualname)
+                                    for api, creation, _ in self.factory_channels(ret.value[:-1], depth + 1))
+                else:
+                    returned = self.resolve(ret.value)
+                    channel = self.channels.get(returned.name) if returned is not None and returned.kind == ValueKind.CHANNEL else None
+                    if channel is not None and channel.scope == "local" and channel.owner == qualname:
+                        api, creation = channel.api, channel.creation
+                if api is not None:
+                    made.add((api, creation, qualname))
+        return made
+
+    def _overrides(self, qualname: str) -> list[str]:
+        """The method and the methods of the same name in its class's subclasses."""
+        fn = self.functions.get(qualname)
+        if fn is None or fn.owner_class is None:
+            return [qualname]
+        if self._subclasses is None:
+            self._subclasses = defaultdict(list)
+            for cls in sorted(self.classes):
+                for base in self.mro(cls)[1:]:
+                    self._subclasses[base].append(cls)
+        name = qualname.rsplit(".", 1)[-1]
+        found = [qualname]
+        for cls in self._subclasses.get(fn.owner_class, ()):
+            if f"{cls}.{name}" in self.functions:
+                found.append(f"{cls}.{name}")
+        return found
+
+    def _add_channel(self, facts: FileFacts, span: Span, value: Ref, bindings: list[Binding], api: ChannelApi,
+                     constructor: str, creation: CallFact | None) -> None:
+        first = bindings[0]
+        unpacked = first.value[-1].startswith("#")
+        if unpacked and not api.ends:
+            return  # ``a, b = Queue()`` is not a channel binding we understand
+        owner = self.canonical(first.owner)
+        channel_id = f"{owner}.{first.name}"
+        names = []
+        for binding in bindings:
+            end = End.NONE
+            if unpacked:
+                position = int(binding.value[-1][1:])
+                end = api.ends[position] if position < len(api.ends) else End.NONE
+            elif api.ends:
+                continue  # the tuple itself bound to one name: no end to speak of
+            names.append(ChannelName(binding.name, end, binding))
+            self.resolver.bind_channel(binding, channel_id, end, api.get)
+        if not names:
+            return
+        element_type = first.element_type
+        if element_type is None and first.scope in ("class", "instance"):
+            element_type = self.declared_type(owner, first.name)
+        channel = Channel(channel_id, api, facts.path, span, owner, first.scope, facts.module, element_type,
+                          creation, constructor, tuple(names))
+        self.channels.setdefault(channel.id, channel)
+        self.graph.add_node(channel.node, kind="channel", path=facts.path, line=span.line, api=api.name)
 
     def resolve_channel(self, ref: Ref) -> Value | None:
         """The channel ``ref`` names; as a last resort, the one channel whose attribute

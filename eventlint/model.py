@@ -332,6 +332,7 @@ class Binding:
     public: bool
     call: CallFact | None = None
     element_type: tuple[str, ...] | None = None
+    container: bool = False  # a dict, list or set whose values ``value`` makes (``{n: Queue() for n in names}``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,6 +340,7 @@ class ReturnFact:
     function: str
     value: Ref
     span: Span
+    call: CallFact | None = None  # the call returned, when the value is one (``return Queue()``)
 
 
 class DispatchKind(Named):

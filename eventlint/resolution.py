@@ -17,7 +17,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 
 from .catalog import Catalog
-from .model import Binding, CallFact, ClassFact, End, FileFacts, FunctionFact, Named, Ref
+from .model import Binding, CallFact, ClassFact, End, FileFacts, FunctionFact, Named, Ref, ReturnFact
 
 _MISSING = object()
 _MAX_CALL_SITES = 64
@@ -36,6 +36,7 @@ class ValueKind(Named):
     INSTANCE = "instance"  # an instance of a project class: the class's qualname
     FUNCTION = "function"  # a project function or method: its qualname
     CHANNEL = "channel"  # a channel (or one end of one): the channel's id
+    CHANNELS = "channels"  # a dict, list or set of channels made alike: the channel's id
     GETTER = "getter"  # a channel's get method, not yet called (``get = q.get``): the channel's id
     ITEM = "item"  # an item received from a channel: the channel's id
     # anything outside the project, by its dotted name as the code reaches it: "()" after a
@@ -109,6 +110,7 @@ class Resolver:
         self.class_bindings: dict[tuple[str, str], list[Binding]] = defaultdict(list)  # (class, name) -> bindings
         self.local_bindings: dict[tuple[str, str], Binding] = {}  # (function, name) -> its last binding
         self.imports: dict[tuple[str, str], str] = {}  # (module, local name) -> qualified target
+        self.returns_of: dict[str, list[ReturnFact]] = defaultdict(list)  # function -> its ``return``s of a value
         self._bindings: dict[int, Binding] = {}
         self._channels: dict[int, tuple[str, End]] = {}  # id(binding) -> (channel id, end)
         self._getters: dict[str, tuple[str, ...]] = {}  # channel id -> its get methods
@@ -118,7 +120,7 @@ class Resolver:
         self._evaluators = {
             "ref": self._eval_ref, "member": self._eval_member, "attr": self._eval_attr, "binding": self._eval_binding,
             "param": self._eval_param, "calls": self._eval_calls, "mro": self._eval_mro, "bases": self._eval_bases,
-            "channel-class": self._eval_channel_class,
+            "channel-class": self._eval_channel_class, "returned": self._eval_returned,
         }
 
     def add(self, facts: FileFacts) -> None:
@@ -135,6 +137,8 @@ class Resolver:
             self.path_of[fn.qualname] = facts.path
         for local, target in facts.imports:
             self.imports[(facts.module, local)] = target
+        for ret in facts.returns:
+            self.returns_of[ret.function].append(ret)
         for binding in facts.bindings:
             if binding.scope == "module":
                 self.module_bindings[(binding.owner, binding.name)] = binding
@@ -400,6 +404,15 @@ class Resolver:
             return None
         if kind == ValueKind.GETTER:
             return Value(ValueKind.ITEM, value.name, heuristic=value.heuristic) if step == "()" else None
+        if step == "[]":
+            # ``Queue[Event]``: a generic class subscripted with its type arguments is the class
+            if kind == ValueKind.CLASS:
+                return value
+            last = value.name.rsplit(".", 1)[-1]
+            if kind == ValueKind.API and ((last[:1].isupper() and not last.isupper())
+                                          or self.catalog.channel(value.name) is not None):
+                return value  # a class by its name (``Queue``), not a constant table (``HANDLERS``)
+            return None
         if step.startswith("#"):
             return Value(ValueKind.API, value.name + step, origin=value.origin) if kind == ValueKind.API else None
         if step.startswith("."):
@@ -422,11 +435,28 @@ class Resolver:
                         return Value(ValueKind.INSTANCE, returned.name)
                     if returned is not None and returned.kind == ValueKind.API:
                         return Value(ValueKind.API, returned.name + "()")
-                return None
+                return (yield ("returned", value.name)) if fn is not None else None
             if kind == ValueKind.API:
                 return Value(ValueKind.API, value.name + "()")
             return None
         return None
+
+    def _eval_returned(self, goal):
+        """What a call of the project function returns, read from its ``return``s: the one
+        outside value they all give (``return multiprocessing.get_context("spawn")``), with
+        the call that made it, or the one project instance or class.  None when they differ
+        or none is known."""
+        values = set()
+        for ret in self.returns_of.get(goal[1], ()):
+            value = yield ("ref", ret.value)
+            if value is None or value.kind not in (ValueKind.API, ValueKind.INSTANCE, ValueKind.CLASS):
+                continue
+            if value.kind == ValueKind.API and value.origin is None and ret.call is not None:
+                value = Value(ValueKind.API, value.name, value.end, value.heuristic, ret.call)
+            values.add(value)
+            if len(values) > 1:
+                return None
+        return values.pop() if values else None
 
     def _eval_mro(self, goal):
         # the length cap bounds the answer, not a recursion: a hierarchy is walked with a queue
@@ -487,7 +517,7 @@ class Resolver:
         binding = self._bindings[goal[1]]
         channel = self._channels.get(goal[1])
         if channel is not None:
-            return Value(ValueKind.CHANNEL, channel[0], channel[1])
+            return Value(ValueKind.CHANNELS if binding.container else ValueKind.CHANNEL, channel[0], channel[1])
         value = (yield ("ref", binding.value)) if binding.value else None
         if value is not None and value.kind == ValueKind.API and binding.call is not None and value.origin is None:
             value = Value(ValueKind.API, value.name, value.end, value.heuristic, binding.call)

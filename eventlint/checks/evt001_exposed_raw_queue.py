@@ -10,6 +10,7 @@ from ..model import (Finding, Fix, FunctionFact, Location, MigrateChannel, NotFi
                      Safety, Span,
                      is_public_name)
 from . import Fixable, Rule
+from .evt001_deque_handoff import deque_handoffs
 
 CODE = "EVT001"
 NAME = "exposed-raw-queue"
@@ -21,7 +22,7 @@ def _owner_name(graph: EventGraph, channel: Channel) -> str:
 
 
 def outside_uses(graph: EventGraph, channel: Channel) -> list[Location]:
-    """The puts and gets on the channel from outside its owner: they bypass its validation."""
+    """The puts and gets on the channel from outside its owner (another class or module)."""
     uses = []
     for op in graph.operations_on(channel.id):
         if not graph.is_inside_owner(channel, op.function, op.path):
@@ -29,6 +30,18 @@ def outside_uses(graph: EventGraph, channel: Channel) -> list[Location]:
             where = graph.short_name(op.function, op.path) if op.function in graph.functions else "module code"
             uses.append(Location(op.path, op.call.span, f"{where} {verb} it directly (.{op.method}())"))
     return uses
+
+
+def _uses_text(uses: tuple[Location, ...], outside: str) -> str:
+    """What the message says of the outside uses: how many, and where the first one is."""
+    first = uses[0]
+    if len(uses) == 1:
+        return f"1 place {outside} puts to or gets from it directly ({first.path}:{first.span.line})"
+    return f"{len(uses)} places {outside} put to or get from it directly (first at {first.path}:{first.span.line})"
+
+
+def _is_container(channel: Channel) -> bool:
+    return any(binding.container for _, _, binding in channel.names)
 
 
 def returned_channels(graph: EventGraph) -> Iterator[tuple[FunctionFact, Channel, str, Span]]:
@@ -56,36 +69,72 @@ def check(graph: EventGraph, config: Config) -> Iterator[Finding]:
             if not binding.public:
                 continue
             what = f"{channel.constructor}" + (f" ({end} end)" if end and end != "both" else "")
+            what = (f"holds raw {what} channels (a dict, list or set of them)" if binding.container
+                    else f"is a raw {what}")
+            it = "them" if binding.container else "it"
             if channel.scope == "module":
                 listed = graph.module_all(channel.module)
                 if listed is not None and name not in listed:
                     continue
-                message = (f"module global `{name}` is a raw {what} that any importer can put to or get from; "
-                           f"keep it private and expose functions that validate")
+                if related:
+                    message = (f"module global `{name}` {what}; {_uses_text(related, 'in other modules')} — "
+                               f"keep it private and expose functions instead")
+                else:
+                    message = (f"module global `{name}` {what}: the public name lets any importer put to or get "
+                               f"from {it} directly; keep it private and expose functions instead")
                 symbol = f"{channel.module}.{name}"
             else:
                 owner = _owner_name(graph, channel)
-                message = (f"public attribute `{owner}.{name}` is a raw {what}; callers bypass {owner}'s validation — "
-                           f"make it private and expose methods instead")
+                if related:
+                    message = (f"public attribute `{owner}.{name}` {what}; {_uses_text(related, f'outside {owner}')} "
+                               f"— make it private and expose methods instead")
+                else:
+                    message = (f"public attribute `{owner}.{name}` {what}: the public name lets any caller put to or "
+                               f"get from {it} without going through {owner} — make it private and expose methods "
+                               f"instead")
                 symbol = f"{channel.owner}.{name}"
             yield Finding(CODE, NAME, message, channel.path, binding.span, symbol=symbol, related=related, fix=FIX)
+    for handoff in deque_handoffs(graph):
+        binding = handoff.binding
+        adder, taker = (graph.short_name(fn, graph.path_of.get(fn, handoff.path)) for fn in (handoff.adder, handoff.taker))
+        adder += f", run by {handoff.via}," if handoff.handler == handoff.adder else ""
+        taker += f", run by {handoff.via}," if handoff.handler == handoff.taker else ""
+        what = f"is a collections.deque used as a queue between threads or tasks ({adder} appends to it; {taker} takes from it)"
+        if binding.scope == "module":
+            listed = graph.module_all(binding.owner)
+            if listed is not None and binding.name not in listed:
+                continue
+            message = (f"module global `{binding.name}` {what}: the public name lets any importer put to or take "
+                       f"from it directly; keep it private and expose functions instead")
+            symbol = f"{binding.owner}.{binding.name}"
+        else:
+            owner = binding.owner.rsplit(".", 1)[-1]
+            message = (f"public attribute `{owner}.{binding.name}` {what}: the public name lets any caller put to "
+                       f"or take from it without going through {owner} — make it private and expose methods instead")
+            symbol = f"{graph.canonical(binding.owner)}.{binding.name}"
+        yield Finding(CODE, NAME, message, handoff.path, binding.span, symbol=symbol, related=handoff.related)
     for method, channel, attr, span in returned_channels(graph):
         if not method.public or is_public_name(attr) or channel.scope == "local":
             continue
         short = method.qualname.rsplit(".", 1)[-1]
+        related = tuple(outside_uses(graph, channel))
         if method.owner_class is None:  # a module function handing out a private global
             listed = graph.module_all(channel.module)
             if listed is not None and short not in listed:
                 continue
             message = (f"public function `{short}` returns the private raw {channel.constructor} `{attr}`, "
                        f"handing callers the channel itself")
+            if related:
+                message += f"; {_uses_text(related, 'in other modules')}"
         else:
             owner = method.owner_class.rsplit(".", 1)[-1]
             kind = "property" if method.is_property else "method"
             message = (f"public {kind} `{owner}.{short}` returns the private raw {channel.constructor} `{attr}`, "
                        f"handing callers the channel itself")
+            if related:
+                message += f"; {_uses_text(related, f'outside {owner}')}"
         yield Finding(CODE, NAME, message, graph.path_of[method.qualname], span, symbol=method.qualname,
-                      related=tuple(outside_uses(graph, channel)), fix=FIX)
+                      related=related, fix=FIX)
 
 
 def fix_plan(graph: EventGraph, finding: Finding) -> PrivatizeChannel | ReplaceAccessor | NotFixable:
@@ -96,6 +145,8 @@ def fix_plan(graph: EventGraph, finding: Finding) -> PrivatizeChannel | ReplaceA
             continue
         for name, _end, binding in channel.names:
             if binding.span == finding.span and finding.symbol.endswith("." + name):
+                if _is_container(channel):
+                    return NotFixable("the channels are kept in a dict, list or set: rename the container by hand")
                 return PrivatizeChannel(channel.id, name, binding.span)
     for method, channel, attr, span in returned_channels(graph):
         if method.qualname == finding.symbol and span == finding.span:
@@ -112,6 +163,8 @@ def migration_plan(graph: EventGraph, finding: Finding) -> MigrateChannel | NotF
     if channel is None:
         channel = next((c for c in graph.channels.values() if c.path == finding.path and any(
             b.span.line == finding.span.line for _, _, b in c.names)), None)
+    if channel is not None and _is_container(channel):
+        return NotFixable("the channels are kept in a dict, list or set: one bus topic per channel is a design choice")
     return MigrateChannel(channel.id) if channel is not None else NotFixable("no channel found for this finding")
 
 

@@ -86,6 +86,15 @@ def dispatch_kinds(graph: EventGraph, channel_id: str) -> list[tuple[str, Locati
                     per_function[dispatch.function].append(
                         (label, Location(path, dispatch.span, f"{where} looks up {label} in a handler table")))
             continue
+        if dispatch.kind == DispatchKind.METHOD:
+            # ``getattr(self, "on_" + kind)``: each ``on_*`` method handles one tag
+            prefix = dispatch.tag.text if dispatch.tag is not None else ""
+            where = graph.short_name(dispatch.function, path)
+            for method in graph.method_names(dispatch.ref, prefix):
+                label = repr(method[len(prefix):])
+                per_function[dispatch.function].append(
+                    (label, Location(path, dispatch.span, f"{where} calls the method {method} for {label}")))
+            continue
         if dispatch.kind == DispatchKind.TAG:
             label = repr(spell(dispatch.tag))
         else:

@@ -151,6 +151,8 @@ class EventGraph:
         self._paths_of_calls: dict[int, str] | None = None
         self._shaped_returns: dict[str, list[Payload]] | None = None
         self._methods: dict[str, list[str]] | None = None
+        self._by_class: dict[str, list[str]] | None = None
+        self._own_puts: dict[str, list[Operation]] = defaultdict(list)
         self.failures: list[Failure] = []
         self._failed_modules: set[str] = set()
         for facts in self.files:
@@ -342,25 +344,70 @@ class EventGraph:
                 continue
             method = callee[-1][1:]
             receiver = self.resolve_channel(callee[:-1])
-            if receiver is None:
+            if receiver is not None:
+                self._add_operation(facts, call, method, receiver.name, receiver.heuristic)
                 continue
-            channel = self.channels.get(receiver.name)
-            if channel is None:
-                continue
-            if method in channel.api.put:
-                direction = Direction.PUT
-            elif method in channel.api.get:
-                direction = Direction.GET
-            else:
-                continue
-            operation = Operation(channel.id, direction, method, call, facts.path, call.caller, receiver.heuristic)
-            self.operations.append(operation)
-            function_node = f"function:{call.caller}"
-            where = f"{facts.path}:{call.span.line}:{call.span.column}"
-            if direction == Direction.PUT:
-                self.graph.add_edge(function_node, channel.node, key=f"publishes@{where}", kind="publishes")
-            else:
-                self.graph.add_edge(channel.node, function_node, key=f"consumes@{where}", kind="consumes")
+            # ``self.put(event)`` in a method of a project subclass of a channel class puts
+            # on every channel made from that class: the class's own puts, kept apart from
+            # the uses of the channel (they are the channel's own code)
+            for channel_id in self._channels_of_self(callee[:-1]):
+                channel = self.channels[channel_id]
+                if method in channel.api.put:
+                    self._own_puts[channel_id].append(
+                        Operation(channel_id, Direction.PUT, method, call, facts.path, call.caller))
+
+    def _add_operation(self, facts: FileFacts, call: CallFact, method: str, channel_id: str, heuristic: bool) -> None:
+        channel = self.channels.get(channel_id)
+        if channel is None:
+            return
+        if method in channel.api.put:
+            direction = Direction.PUT
+        elif method in channel.api.get:
+            direction = Direction.GET
+        else:
+            return
+        operation = Operation(channel.id, direction, method, call, facts.path, call.caller, heuristic)
+        self.operations.append(operation)
+        function_node = f"function:{call.caller}"
+        where = f"{facts.path}:{call.span.line}:{call.span.column}"
+        if direction == Direction.PUT:
+            self.graph.add_edge(function_node, channel.node, key=f"publishes@{where}", kind="publishes")
+        else:
+            self.graph.add_edge(channel.node, function_node, key=f"consumes@{where}", kind="consumes")
+
+    def _channels_of_self(self, ref: Ref) -> list[str]:
+        """The channels made from the project class ``ref`` is the ``self`` of (or from a
+        subclass of it): ``self`` inside ``class EventQueue(queue.Queue)``."""
+        if len(ref) != 1 or not ref[0].startswith("I:"):
+            return []
+        return self._channels_by_class().get(self.canonical(ref[0][2:]), [])
+
+    def _channels_by_class(self) -> dict[str, list[str]]:
+        """Channel ids by each project class in the hierarchy of the class that made them."""
+        if self._by_class is None:
+            by_class: dict[str, list[str]] = defaultdict(list)
+            for channel in self.channels.values():
+                made = self.resolve(channel.creation.callee) if channel.creation is not None else None
+                if made is not None and made.kind == ValueKind.CLASS:
+                    for cls in self.mro(made.name):
+                        by_class[cls].append(channel.id)
+            self._by_class = by_class
+        return self._by_class
+
+    def _channel_method_calls(self, fn: FunctionFact, channel_id: str) -> list[CallFact]:
+        """Calls of ``fn``, a method of a project channel class, on the channel itself:
+        ``self.events.put_event(...)`` where ``self.events = EventQueue()``."""
+        if fn.owner_class is None or channel_id not in self._channels_by_class().get(fn.owner_class, ()):
+            return []
+        name = "." + fn.qualname.rsplit(".", 1)[-1]
+        found = []
+        for facts in self.files:
+            for call in facts.calls:
+                if call.callee[-1] == name and len(call.callee) > 1:
+                    receiver = self.resolve_channel(call.callee[:-1])
+                    if receiver is not None and receiver.name == channel_id:
+                        found.append(call)
+        return found
 
     # ---- questions the checks ask -------------------------------------------------------------
 
@@ -509,7 +556,7 @@ class EventGraph:
         """What is put on the channel: the payload of each put, and for a put of a parameter
         (``def publish(self, event): self._q.put(event)``) what the callers pass instead."""
         sites = []
-        for op in self.publishers_of(channel_id):
+        for op in [*self.publishers_of(channel_id), *self._own_puts.get(channel_id, ())]:
             if op.call.payload is not None:
                 sites.append(PayloadSite(op.call.payload, op.call, op.path))
             sites.extend(self.forwarded_payloads(op))
@@ -527,12 +574,13 @@ class EventGraph:
         if payload is None:
             return []
         if payload.shape in _FORWARDED:
-            return self._from_callers(op.function, payload.shape, payload.param, 0)
+            return self._from_callers(op.function, payload.shape, payload.param, 0, op.channel)
         if payload.shape == PayloadShape.CALL:
             return self._helper_payloads(op, payload)
         return []
 
-    def _from_callers(self, function: str, shape: PayloadShape, param: str, depth: int) -> list[PayloadSite]:
+    def _from_callers(self, function: str, shape: PayloadShape, param: str, depth: int,
+                      channel_id: str = "") -> list[PayloadSite]:
         fn = self.functions.get(function)
         if fn is None:
             return []
@@ -540,7 +588,8 @@ class EventGraph:
         target = fn.owner_class if fn.owner_class is not None and fn.qualname.endswith(".__init__") else fn.qualname
         found = []
         paths = self._call_paths()
-        for call in self.resolver.calls_to(target)[:_MAX_CALLERS]:
+        calls = [*self.resolver.calls_to(target), *self._channel_method_calls(fn, channel_id)]
+        for call in calls[:_MAX_CALLERS]:
             passed = dict(call.passed)
             arg = passed.get(param) or (passed.get(str(position)) if position is not None else None)
             ref = next((r for key, r in call.keywords if key == param), None)
@@ -548,7 +597,7 @@ class EventGraph:
                 ref = call.args[position]
             if arg is not None and arg.shape == PayloadShape.PARAM:
                 if depth < _MAX_FORWARDS:
-                    found.extend(self._from_callers(call.caller, shape, arg.param, depth + 1))
+                    found.extend(self._from_callers(call.caller, shape, arg.param, depth + 1, channel_id))
                 continue
             path = paths.get(id(call), "")
             if shape == PayloadShape.TAG_PARAM:
@@ -610,7 +659,7 @@ class EventGraph:
                     if tag is not None:
                         found.append(PayloadSite(Payload(PayloadShape.TAGGED, tag=tag), op.call, op.path))
                     elif param:
-                        found.extend(self._from_callers(op.function, PayloadShape.TAG_PARAM, param, 1))
+                        found.extend(self._from_callers(op.function, PayloadShape.TAG_PARAM, param, 1, op.channel))
         return found
 
     def _call_paths(self) -> dict[int, str]:

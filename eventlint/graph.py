@@ -102,6 +102,7 @@ class PayloadSite:
     payload: Payload
     call: CallFact  # the put, or the call of the forwarding function
     path: str
+    by_caller: bool = False  # a tag a caller passed for the tag parameter of the put's function
 
 
 @dataclass(frozen=True, slots=True)
@@ -602,7 +603,7 @@ class EventGraph:
             path = paths.get(id(call), "")
             if shape == PayloadShape.TAG_PARAM:
                 if arg is not None and arg.shape == PayloadShape.TAG:
-                    found.append(PayloadSite(Payload(PayloadShape.TAGGED, tag=arg.tag), call, path))
+                    found.append(PayloadSite(Payload(PayloadShape.TAGGED, tag=arg.tag), call, path, True))
             elif shape == PayloadShape.NEW_PARAM:
                 if ref:
                     found.append(PayloadSite(Payload(PayloadShape.CALL, ref), call, path))

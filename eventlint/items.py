@@ -216,8 +216,8 @@ class ItemReader:
             self.note_kind_test(test, node)
             return
         lookup = method_lookup(node)
-        if lookup is None or not lookup.prefix:
-            return  # ``getattr(self, name)``: any attribute at all, not a family of handlers
+        if lookup is None:
+            return
         found = self.item_source(lookup.name, lookup.through)
         owner = self.ref(lookup.owner)
         # a received item spliced into a name is a string: a tag, like a tag unpacked from it

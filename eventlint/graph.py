@@ -154,6 +154,7 @@ class EventGraph:
         self._methods: dict[str, list[str]] | None = None
         self._by_class: dict[str, list[str]] | None = None
         self._own_puts: dict[str, list[Operation]] = defaultdict(list)
+        self._forwarded: dict[tuple[str, PayloadShape, str, str], list[PayloadSite]] = {}
         self.failures: list[Failure] = []
         self._failed_modules: set[str] = set()
         for facts in self.files:
@@ -582,6 +583,15 @@ class EventGraph:
 
     def _from_callers(self, function: str, shape: PayloadShape, param: str, depth: int,
                       channel_id: str = "") -> list[PayloadSite]:
+        key = (function, shape, param, channel_id)
+        known = self._forwarded.get(key)
+        if known is None:
+            self._forwarded[key] = []  # a cycle of functions passing the parameter round
+            known = self._forwarded[key] = self._callers_passing(function, shape, param, depth, channel_id)
+        return known
+
+    def _callers_passing(self, function: str, shape: PayloadShape, param: str, depth: int,
+                         channel_id: str) -> list[PayloadSite]:
         fn = self.functions.get(function)
         if fn is None:
             return []

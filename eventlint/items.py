@@ -137,9 +137,12 @@ class ItemReader:
     def argument_tag(self, node: cst.BaseExpression) -> Tag | None:
         """A tag constant passed as an argument: a string that reads as a name (not a
         message), a module constant bound to one, or a dotted constant."""
-        literal = string_value(node)
-        if literal is not None:
-            return Tag(literal) if literal.isidentifier() and len(literal) <= _MAX_TAG else None
+        if isinstance(node, cst.SimpleString):
+            # read without evaluating: a name-like string has no prefix and no escapes
+            # (and ``ast.literal_eval``, run for every string argument, leaves garbage cycles)
+            text = node.value
+            inner = text[1:-1] if len(text) >= 2 and text[0] in "'\"" and text[-1] == text[0] else ""
+            return Tag(inner) if inner.isidentifier() and len(inner) <= _MAX_TAG else None
         if isinstance(node, cst.Attribute) and not _constant_like(node.attr.value):
             return None
         return self.tag_value(node)

@@ -112,3 +112,44 @@ def case_kinds(name: str, case: cst.MatchCase, tag_keys: frozenset[str]) -> list
                 if key in tag_keys and isinstance(element.pattern, cst.MatchValue):
                     found.append(KindTest(name, Through.KEY, Compared.TAG, (element.pattern.value,), key, pattern))
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class MethodLookup:
+    """``getattr(owner, "on_" + name)``: a method chosen by the tag ``name`` holds (reached
+    ``through`` it, as ``subject`` says), among ``owner``'s attributes spelled ``prefix``
+    followed by the tag."""
+
+    name: str
+    through: Through
+    key: str | None
+    owner: cst.BaseExpression
+    prefix: str
+
+
+def method_lookup(call: cst.Call) -> MethodLookup | None:
+    """``getattr(obj, "on_" + tag)``, ``getattr(obj, f"on_{tag}")``, ``getattr(obj, "on_%s" % tag)``
+    and ``getattr(obj, tag)`` (prefix ""), optionally with a default; None for anything else."""
+    if not (isinstance(call.func, cst.Name) and call.func.value == "getattr" and len(call.args) in (2, 3)) \
+            or any(a.keyword or a.star for a in call.args):
+        return None
+    owner, spelled = call.args[0].value, call.args[1].value
+    prefix, tag = "", spelled
+    if isinstance(spelled, cst.BinaryOperation) and isinstance(spelled.operator, cst.Add):
+        prefix, tag = string_value(spelled.left), spelled.right
+    elif isinstance(spelled, cst.BinaryOperation) and isinstance(spelled.operator, cst.Modulo):
+        text = string_value(spelled.left)
+        prefix = text[:-2] if text is not None and text.endswith("%s") and text.count("%") == 1 else None
+        tag = spelled.right
+    elif isinstance(spelled, cst.FormattedString):
+        parts = spelled.parts
+        if len(parts) != 2 or not isinstance(parts[0], cst.FormattedStringText) \
+                or not isinstance(parts[1], cst.FormattedStringExpression) or parts[1].format_spec is not None:
+            return None
+        prefix, tag = parts[0].value, parts[1].expression
+    if prefix is None:
+        return None
+    found = subject(tag)
+    if found is None or found[1] is Through.TYPE:
+        return None
+    return MethodLookup(found[0], found[1], found[2], owner, prefix)

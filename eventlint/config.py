@@ -21,7 +21,7 @@ class ConfigError(ValueError):
     """A bad setting; the message names the key."""
 
 
-DEFAULT_TAG_KEYS = ("type", "kind", "event", "name")
+DEFAULT_TAG_KEYS = ("type", "kind", "event", "name", "op", "action", "cmd", "command", "msg_type", "method")
 # More worker processes than this only add start-up cost and memory: the analysis of one
 # file takes milliseconds, and a machine with more cores is rare for a developer tool.
 MAX_JOBS = 256

@@ -24,6 +24,7 @@ from .model import (  # noqa: F401 - dotted and is_public_name are also this mod
     FunctionFact,
     LoopFact,
     Param,
+    PayloadShape,
     Ref,
     ReturnFact,
     ScopeKind,
@@ -112,6 +113,7 @@ class _Extractor(ItemReader, AlternativesReader, cst.CSTVisitor):
         self.loops: list[LoopFact] = []
         self.loop_inputs: dict[int, tuple[Span, ...]] = {}
         self.loop_gates: dict[int, set[int]] = {}
+        self.handoffs: list[CallFact] = []
         self._call_cache: dict[int, CallFact] = {}
         self._saved_scopes: list[list[str]] = []
         self._with_pushed: list[int] = []
@@ -624,6 +626,11 @@ class _Extractor(ItemReader, AlternativesReader, cst.CSTVisitor):
         fn = self.function_frame()
         if fn is None or node.value is None:
             return
+        if isinstance(node.value, (cst.Tuple, cst.Dict)):
+            shaped = self.payload(node.value)
+            if shaped.shape in (PayloadShape.TAGGED, PayloadShape.TAG_PARAM):
+                self.returns.append(ReturnFact(fn.qualname, (), self.span(node), payload=shaped))
+            return
         ref = self.ref(node.value)
         if ref is None:
             return
@@ -666,7 +673,7 @@ class _Extractor(ItemReader, AlternativesReader, cst.CSTVisitor):
             caller=self.caller(), callee=callee, span=self.span(node), args=tuple(args), keywords=tuple(keywords),
             arg_texts=tuple(arg_texts), keyword_texts=tuple(keyword_texts), has_star=has_star,
             awaited=id(node) in self.awaited, timeout_scope=self.scope_stack[-1] if self.scope_stack else ScopeKind.NONE,
-            payload=payload,
+            payload=payload, passed=self.passed(node) if node.args else (),
         )
         self._call_cache[id(node)] = fact
         return fact
@@ -698,6 +705,7 @@ class _Extractor(ItemReader, AlternativesReader, cst.CSTVisitor):
         fact = self.call_fact(node)
         if fact is not None:
             self.calls.append(fact)
+            self.note_handoff(node)
             name = dotted(fact.callee)
             if name is not None:
                 scope = self.catalog.timeout_scope(name)
@@ -718,6 +726,25 @@ class _Extractor(ItemReader, AlternativesReader, cst.CSTVisitor):
                 and (gate is None or id(node) in gate)):
             # ``q.get()``, or ``get = q.get`` … ``get()``: the receiver is what precedes ``.get``
             self.loop_stack[-1][1].append(fact.callee[:-1])
+
+    def note_handoff(self, node: cst.Call) -> None:
+        """``call_soon_threadsafe(q.put_nowait, item)``, ``partial(q.put, item)``,
+        ``weakref.finalize(obj, q.put, item)``: a put-like method handed over with the
+        argument it will be called with is a put made later, recorded apart from calls."""
+        args = node.args
+        for index, arg in enumerate(args[:-1]):
+            value = arg.value
+            if arg.star or arg.keyword is not None or not isinstance(value, cst.Attribute) \
+                    or value.attr.value not in PUT_METHODS:
+                continue
+            item = args[index + 1]
+            if item.star or item.keyword is not None:
+                return
+            callee = self.ref(value)
+            if callee is not None:
+                self.handoffs.append(CallFact(caller=self.caller(), callee=callee, span=self.span(node),
+                                              args=(self.arg_ref(item.value),), payload=self.payload(item.value)))
+            return
 
     def leave_Call(self, original_node: cst.Call) -> None:
         if self.scoped_calls and self.scoped_calls[-1] is original_node:
@@ -871,4 +898,5 @@ def extract(module_node: cst.Module, *, path: str, module: str, aliases: tuple[s
         dispatches=tuple(extractor.dispatches),
         loops=tuple(extractor.loops),
         tables=tuple(extractor.tables),
+        handoffs=tuple(extractor.handoffs),
     )

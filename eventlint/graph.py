@@ -103,6 +103,7 @@ class PayloadSite:
     payload: Payload
     call: CallFact  # the put, or the call of the forwarding function
     path: str
+    by_caller: bool = False  # a tag a caller passed for the tag parameter of the put's function
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +151,11 @@ class EventGraph:
         self._dispatches: dict[str, list[DispatchSite]] | None = None
         self._tables: dict[tuple[str, str], tuple[TableKey, ...]] | None = None
         self._paths_of_calls: dict[int, str] | None = None
+        self._shaped_returns: dict[str, list[Payload]] | None = None
+        self._methods: dict[str, list[str]] | None = None
+        self._by_class: dict[str, list[str]] | None = None
+        self._own_puts: dict[str, list[Operation]] = defaultdict(list)
+        self._forwarded: dict[tuple[str, PayloadShape, str, str], list[PayloadSite]] = {}
         self.failures: list[Failure] = []
         self._failed_modules: set[str] = set()
         for facts in self.files:
@@ -324,6 +330,8 @@ class EventGraph:
         made = set()
         for qualname in self._overrides(value.name):
             for ret in self.resolver.returns_of.get(qualname, ()):
+                if not ret.value:  # a returned tagged tuple or dict (``payload``)
+                    continue
                 api, creation = None, ret.call
                 if ret.value[-1] == "()":
                     api = self.channel_api(ret.value[:-1])
@@ -411,31 +419,76 @@ class EventGraph:
 
     def _find_operations(self, facts: FileFacts) -> None:
         methods = self.catalog.channel_methods
-        for call in facts.calls:
+        for call in (*facts.calls, *facts.handoffs):
             callee = call.callee
             if len(callee) < 2 or not callee[-1].startswith(".") or callee[-1][1:] not in methods:
                 continue
             method = callee[-1][1:]
             receiver = self.resolve_channel(callee[:-1])
-            if receiver is None:
+            if receiver is not None:
+                self._add_operation(facts, call, method, receiver.name, receiver.heuristic)
                 continue
-            channel = self.channels.get(receiver.name)
-            if channel is None:
-                continue
-            if method in channel.api.put:
-                direction = Direction.PUT
-            elif method in channel.api.get:
-                direction = Direction.GET
-            else:
-                continue
-            operation = Operation(channel.id, direction, method, call, facts.path, call.caller, receiver.heuristic)
-            self.operations.append(operation)
-            function_node = f"function:{call.caller}"
-            where = f"{facts.path}:{call.span.line}:{call.span.column}"
-            if direction == Direction.PUT:
-                self.graph.add_edge(function_node, channel.node, key=f"publishes@{where}", kind="publishes")
-            else:
-                self.graph.add_edge(channel.node, function_node, key=f"consumes@{where}", kind="consumes")
+            # ``self.put(event)`` in a method of a project subclass of a channel class puts
+            # on every channel made from that class: the class's own puts, kept apart from
+            # the uses of the channel (they are the channel's own code)
+            for channel_id in self._channels_of_self(callee[:-1]):
+                channel = self.channels[channel_id]
+                if method in channel.api.put:
+                    self._own_puts[channel_id].append(
+                        Operation(channel_id, Direction.PUT, method, call, facts.path, call.caller))
+
+    def _add_operation(self, facts: FileFacts, call: CallFact, method: str, channel_id: str, heuristic: bool) -> None:
+        channel = self.channels.get(channel_id)
+        if channel is None:
+            return
+        if method in channel.api.put:
+            direction = Direction.PUT
+        elif method in channel.api.get:
+            direction = Direction.GET
+        else:
+            return
+        operation = Operation(channel.id, direction, method, call, facts.path, call.caller, heuristic)
+        self.operations.append(operation)
+        function_node = f"function:{call.caller}"
+        where = f"{facts.path}:{call.span.line}:{call.span.column}"
+        if direction == Direction.PUT:
+            self.graph.add_edge(function_node, channel.node, key=f"publishes@{where}", kind="publishes")
+        else:
+            self.graph.add_edge(channel.node, function_node, key=f"consumes@{where}", kind="consumes")
+
+    def _channels_of_self(self, ref: Ref) -> list[str]:
+        """The channels made from the project class ``ref`` is the ``self`` of (or from a
+        subclass of it): ``self`` inside ``class EventQueue(queue.Queue)``."""
+        if len(ref) != 1 or not ref[0].startswith("I:"):
+            return []
+        return self._channels_by_class().get(self.canonical(ref[0][2:]), [])
+
+    def _channels_by_class(self) -> dict[str, list[str]]:
+        """Channel ids by each project class in the hierarchy of the class that made them."""
+        if self._by_class is None:
+            by_class: dict[str, list[str]] = defaultdict(list)
+            for channel in self.channels.values():
+                made = self.resolve(channel.creation.callee) if channel.creation is not None else None
+                if made is not None and made.kind == ValueKind.CLASS:
+                    for cls in self.mro(made.name):
+                        by_class[cls].append(channel.id)
+            self._by_class = by_class
+        return self._by_class
+
+    def _channel_method_calls(self, fn: FunctionFact, channel_id: str) -> list[CallFact]:
+        """Calls of ``fn``, a method of a project channel class, on the channel itself:
+        ``self.events.put_event(...)`` where ``self.events = EventQueue()``."""
+        if fn.owner_class is None or channel_id not in self._channels_by_class().get(fn.owner_class, ()):
+            return []
+        name = "." + fn.qualname.rsplit(".", 1)[-1]
+        found = []
+        for facts in self.files:
+            for call in facts.calls:
+                if call.callee[-1] == name and len(call.callee) > 1:
+                    receiver = self.resolve_channel(call.callee[:-1])
+                    if receiver is not None and receiver.name == channel_id:
+                        found.append(call)
+        return found
 
     # ---- questions the checks ask -------------------------------------------------------------
 
@@ -481,7 +534,7 @@ class EventGraph:
         for facts in self.files:
             for ret in facts.returns:
                 fn = self.functions.get(ret.function)
-                if fn is None:
+                if fn is None or not ret.value:
                     continue
                 value = self.resolve(ret.value)
                 if value is None or value.kind != ValueKind.CHANNEL:
@@ -584,33 +637,124 @@ class EventGraph:
         """What is put on the channel: the payload of each put, and for a put of a parameter
         (``def publish(self, event): self._q.put(event)``) what the callers pass instead."""
         sites = []
-        for op in self.publishers_of(channel_id):
+        for op in [*self.publishers_of(channel_id), *self._own_puts.get(channel_id, ())]:
             if op.call.payload is not None:
                 sites.append(PayloadSite(op.call.payload, op.call, op.path))
             sites.extend(self.forwarded_payloads(op))
         return sites
 
     def forwarded_payloads(self, op: Operation) -> list[PayloadSite]:
-        """For a put of a parameter (``def publish(self, event): self._q.put(event)``), what
-        the callers of that function pass as the event."""
-        fn = self.functions.get(op.function)
+        """What a put's payload stands for when its caller decides it: a put of a parameter
+        (``def publish(self, event): self._q.put(event)``) is what the callers pass, a tuple
+        or dict tagged by a parameter (``(name, args)``) is tagged by the callers' arguments,
+        ``event_cls(*args)`` makes the classes the callers pass, and a call of a project
+        helper that returns a tagged dict (``_msg("user", ...)``) is what the helper
+        returns.  Callers are followed through up to ``_MAX_FORWARDS`` functions that pass
+        their own parameter on."""
         payload = op.call.payload
-        if fn is None or payload is None or payload.shape != PayloadShape.PARAM:
+        if payload is None:
             return []
+        if payload.shape in _FORWARDED:
+            return self._from_callers(op.function, payload.shape, payload.param, 0, op.channel)
+        if payload.shape == PayloadShape.CALL:
+            return self._helper_payloads(op, payload)
+        return []
+
+    def _from_callers(self, function: str, shape: PayloadShape, param: str, depth: int,
+                      channel_id: str = "") -> list[PayloadSite]:
+        key = (function, shape, param, channel_id)
+        known = self._forwarded.get(key)
+        if known is None:
+            self._forwarded[key] = []  # a cycle of functions passing the parameter round
+            known = self._forwarded[key] = self._callers_passing(function, shape, param, depth, channel_id)
+        return known
+
+    def _callers_passing(self, function: str, shape: PayloadShape, param: str, depth: int,
+                         channel_id: str) -> list[PayloadSite]:
+        fn = self.functions.get(function)
+        if fn is None:
+            return []
+        position = self._position(fn, param)
+        target = fn.owner_class if fn.owner_class is not None and fn.qualname.endswith(".__init__") else fn.qualname
+        found = []
+        paths = self._call_paths()
+        calls = [*self.resolver.calls_to(target), *self._channel_method_calls(fn, channel_id)]
+        for call in calls[:_MAX_CALLERS]:
+            passed = dict(call.passed)
+            arg = passed.get(param) or (passed.get(str(position)) if position is not None else None)
+            ref = next((r for key, r in call.keywords if key == param), None)
+            if ref is None and position is not None and position < len(call.args):
+                ref = call.args[position]
+            if arg is not None and arg.shape == PayloadShape.PARAM:
+                if depth < _MAX_FORWARDS:
+                    found.extend(self._from_callers(call.caller, shape, arg.param, depth + 1, channel_id))
+                continue
+            path = paths.get(id(call), "")
+            if shape == PayloadShape.TAG_PARAM:
+                if arg is not None and arg.shape == PayloadShape.TAG:
+                    found.append(PayloadSite(Payload(PayloadShape.TAGGED, tag=arg.tag), call, path, True))
+            elif shape == PayloadShape.NEW_PARAM:
+                if ref:
+                    found.append(PayloadSite(Payload(PayloadShape.CALL, ref), call, path))
+            elif arg is not None and arg.shape == PayloadShape.TAGGED:
+                found.append(PayloadSite(arg, call, path))
+            elif ref:
+                made = self._instance_payload(ref)
+                if made is not None:
+                    found.append(PayloadSite(made, call, path))
+        return found
+
+    def _instance_payload(self, ref: Ref) -> Payload | None:
+        """An argument as a payload: a call (``Connected(peer)``, ``make()``) by its callee,
+        a name holding an instance of a project class by that class; None otherwise."""
+        if ref[-1] == "()" and len(ref) > 1:
+            return Payload(PayloadShape.CALL, ref[:-1])
+        value = self.resolve(ref)
+        if value is not None and value.kind == ValueKind.INSTANCE:
+            return Payload(PayloadShape.CALL, (f"C:{value.name}",))
+        return None
+
+    @staticmethod
+    def _position(fn: FunctionFact, param: str) -> int | None:
+        """The position of ``fn``'s parameter at its call sites (``self`` left out); None
+        when it is keyword-only or not a parameter."""
         positional = [p.name for p in fn.params if p.kind == "positional"]
         if fn.owner_class is not None and positional and positional[0] in ("self", "cls"):
             positional = positional[1:]
-        if not positional or positional[0] != payload.param:
-            return []  # only the first argument's payload is recorded at call sites
+        return positional.index(param) if param in positional else None
+
+    def _helper_payloads(self, op: Operation, payload: Payload) -> list[PayloadSite]:
+        """A put of ``helper(...)`` where the project helper returns a tagged tuple or dict."""
+        value = self.resolve(payload.ref)
+        if value is None or value.kind != ValueKind.FUNCTION:
+            return []
+        if self._shaped_returns is None:
+            shaped: dict[str, list[Payload]] = defaultdict(list)
+            for facts in self.files:
+                for ret in facts.returns:
+                    if ret.payload is not None:
+                        shaped[self.canonical(ret.function)].append(ret.payload)
+            self._shaped_returns = shaped
+        fn = self.functions.get(value.name)
         found = []
-        for call in self.resolver.calls_to(fn.qualname):
-            if call.payload is not None and call.payload.shape != PayloadShape.PARAM:
-                found.append(PayloadSite(call.payload, call, self._call_paths().get(id(call), "")))
+        for returned in self._shaped_returns.get(value.name, ()):
+            if returned.shape == PayloadShape.TAGGED:
+                found.append(PayloadSite(returned, op.call, op.path))
+            elif returned.shape == PayloadShape.TAG_PARAM and fn is not None:
+                position = self._position(fn, returned.param)
+                keys = {returned.param, str(position)} if position is not None else {returned.param}
+                for key, tag, param in payload.arguments:
+                    if key not in keys:
+                        continue
+                    if tag is not None:
+                        found.append(PayloadSite(Payload(PayloadShape.TAGGED, tag=tag), op.call, op.path))
+                    elif param:
+                        found.extend(self._from_callers(op.function, PayloadShape.TAG_PARAM, param, 1, op.channel))
         return found
 
     def _call_paths(self) -> dict[int, str]:
         if self._paths_of_calls is None:
-            self._paths_of_calls = {id(c): f.path for f in self.files for c in f.calls}
+            self._paths_of_calls = {id(c): f.path for f in self.files for c in (*f.calls, *f.handoffs)}
         return self._paths_of_calls
 
     def dispatches_on(self, channel_id: str) -> list[DispatchSite]:
@@ -636,6 +780,23 @@ class EventGraph:
                 found.append((channel, dispatch))
         return found
 
+    def method_names(self, ref: Ref, prefix: str) -> list[str]:
+        """The names of the methods spelled ``prefix`` + something of the project class (or
+        instance) ``ref`` names, its bases' included; [] when it is not one."""
+        value = self.resolve(ref)
+        if value is None or value.kind not in (ValueKind.INSTANCE, ValueKind.CLASS):
+            return []
+        if self._methods is None:
+            methods: dict[str, list[str]] = defaultdict(list)
+            for fn in self.functions.values():
+                if fn.owner_class is not None and fn.qualname == f"{fn.owner_class}.{fn.qualname.rsplit('.', 1)[-1]}":
+                    methods[fn.owner_class].append(fn.qualname.rsplit(".", 1)[-1])
+            self._methods = methods
+        names = set()
+        for cls in self.mro(value.name):
+            names.update(name for name in self._methods.get(cls, ()) if name.startswith(prefix) and name != prefix)
+        return sorted(names)
+
     def table_keys(self, ref: Ref) -> tuple[TableKey, ...]:
         """The keys of the handler table ``ref`` names (a module global, or a class or
         instance attribute of the class or its bases); () when it is not one."""
@@ -655,6 +816,9 @@ class EventGraph:
         return ()
 
 
+_FORWARDED = (PayloadShape.PARAM, PayloadShape.TAG_PARAM, PayloadShape.NEW_PARAM)
+_MAX_FORWARDS = 3  # functions passing their own parameter on, followed from a put
+_MAX_CALLERS = 200  # call sites read per forwarding function
 _EXCEPTION_SUFFIXES = ("Error", "Exception", "Warning", "Exit", "Interrupt", "Failure")
 _EXCEPTION_NAMES = ("BaseException", "StopIteration", "StopAsyncIteration", "CancelledError")
 

@@ -10,7 +10,7 @@ from typing import Protocol
 import libcst as cst
 
 from .model import Dispatch, DispatchKind, Payload, PayloadShape, Ref, Span, Tag, dotted
-from .branching import Compared, KindTest, Through, case_kinds, kind_test, subject
+from .branching import Compared, KindTest, Through, case_kinds, kind_test, method_lookup, subject
 from .syntax import string_value
 
 
@@ -69,19 +69,83 @@ class ItemReader:
         if isinstance(value, cst.Ellipsis):
             return _NONE
         if isinstance(value, cst.Call):
+            param = self.own_param(value.func)
+            if param is not None:  # ``event_cls(*args)``: the callers pass the class
+                return Payload(PayloadShape.NEW_PARAM, param=param)
             callee = self.ref(value.func)
-            return Payload(PayloadShape.CALL, callee) if callee else _OTHER
+            return Payload(PayloadShape.CALL, callee, arguments=self.call_arguments(value)) if callee else _OTHER
         if isinstance(value, cst.Tuple) and value.elements:
-            tag = self.tag_value(value.elements[0].value)
-            return Payload(PayloadShape.TAGGED, tag=tag) if tag is not None else _OTHER
+            return self.tagged(value.elements[0].value)
         if isinstance(value, cst.Dict):
             for element in value.elements:
                 if isinstance(element, cst.DictElement) and string_value(element.key) in self.tag_keys:
-                    tag = self.tag_value(element.value)
-                    if tag is not None:
-                        return Payload(PayloadShape.TAGGED, tag=tag)
+                    found = self.tagged(element.value)
+                    if found is not _OTHER:
+                        return found
             return _OTHER
         return _OTHER
+
+    def tagged(self, node: cst.BaseExpression) -> Payload:
+        """A tuple or dict whose tag is ``node``: a tag constant, or a parameter of the
+        enclosing function (``(name, args)`` in ``def enqueue(self, name, *args)``)."""
+        tag = self.tag_value(node)
+        if tag is not None:
+            return Payload(PayloadShape.TAGGED, tag=tag)
+        param = self.own_param(node)
+        return Payload(PayloadShape.TAG_PARAM, param=param) if param is not None else _OTHER
+
+    def own_param(self, node: cst.BaseExpression) -> str | None:
+        """The name of the enclosing function's parameter ``node`` is (not ``self``, not
+        rebound in the body), else None."""
+        fn = self.function_frame()
+        if fn is None or not isinstance(node, cst.Name):
+            return None
+        name = node.value
+        if name in fn.params and name not in fn.names and name != fn.self_name:
+            return name
+        return None
+
+    def call_arguments(self, call: cst.Call) -> tuple[tuple[str, Tag | None, str], ...]:
+        """A call's arguments that are tag constants or the enclosing function's parameters,
+        as (position or keyword, tag, parameter): ``_msg("user", ...)``, ``_msg(kind, ...)``."""
+        found = []
+        for key, node in _arguments(call):
+            tag = self.argument_tag(node)
+            param = self.own_param(node) if tag is None else None
+            if tag is not None or param is not None:
+                found.append((key, tag, param or ""))
+        return tuple(found)
+
+    def passed(self, call: cst.Call) -> tuple[tuple[str, Payload], ...]:
+        """The arguments a payload may travel through (``CallFact.passed``): tag constants,
+        tagged tuples and dicts, and the enclosing function's own parameters."""
+        found = []
+        for key, node in _arguments(call):
+            tag = self.argument_tag(node)
+            if tag is not None:
+                found.append((key, Payload(PayloadShape.TAG, tag=tag)))
+                continue
+            param = self.own_param(node)
+            if param is not None:
+                found.append((key, Payload(PayloadShape.PARAM, param=param)))
+            elif isinstance(node, (cst.Tuple, cst.Dict)):
+                shaped = self.payload(node)
+                if shaped is not _OTHER:
+                    found.append((key, shaped))
+        return tuple(found)
+
+    def argument_tag(self, node: cst.BaseExpression) -> Tag | None:
+        """A tag constant passed as an argument: a string that reads as a name (not a
+        message), a module constant bound to one, or a dotted constant."""
+        if isinstance(node, cst.SimpleString):
+            # read without evaluating: a name-like string has no prefix and no escapes
+            # (and ``ast.literal_eval``, run for every string argument, leaves garbage cycles)
+            text = node.value
+            inner = text[1:-1] if len(text) >= 2 and text[0] in "'\"" and text[-1] == text[0] else ""
+            return Tag(inner) if inner.isidentifier() and len(inner) <= _MAX_TAG else None
+        if isinstance(node, cst.Attribute) and not _constant_like(node.attr.value):
+            return None
+        return self.tag_value(node)
 
     def tag_value(self, node: cst.BaseExpression) -> Tag | None:
         """A string literal, a module constant bound to one, or a dotted constant such as an
@@ -153,6 +217,15 @@ class ItemReader:
         test = kind_test(node)
         if test is not None:
             self.note_kind_test(test, node)
+            return
+        lookup = method_lookup(node)
+        if lookup is None:
+            return
+        found = self.item_source(lookup.name, lookup.through)
+        owner = self.ref(lookup.owner)
+        # a received item spliced into a name is a string: a tag, like a tag unpacked from it
+        if found is not None and (found[1] is Compared.TAG or lookup.through is Through.VALUE) and owner is not None:
+            self.add_dispatch(found[0], DispatchKind.METHOD, node, ref=owner, tag=Tag(lookup.prefix))
 
     def visit_Comparison(self, node: cst.Comparison) -> None:
         test = kind_test(node)
@@ -185,6 +258,22 @@ class ItemReader:
             self.add_dispatch(found[0], DispatchKind.TABLE, node, ref=table)
 
 
+def _arguments(call: cst.Call) -> list[tuple[str, cst.BaseExpression]]:
+    """(position or keyword, value) of each argument up to the first ``*args``."""
+    found = []
+    for position, arg in enumerate(call.args):
+        if arg.star:
+            break
+        found.append((arg.keyword.value if arg.keyword is not None else str(position), arg.value))
+    return found
+
+
+def _constant_like(name: str) -> bool:
+    """``USER`` or ``User``: how Enum members and module constants are spelled."""
+    return name[:1].isupper()
+
+
+_MAX_TAG = 40
 _NONE = Payload(PayloadShape.NONE)
 _CAUGHT = Payload(PayloadShape.CAUGHT)
 _OTHER = Payload(PayloadShape.OTHER)

@@ -262,6 +262,9 @@ class PayloadShape(Named):
     NONE = "none"  # the literal ``None`` or ``...``
     CAUGHT = "caught"  # a name bound by ``except ... as name``
     PARAM = "param"  # a parameter of the enclosing function: ``Payload.param`` is its name
+    TAG_PARAM = "tag-param"  # a tuple or dict whose tag is the parameter ``Payload.param``: ``(name, args)``
+    NEW_PARAM = "new-param"  # an instance of the class the parameter ``Payload.param`` holds: ``event_cls(*args)``
+    TAG = "tag-value"  # an argument that is itself a tag constant (``enqueue("connect", ...)``): ``Payload.tag``
     OTHER = "unknown"  # any other expression, or a local whose value the pass cannot pin down
 
 
@@ -280,7 +283,10 @@ class Payload:
     shape: PayloadShape
     ref: Ref = ()  # CALL: the callee; NAME: the reference
     tag: Tag | None = None  # TAGGED: the tag
-    param: str = ""  # PARAM: the parameter's name
+    param: str = ""  # PARAM, TAG_PARAM, NEW_PARAM: the parameter's name
+    # CALL: the call's arguments that are tag constants or the enclosing function's
+    # parameters, as (position or keyword, tag, parameter name): ``_msg("user", ...)``
+    arguments: tuple[tuple[str, Tag | None, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,6 +306,9 @@ class CallFact:
     payload: Payload | None = None  # the first argument of a put-like method call, else None
     # receiver item names bound from this call's result, e.g. ``item = q.get()``
     result_names: tuple[str, ...] = ()
+    # the arguments a payload may travel through, by position ("0", "1"...) or keyword:
+    # tag constants, tagged tuples and dicts, and the caller's own parameters
+    passed: tuple[tuple[str, Payload], ...] = ()
 
 
 class BindingScope(Named):
@@ -338,9 +347,10 @@ class Binding:
 @dataclass(frozen=True, slots=True)
 class ReturnFact:
     function: str
-    value: Ref
+    value: Ref  # () when ``payload`` is set
     span: Span
     call: CallFact | None = None  # the call returned, when the value is one (``return Queue()``)
+    payload: Payload | None = None  # a returned tagged tuple or dict: ``return {"type": kind, **data}``
 
 
 class DispatchKind(Named):
@@ -349,6 +359,9 @@ class DispatchKind(Named):
     CLASS = "class"  # ``isinstance(item, A)``, ``type(item) is A``, ``case A():``: the class is ``ref``
     TAG = "tag"  # ``kind == "user"``, ``item["type"] == "a"``, ``case ("user", _):``: the tag is ``tag``
     TABLE = "table"  # ``HANDLERS[type(item)]``, ``handlers[item["type"]]``: the table is ``ref``
+    # ``getattr(self, "on_" + kind)``: the object whose methods are looked up is ``ref``,
+    # the prefix of their names ``tag``
+    METHOD = "method"
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,6 +441,9 @@ class FileFacts:
     loops: tuple[LoopFact, ...] = ()
     tables: tuple[Table, ...] = ()
     suppressions: tuple[Suppression, ...] = ()
+    # puts handed to a callback, made later: ``call_soon_threadsafe(q.put_nowait, item)``,
+    # ``functools.partial(q.put, item)``, ``weakref.finalize(obj, q.put, item)``
+    handoffs: tuple[CallFact, ...] = ()
 
 
 def _reduce_by_fields(cls: type) -> None:

@@ -448,6 +448,8 @@ class Resolver:
         or none is known."""
         values = set()
         for ret in self.returns_of.get(goal[1], ()):
+            if not ret.value:  # a returned tagged tuple or dict: no value to resolve
+                continue
             value = yield ("ref", ret.value)
             if value is None or value.kind not in (ValueKind.API, ValueKind.INSTANCE, ValueKind.CLASS):
                 continue

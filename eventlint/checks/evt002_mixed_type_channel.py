@@ -48,11 +48,32 @@ def kind_of_class(graph: EventGraph, value: Value | None) -> str | None:
     return None
 
 
+def dispatches_on_tags(graph: EventGraph, channel_id: str) -> bool:
+    """A consumer of the channel looks at the tag of what it receives: a comparison, a
+    case pattern, a handler table or a ``getattr`` method lookup, however many branches."""
+    for site in graph.dispatches_on(channel_id):
+        kind = site.dispatch.kind
+        if kind == DispatchKind.TAG or kind == DispatchKind.METHOD:
+            return True
+        if kind == DispatchKind.TABLE and graph.table_keys(site.dispatch.ref):
+            return True  # a table of handlers, not a store such as ``self._known[item["name"]]``
+    return False
+
+
 def payload_kinds(graph: EventGraph, channel_id: str) -> list[tuple[str, Location]]:
-    """The kinds put on the channel, each with its put site."""
+    """The kinds put on the channel, each with its put site.  A tag that only callers pass
+    for a wrapper's parameter (``enqueue("connect", ...)`` of ``def enqueue(self, name,
+    *args): self._q.put((name, args))``) is a kind only when a consumer dispatches on tags:
+    a parameter in the tag position is otherwise as likely a key or a name as a kind."""
     kinds = []
+    tag_dispatch: bool | None = None
     for site in graph.payloads_put(channel_id):
         payload, call, path = site.payload, site.call, site.path
+        if site.by_caller:
+            if tag_dispatch is None:
+                tag_dispatch = dispatches_on_tags(graph, channel_id)
+            if not tag_dispatch:
+                continue
         if payload.shape == PayloadShape.TAGGED:
             label = repr(spell(payload.tag))
             kinds.append((label, Location(path, call.span, f"puts {label} events")))
@@ -85,6 +106,17 @@ def dispatch_kinds(graph: EventGraph, channel_id: str) -> list[tuple[str, Locati
                     where = graph.short_name(dispatch.function, path)
                     per_function[dispatch.function].append(
                         (label, Location(path, dispatch.span, f"{where} looks up {label} in a handler table")))
+            continue
+        if dispatch.kind == DispatchKind.METHOD:
+            # ``getattr(self, "on_" + kind)``: each ``on_*`` method handles one tag
+            prefix = dispatch.tag.text if dispatch.tag is not None else ""
+            where = graph.short_name(dispatch.function, path)
+            # ``getattr(self, kind)`` reaches any attribute: it dispatches on the tag, but
+            # names no family of handlers
+            for method in graph.method_names(dispatch.ref, prefix) if prefix else ():
+                label = repr(method[len(prefix):])
+                per_function[dispatch.function].append(
+                    (label, Location(path, dispatch.span, f"{where} calls the method {method} for {label}")))
             continue
         if dispatch.kind == DispatchKind.TAG:
             label = repr(spell(dispatch.tag))

@@ -275,7 +275,7 @@ def _extractor_digest() -> str:
     cache entries (the version alone does not change between commits)."""
     digest = hashlib.blake2b(digest_size=8)
     here = Path(__file__).resolve().parent
-    for name in ("facts.py", "items.py", "alternatives.py", "syntax.py", "source.py", "model.py"):
+    for name in ("facts.py", "items.py", "branching.py", "loops.py", "alternatives.py", "syntax.py", "source.py", "model.py"):
         try:
             digest.update((here / name).read_bytes())
         except OSError:

@@ -36,6 +36,7 @@ from .model import (  # noqa: F401 - dotted and is_public_name are also this mod
     is_public_name,
 )
 from .alternatives import AlternativesReader, container_element
+from .loops import GET_METHODS, LoopReader
 from .items import ItemReader
 from .syntax import (
     COUNTED,
@@ -62,8 +63,6 @@ _MAX_REF = 12
 UNDECLARED = frozenset({"Any", "object", "typing.Any", "t.Any"})
 PUT_METHODS = frozenset({"put", "put_nowait", "send", "send_nowait", "send_bytes", "publish", "publish_nowait", "emit",
                          "submit", "post", "enqueue"})
-GET_METHODS = frozenset({"get", "get_nowait", "receive", "receive_nowait", "recv", "recv_bytes"})
-_TAKE_METHODS = GET_METHODS | {"wait"}
 _PASS_THROUGH_APIS = frozenset({"asyncio.wait_for", "asyncio.shield", "asyncio.tasks.wait_for", "asyncio.tasks.shield"})
 _ADDERS = frozenset({"append", "appendleft", "add", "insert", "setdefault"})
 _PASS_THROUGH = frozenset(api.rsplit(".", 1)[1] for api in _PASS_THROUGH_APIS)
@@ -87,7 +86,7 @@ class _Frame:
     globals: set[str] = field(default_factory=set)  # names declared ``global``
 
 
-class _Extractor(ItemReader, AlternativesReader, cst.CSTVisitor):
+class _Extractor(ItemReader, AlternativesReader, LoopReader, cst.CSTVisitor):
 
     def __init__(self, module: str, is_package: bool, catalog: Catalog, tag_keys: frozenset[str]):
         super().__init__()
@@ -770,109 +769,6 @@ class _Extractor(ItemReader, AlternativesReader, cst.CSTVisitor):
     def leave_With(self, original_node: cst.With) -> None:
         if self._with_pushed.pop():
             self.scope_stack.pop()
-
-    # ---- loops (consumer candidates) ----------------------------------------------------
-
-    def visit_For(self, node: cst.For) -> None:
-        fn = self.function_frame()
-        iterates = None
-        sources: list[Ref] = []
-        it = node.iter
-        if isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value == "iter" and it.args:
-            getter = it.args[0].value
-            if isinstance(getter, cst.Attribute) and getter.attr.value in GET_METHODS:
-                receiver = self.ref(getter.value)
-                if receiver is not None:
-                    sources.append(receiver)
-        else:
-            iterates = self.ref(it)
-        if fn is not None:
-            source = sources[0] if sources else iterates
-            if source is not None and isinstance(node.target, cst.Name):
-                fn.received[node.target.value] = source
-            if isinstance(node.target, cst.Name):
-                fn.names.pop(node.target.value, None)
-        self.loop_stack.append((node, sources, iterates if node.asynchronous is not None or iterates else None))
-
-    def leave_For(self, original_node: cst.For) -> None:
-        self.close_loop()
-
-    def visit_While(self, node: cst.While) -> None:
-        self.loop_stack.append((node, [], None))
-        first = _turn_calls(node)
-        self.loop_inputs[id(node)] = tuple(self.span(call) for call in first)
-        if first:
-            # the turn starts with a wait or a receive: that is the loop's input, and a
-            # receive later in the body is work it does
-            self.loop_gates[id(node)] = {id(call) for call in first}
-
-    def leave_While(self, original_node: cst.While) -> None:
-        self.close_loop()
-
-    def close_loop(self) -> None:
-        node, sources, iterates = self.loop_stack.pop()
-        inputs = self.loop_inputs.pop(id(node), ())
-        self.loop_gates.pop(id(node), None)
-        fn = self.function_frame()
-        if isinstance(node, cst.For) and not (node.asynchronous is not None or _iter_sentinel(node.iter)):
-            # a ``for`` loop takes its items from what it iterates over (``range(n)``, a
-            # list): a receive in its body is work it does, not its input
-            sources = []
-        if fn is None or (not sources and iterates is None and not inputs):
-            return
-        # the loop's input is its first receive; later receives in the body are work it does
-        self.loops.append(LoopFact(fn.qualname, self.span(node), tuple(sources[:1]), iterates, inputs))
-
-
-def _head_call(expr: cst.BaseExpression | None) -> list[cst.Call]:
-    """The wait or receive whose result an expression tests or binds: ``await ev.wait()``,
-    ``not q.get()``, ``(item := q.get()) is not None``."""
-    while expr is not None and not isinstance(expr, cst.Call):
-        if isinstance(expr, cst.Await):
-            expr = expr.expression
-        elif isinstance(expr, cst.UnaryOperation):
-            expr = expr.expression
-        elif isinstance(expr, cst.Comparison):
-            expr = expr.left
-        elif isinstance(expr, cst.NamedExpr):
-            expr = expr.value
-        else:
-            return []
-    if expr is None or not (isinstance(expr.func, cst.Attribute) and expr.func.attr.value in _TAKE_METHODS):
-        return []
-    return [expr]
-
-
-def _first_calls(block: cst.BaseSuite) -> list[cst.Call]:
-    """The first wait or receive a block makes (``self._wake.wait()``, ``item = q.get()``),
-    past leading statements that do other things (a log line): statement by statement,
-    looking into ``with``, ``try`` and a nested ``while``; any other compound statement ends
-    the search."""
-    for statement in block.body:
-        if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
-            for small in statement.body:
-                if isinstance(small, (cst.Expr, cst.Assign, cst.AnnAssign)) and small.value is not None:
-                    found = _head_call(small.value)
-                    if found:
-                        return found
-            continue
-        if isinstance(statement, (cst.With, cst.Try)):
-            return _first_calls(statement.body)
-        if isinstance(statement, cst.While):
-            return _turn_calls(statement)
-        return []
-    return []
-
-
-def _turn_calls(node: cst.While) -> list[cst.Call]:
-    """The wait or receive a ``while`` loop makes first in each turn: its header's, else its
-    body's first."""
-    return _head_call(node.test) or _first_calls(node.body)
-
-
-def _iter_sentinel(it: cst.BaseExpression) -> bool:
-    """``iter(q.get, None)``: a loop over a receive."""
-    return isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value == "iter"
 
 
 def extract(module_node: cst.Module, *, path: str, module: str, aliases: tuple[str, ...], is_package: bool,

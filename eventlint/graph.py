@@ -21,6 +21,7 @@ from typing import Callable, Iterator, NamedTuple, TypeVar
 from .catalog import Catalog, ChannelApi
 from .model import (Binding, BindingScope, CallFact, Dispatch, End, FileFacts, FunctionFact, Named, Payload,
                     PayloadShape, Ref, Span, TableKey, dotted)
+from .payloads import PayloadFollower, PayloadSite
 from .resolution import Resolver, Value, ValueKind
 
 __all__ = ["Channel", "ChannelReturn", "Direction", "DispatchSite", "EventGraph", "Failure", "Operation", "PayloadSite",
@@ -96,17 +97,6 @@ class Operation:
 
 
 @dataclass(frozen=True, slots=True)
-class PayloadSite:
-    """Something put on a channel: the payload of a put, or what a caller passes to a
-    function that puts its parameter (``def publish(self, event): self._q.put(event)``)."""
-
-    payload: Payload
-    call: CallFact  # the put, or the call of the forwarding function
-    path: str
-    by_caller: bool = False  # a tag a caller passed for the tag parameter of the put's function
-
-
-@dataclass(frozen=True, slots=True)
 class DispatchSite:
     """A branch on an item received from a channel."""
 
@@ -125,7 +115,7 @@ class ChannelReturn:
     module: str  # the module the function is in
 
 
-class EventGraph:
+class EventGraph(PayloadFollower):
     """The index of one run (see the module's docstring).  ``resolver`` answers what
     expressions hold; the graph's symbol tables are the resolver's."""
 
@@ -643,120 +633,6 @@ class EventGraph:
             sites.extend(self.forwarded_payloads(op))
         return sites
 
-    def forwarded_payloads(self, op: Operation) -> list[PayloadSite]:
-        """What a put's payload stands for when its caller decides it: a put of a parameter
-        (``def publish(self, event): self._q.put(event)``) is what the callers pass, a tuple
-        or dict tagged by a parameter (``(name, args)``) is tagged by the callers' arguments,
-        ``event_cls(*args)`` makes the classes the callers pass, and a call of a project
-        helper that returns a tagged dict (``_msg("user", ...)``) is what the helper
-        returns.  Callers are followed through up to ``_MAX_FORWARDS`` functions that pass
-        their own parameter on."""
-        payload = op.call.payload
-        if payload is None:
-            return []
-        if payload.shape in _FORWARDED:
-            return self._from_callers(op.function, payload.shape, payload.param, 0, op.channel)
-        if payload.shape == PayloadShape.CALL:
-            return self._helper_payloads(op, payload)
-        return []
-
-    def _from_callers(self, function: str, shape: PayloadShape, param: str, depth: int,
-                      channel_id: str = "") -> list[PayloadSite]:
-        key = (function, shape, param, channel_id)
-        known = self._forwarded.get(key)
-        if known is None:
-            self._forwarded[key] = []  # a cycle of functions passing the parameter round
-            known = self._forwarded[key] = self._callers_passing(function, shape, param, depth, channel_id)
-        return known
-
-    def _callers_passing(self, function: str, shape: PayloadShape, param: str, depth: int,
-                         channel_id: str) -> list[PayloadSite]:
-        fn = self.functions.get(function)
-        if fn is None:
-            return []
-        position = self._position(fn, param)
-        target = fn.owner_class if fn.owner_class is not None and fn.qualname.endswith(".__init__") else fn.qualname
-        found = []
-        paths = self._call_paths()
-        calls = [*self.resolver.calls_to(target), *self._channel_method_calls(fn, channel_id)]
-        for call in calls[:_MAX_CALLERS]:
-            passed = dict(call.passed)
-            arg = passed.get(param) or (passed.get(str(position)) if position is not None else None)
-            ref = next((r for key, r in call.keywords if key == param), None)
-            if ref is None and position is not None and position < len(call.args):
-                ref = call.args[position]
-            if arg is not None and arg.shape == PayloadShape.PARAM:
-                if depth < _MAX_FORWARDS:
-                    found.extend(self._from_callers(call.caller, shape, arg.param, depth + 1, channel_id))
-                continue
-            path = paths.get(id(call), "")
-            if shape == PayloadShape.TAG_PARAM:
-                if arg is not None and arg.shape == PayloadShape.TAG:
-                    found.append(PayloadSite(Payload(PayloadShape.TAGGED, tag=arg.tag), call, path, True))
-            elif shape == PayloadShape.NEW_PARAM:
-                if ref:
-                    found.append(PayloadSite(Payload(PayloadShape.CALL, ref), call, path))
-            elif arg is not None and arg.shape == PayloadShape.TAGGED:
-                found.append(PayloadSite(arg, call, path))
-            elif ref:
-                made = self._instance_payload(ref)
-                if made is not None:
-                    found.append(PayloadSite(made, call, path))
-        return found
-
-    def _instance_payload(self, ref: Ref) -> Payload | None:
-        """An argument as a payload: a call (``Connected(peer)``, ``make()``) by its callee,
-        a name holding an instance of a project class by that class; None otherwise."""
-        if ref[-1] == "()" and len(ref) > 1:
-            return Payload(PayloadShape.CALL, ref[:-1])
-        value = self.resolve(ref)
-        if value is not None and value.kind == ValueKind.INSTANCE:
-            return Payload(PayloadShape.CALL, (f"C:{value.name}",))
-        return None
-
-    @staticmethod
-    def _position(fn: FunctionFact, param: str) -> int | None:
-        """The position of ``fn``'s parameter at its call sites (``self`` left out); None
-        when it is keyword-only or not a parameter."""
-        positional = [p.name for p in fn.params if p.kind == "positional"]
-        if fn.owner_class is not None and positional and positional[0] in ("self", "cls"):
-            positional = positional[1:]
-        return positional.index(param) if param in positional else None
-
-    def _helper_payloads(self, op: Operation, payload: Payload) -> list[PayloadSite]:
-        """A put of ``helper(...)`` where the project helper returns a tagged tuple or dict."""
-        value = self.resolve(payload.ref)
-        if value is None or value.kind != ValueKind.FUNCTION:
-            return []
-        if self._shaped_returns is None:
-            shaped: dict[str, list[Payload]] = defaultdict(list)
-            for facts in self.files:
-                for ret in facts.returns:
-                    if ret.payload is not None:
-                        shaped[self.canonical(ret.function)].append(ret.payload)
-            self._shaped_returns = shaped
-        fn = self.functions.get(value.name)
-        found = []
-        for returned in self._shaped_returns.get(value.name, ()):
-            if returned.shape == PayloadShape.TAGGED:
-                found.append(PayloadSite(returned, op.call, op.path))
-            elif returned.shape == PayloadShape.TAG_PARAM and fn is not None:
-                position = self._position(fn, returned.param)
-                keys = {returned.param, str(position)} if position is not None else {returned.param}
-                for key, tag, param in payload.arguments:
-                    if key not in keys:
-                        continue
-                    if tag is not None:
-                        found.append(PayloadSite(Payload(PayloadShape.TAGGED, tag=tag), op.call, op.path))
-                    elif param:
-                        found.extend(self._from_callers(op.function, PayloadShape.TAG_PARAM, param, 1, op.channel))
-        return found
-
-    def _call_paths(self) -> dict[int, str]:
-        if self._paths_of_calls is None:
-            self._paths_of_calls = {id(c): f.path for f in self.files for c in (*f.calls, *f.handoffs)}
-        return self._paths_of_calls
-
     def dispatches_on(self, channel_id: str) -> list[DispatchSite]:
         """The branches on items received from the channel, in file order."""
         if self._dispatches is None:
@@ -816,9 +692,6 @@ class EventGraph:
         return ()
 
 
-_FORWARDED = (PayloadShape.PARAM, PayloadShape.TAG_PARAM, PayloadShape.NEW_PARAM)
-_MAX_FORWARDS = 3  # functions passing their own parameter on, followed from a put
-_MAX_CALLERS = 200  # call sites read per forwarding function
 _EXCEPTION_SUFFIXES = ("Error", "Exception", "Warning", "Exit", "Interrupt", "Failure")
 _EXCEPTION_NAMES = ("BaseException", "StopIteration", "StopAsyncIteration", "CancelledError")
 

@@ -11,9 +11,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "eventlint"
 
 LAYERS = [
     {"model", "catalog", "config"},
-    {"facts", "source", "discovery", "paths", "syntax", "branching", "items", "alternatives"},
+    {"facts", "source", "discovery", "paths", "syntax", "branching", "items", "alternatives", "loops"},
     {"resolution"},
-    {"graph", "callgraph"},
+    {"graph", "callgraph", "payloads"},
     {"checks"},
     {"engine", "baseline", "cache"},
     {"report", "codemods", "fixer"},

@@ -541,7 +541,7 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, cst.CSTVisitor):
         return self.ref(value), call, element_type
 
     def bind_unpacked(self, elements: list[cst.BaseExpression], value: cst.BaseExpression, stmt: cst.CSTNode) -> None:
-        value_ref, call, _ = self.value_of(value, None)
+        value_ref, call, element_type = self.value_of(value, None)  # ``open_memory_channel[T](n)``: both ends
         fn = self.function_frame()
         received_from = self.receive_source(value)
         for index, element in enumerate(elements):
@@ -549,7 +549,7 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, cst.CSTVisitor):
                 # ``kind, data = q.get()``: the first element is the item's tag
                 (fn.tags if index == 0 else fn.received)[element.value] = received_from
             item_ref = value_ref + (f"#{index}",) if value_ref else None
-            self.bind_one(element, item_ref, call, None, stmt, value)
+            self.bind_one(element, item_ref, call, element_type, stmt, value)
         if fn is not None and isinstance(value, cst.Name) and value.value in fn.received and elements:
             first = elements[0]
             if isinstance(first, cst.Name):

@@ -123,25 +123,49 @@ def container_element(value: cst.BaseExpression) -> cst.BaseExpression | None:
     return element if isinstance(element, cst.Call) else None
 
 
+def is_script_test(test: cst.BaseExpression) -> bool:
+    """``__name__ == "__main__"``, either way round."""
+    if not (isinstance(test, cst.Comparison) and len(test.comparisons) == 1
+            and isinstance(test.comparisons[0].operator, cst.Equal)):
+        return False
+    sides = (test.left, test.comparisons[0].comparator)
+    names = [s.value for s in sides if isinstance(s, cst.Name)]
+    strings = [s.evaluated_value for s in sides if isinstance(s, cst.SimpleString)]
+    return names == ["__name__"] and strings == ["__main__"]
+
+
 class AlternativesReader:
     """The facts visitor's part that tracks alternative blocks: while the walk is inside
     one, ``alternative`` is positive, and a module or class name already defined is not
-    defined again (``replaces_as_alternative``)."""
+    defined again (``replaces_as_alternative``).  It also tracks the module's script block
+    (``if __name__ == "__main__":``): while inside it, ``script`` is positive, and the
+    names it binds exist only when the file runs as a program, never for an importer."""
 
     _alternative_blocks: set[int]
+    _script_blocks: set[int]
     alternative: int
+    script: int
+
+    def start_alternatives(self) -> None:
+        self._alternative_blocks = set()
+        self._script_blocks = set()
+        self.alternative = self.script = 0
 
     def visit_If(self, node: cst.If) -> None:
         self._alternative_blocks.update(id(block) for block in alternative_blocks(node))
+        if self.frame.kind == "module" and is_script_test(node.test):
+            self._script_blocks.add(id(node.body))
 
     def visit_Try(self, node: cst.Try) -> None:
         self._alternative_blocks.update(id(block) for block in alternative_blocks(node))
 
     def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
         self.alternative += id(node) in self._alternative_blocks
+        self.script += id(node) in self._script_blocks
 
     def leave_IndentedBlock(self, original_node: cst.IndentedBlock) -> None:
         self.alternative -= id(original_node) in self._alternative_blocks
+        self.script -= id(original_node) in self._script_blocks
 
     def visit_SimpleStatementSuite(self, node: cst.SimpleStatementSuite) -> None:
         self.visit_IndentedBlock(node)

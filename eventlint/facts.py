@@ -122,8 +122,7 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, cst.CSTVisitor):
         self.requests: list[tuple[cst.CSTNode, Span, bool]] = []
         self.ordinals: dict[int, int] = {}  # id(node) -> its number among the nodes of its kind, in source order
         self.counts: dict[type, int] = {}
-        self._alternative_blocks: set[int] = set()  # see ``AlternativesReader``
-        self.alternative = 0
+        self.start_alternatives()
 
     def visit_Module(self, node: cst.Module) -> None:
         self.module_node = node
@@ -591,7 +590,7 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, cst.CSTVisitor):
                     frame.names.setdefault(name, (f"G:{self.module}.{name}",))
                 return
             scope = BindingScope.MODULE if frame.kind == "module" else BindingScope.CLASS
-            public = self.chain_public() and is_public_name(name)
+            public = self.chain_public() and is_public_name(name) and not self.script
             self.bindings.append(Binding(scope, frame.qualname, name, value_ref, self.span(stmt), public, call, element_type))
             if frame.kind == "module":
                 frame.names[name] = (f"G:{self.module}.{name}",)

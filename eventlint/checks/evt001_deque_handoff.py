@@ -7,6 +7,10 @@ name when one function appends to it and *another* function takes from it (``pop
 ``pop``), and one of the two runs as a handler, thread or task (``Thread(target=...)``, a
 ``run`` override, a task, a registered callback): items then cross from one flow of control
 to another through the public name, exactly as with ``queue.Queue`` — without its locking.
+
+A callback the event loop runs (``call_soon``, ``call_later``, ``call_at``, a future's done
+callback) is not another flow of control: it runs to its end in the loop's own thread, between
+the steps of the code that appends, so a deque it flushes is the loop's buffer, not a hand-off.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ _DEQUE = "collections.deque()"
 _ADD = frozenset({"append", "appendleft", "extend", "extendleft"})
 _TAKE = frozenset({"popleft", "pop"})
 _SCOPES = (BindingScope.MODULE, BindingScope.CLASS, BindingScope.INSTANCE)
+_LOOP_CALLBACKS = frozenset({"call_soon", "call_soon_threadsafe", "call_later", "call_at", "add_done_callback"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +84,8 @@ def deque_handoffs(graph: EventGraph) -> Iterator[Handoff]:
             (adds if method in _ADD else takes)[id(value.origin)].append(site)
     handlers = {}
     for handler in call_graph(graph).handlers():
-        handlers.setdefault(handler.function, handler.via)
+        if handler.via.rpartition(".")[2] not in _LOOP_CALLBACKS:
+            handlers.setdefault(handler.function, handler.via)
     for key, (binding, path) in deques.items():
         pair = next(((adder, taker, run) for adder, _ in adds.get(key, ()) for taker, _ in takes.get(key, ())
                      if adder != taker for run in (taker, adder) if run in handlers), None)

@@ -295,10 +295,12 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, cst.CSTVisitor):
                 self.import_name(top, top)
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        if isinstance(node.names, cst.ImportStar):
-            return
         base = self.resolve_relative(node)
         if base is None:
+            return
+        if isinstance(node.names, cst.ImportStar):
+            if self.frame.kind == "module":
+                self.imports.append(("*", base))  # names the module leaves undefined may come from base
             return
         for alias in node.names:
             name = attr_text(alias.name)

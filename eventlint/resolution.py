@@ -110,6 +110,7 @@ class Resolver:
         self.class_bindings: dict[tuple[str, str], list[Binding]] = defaultdict(list)  # (class, name) -> bindings
         self.local_bindings: dict[tuple[str, str], Binding] = {}  # (function, name) -> its last binding
         self.imports: dict[tuple[str, str], str] = {}  # (module, local name) -> qualified target
+        self.star_imports: dict[str, list[str]] = defaultdict(list)  # module -> modules it imports * from
         self.returns_of: dict[str, list[ReturnFact]] = defaultdict(list)  # function -> its ``return``s of a value
         self._bindings: dict[int, Binding] = {}
         self._channels: dict[int, tuple[str, End]] = {}  # id(binding) -> (channel id, end)
@@ -136,7 +137,10 @@ class Resolver:
             self.functions[fn.qualname] = fn
             self.path_of[fn.qualname] = facts.path
         for local, target in facts.imports:
-            self.imports[(facts.module, local)] = target
+            if local == "*":
+                self.star_imports[facts.module].append(target)
+            else:
+                self.imports[(facts.module, local)] = target
         for ret in facts.returns:
             self.returns_of[ret.function].append(ret)
         for binding in facts.bindings:
@@ -392,6 +396,11 @@ class Resolver:
             return (yield from self._global(target))
         if qualname in self.modules:
             return Value(ValueKind.MODULE, self.modules[qualname].module)
+        if not name.startswith("_"):  # ``from base import *`` brings base's public names
+            for base in self.star_imports.get(module, ()):
+                value = yield ("member", self.canonical_module(base), name)
+                if value is not None:
+                    return value
         return None
 
     def _step(self, value: Value, step: str):

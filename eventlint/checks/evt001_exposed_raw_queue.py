@@ -22,10 +22,13 @@ def _owner_name(graph: EventGraph, channel: Channel) -> str:
 
 
 def outside_uses(graph: EventGraph, channel: Channel) -> list[Location]:
-    """The puts and gets on the channel from outside its owner (another class or module)."""
+    """The puts and gets on the channel from outside its owner (another class or module).
+    A method of one of the owner's base classes is inside: ``self.x`` there is the same
+    attribute of the same object."""
     uses = []
+    bases = graph.mro(channel.owner) if channel.scope in ("class", "instance") else ()
     for op in graph.operations_on(channel.id):
-        if not graph.is_inside_owner(channel, op.function, op.path):
+        if not graph.is_inside_owner(channel, op.function, op.path) and graph.enclosing_class(op.function) not in bases:
             verb = "puts to" if op.direction == Direction.PUT else "gets from"
             where = graph.short_name(op.function, op.path) if op.function in graph.functions else "module code"
             uses.append(Location(op.path, op.call.span, f"{where} {verb} it directly (.{op.method}())"))

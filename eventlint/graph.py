@@ -110,7 +110,7 @@ class ChannelReturn:
 
     function: FunctionFact
     channel: Channel
-    name: str  # the returned name's last part: "_q"
+    name: str  # the returned name's last part: "_q" (or the container's: "_queues" in ``self._queues[k]``)
     span: Span  # the return statement
     module: str  # the module the function is in
 
@@ -527,11 +527,17 @@ class EventGraph(PayloadFollower):
                 if fn is None or not ret.value:
                     continue
                 value = self.resolve(ret.value)
-                if value is None or value.kind != ValueKind.CHANNEL:
+                held = ret.value[:-1]  # ``return self._queues[name]``: one of the channels a container holds
+                if value is None and ret.value[-1] == "[]":
+                    value = self.resolve(held)
+                    if value is not None and value.kind != ValueKind.CHANNELS:
+                        continue
+                elif value is None or value.kind != ValueKind.CHANNEL:
                     continue
-                channel = self.channels.get(value.name)
+                channel = self.channels.get(value.name) if value is not None else None
                 if channel is not None:
-                    name = ret.value[-1].lstrip(".").rpartition(".")[2]
+                    returned = held if value.kind == ValueKind.CHANNELS else ret.value
+                    name = returned[-1].lstrip(".").rpartition(".")[2]
                     yield ChannelReturn(fn, channel, name, ret.span, facts.module)
 
     def module_all(self, module: str) -> tuple[str, ...] | None:

@@ -121,19 +121,19 @@ def check(graph: EventGraph, config: Config) -> Iterator[Finding]:
             continue
         short = method.qualname.rsplit(".", 1)[-1]
         related = tuple(outside_uses(graph, channel))
+        handed = (f"one of the private raw {channel.constructor} channels kept in `{attr}`" if _is_container(channel)
+                  else f"the private raw {channel.constructor} `{attr}`")
         if method.owner_class is None:  # a module function handing out a private global
             listed = graph.module_all(channel.module)
             if listed is not None and short not in listed:
                 continue
-            message = (f"public function `{short}` returns the private raw {channel.constructor} `{attr}`, "
-                       f"handing callers the channel itself")
+            message = f"public function `{short}` returns {handed}, handing callers the channel itself"
             if related:
                 message += f"; {_uses_text(related, 'in other modules')}"
         else:
             owner = method.owner_class.rsplit(".", 1)[-1]
             kind = "property" if method.is_property else "method"
-            message = (f"public {kind} `{owner}.{short}` returns the private raw {channel.constructor} `{attr}`, "
-                       f"handing callers the channel itself")
+            message = f"public {kind} `{owner}.{short}` returns {handed}, handing callers the channel itself"
             if related:
                 message += f"; {_uses_text(related, f'outside {owner}')}"
         yield Finding(CODE, NAME, message, graph.path_of[method.qualname], span, symbol=method.qualname,
@@ -153,6 +153,9 @@ def fix_plan(graph: EventGraph, finding: Finding) -> PrivatizeChannel | ReplaceA
                 return PrivatizeChannel(channel.id, name, binding.span)
     for method, channel, attr, span in returned_channels(graph):
         if method.qualname == finding.symbol and span == finding.span:
+            if _is_container(channel):
+                return NotFixable("the accessor hands out one of the channels kept in a dict, list or set: "
+                                  "replace it by hand")
             return ReplaceAccessor(channel.id, method.qualname, attr)
     return NotFixable("the channel was not found in the analysis")
 

@@ -667,7 +667,7 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, cst.CSTVisitor):
                 args.append(self.arg_ref(arg.value))
                 arg_texts.append(summary(arg.value))
         payload = None
-        if isinstance(node.func, cst.Attribute) and node.func.attr.value in PUT_METHODS and node.args:
+        if node.args and callee[-1][:1] == "." and callee[-1][1:] in PUT_METHODS:  # ``q.put(x)``, ``put = q.put``
             payload = self.payload(node.args[0].value)
         fact = CallFact(
             caller=self.caller(), callee=callee, span=self.span(node), args=tuple(args), keywords=tuple(keywords),

@@ -12,6 +12,7 @@ read the same shapes through this module.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 import libcst as cst
 
@@ -127,13 +128,17 @@ class MethodLookup:
     prefix: str
 
 
-def method_lookup(call: cst.Call) -> MethodLookup | None:
+def method_lookup(call: cst.Call, spliced: Mapping[str, cst.BaseExpression] = {}) -> MethodLookup | None:
     """``getattr(obj, "on_" + tag)``, ``getattr(obj, f"on_{tag}")``, ``getattr(obj, "on_%s" % tag)``
-    and ``getattr(obj, tag)`` (prefix ""), optionally with a default; None for anything else."""
+    and ``getattr(obj, tag)`` (prefix ""), optionally with a default; None for anything else.
+    ``spliced`` maps local names to the expression they were bound to, so that
+    ``method = "worker_" + name`` then ``getattr(self, method)`` reads as the first form."""
     if not (isinstance(call.func, cst.Name) and call.func.value == "getattr" and len(call.args) in (2, 3)) \
             or any(a.keyword or a.star for a in call.args):
         return None
     owner, spelled = call.args[0].value, call.args[1].value
+    if isinstance(spelled, cst.Name) and spelled.value in spliced:
+        spelled = spliced[spelled.value]
     prefix, tag = "", spelled
     if isinstance(spelled, cst.BinaryOperation) and isinstance(spelled.operator, cst.Add):
         prefix, tag = string_value(spelled.left), spelled.right

@@ -56,6 +56,7 @@ from .syntax import (
     summary,
     traverse,
     type_names,
+    type_parts,
 )
 
 _BUILTINS = frozenset(dir(builtins))
@@ -83,6 +84,7 @@ class _Frame:
     tags: dict[str, Ref] = field(default_factory=dict)  # tag name (from unpacking) -> channel ref
     value_types: dict[str, Ref] = field(default_factory=dict)  # local -> class it holds
     caught: set[str] = field(default_factory=set)  # names bound by ``except ... as name``
+    spliced: dict[str, cst.BaseExpression] = field(default_factory=dict)  # ``method = "on_" + kind``
     globals: set[str] = field(default_factory=set)  # names declared ``global``
 
 
@@ -100,6 +102,7 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, cst.CSTVisitor):
         self.awaited: set[int] = set()
         self.loop_stack: list[tuple[cst.CSTNode, list[Ref], Ref | None]] = []
         self.constants: dict[str, str] = {}  # module-level NAME = "literal"
+        self.numbers: set[str] = set()  # module-level NAME = 0
         self.all_names: list[str] | None = None
         self.imports: list[tuple[str, str]] = []
         self.tables: list[Table] = []
@@ -413,7 +416,7 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, cst.CSTVisitor):
         names = type_names(first.value)
         if not names or any(n in UNDECLARED for n in names):
             return None
-        return tuple(names)
+        return tuple(type_parts(first.value))
 
     # ---- module-level facts ------------------------------------------------------
 
@@ -425,11 +428,8 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, cst.CSTVisitor):
                     name = target.target.value
                     if name == "__all__":
                         self.all_names = string_list(value) or []
-                    elif isinstance(value, cst.SimpleString):
-                        literal = string_value(value)
-                        if literal is not None:
-                            self.constants[name] = literal
         for target in node.targets:
+            self.note_assigned(target.target, value)
             self.bind(target.target, value, node, None)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
@@ -441,6 +441,7 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, cst.CSTVisitor):
                 self.bindings.append(Binding(BindingScope.CLASS, self.frame.qualname, node.target.value, ("T:declared",),
                                              self.span(node), False, None, declared))
             return
+        self.note_assigned(node.target, node.value)
         self.bind(node.target, node.value, node, node.annotation.annotation)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
@@ -508,9 +509,9 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, cst.CSTVisitor):
         for element in value.elements:
             if not isinstance(element, cst.DictElement):
                 return
-            tag = string_value(element.key)
+            tag = self.table_tag(element.key)
             if tag is not None:
-                keys.append(TableKey(tag=Tag(tag)))
+                keys.append(TableKey(tag=tag))
                 continue
             ref = self.ref(element.key) if isinstance(element.key, (cst.Name, cst.Attribute)) else None
             if ref is None:
@@ -667,7 +668,7 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, cst.CSTVisitor):
                 args.append(self.arg_ref(arg.value))
                 arg_texts.append(summary(arg.value))
         payload = None
-        if isinstance(node.func, cst.Attribute) and node.func.attr.value in PUT_METHODS and node.args:
+        if node.args and callee[-1][:1] == "." and callee[-1][1:] in PUT_METHODS:  # ``q.put(x)``, ``put = q.put``
             payload = self.payload(node.args[0].value)
         fact = CallFact(
             caller=self.caller(), callee=callee, span=self.span(node), args=tuple(args), keywords=tuple(keywords),
@@ -796,4 +797,5 @@ def extract(module_node: cst.Module, *, path: str, module: str, aliases: tuple[s
         loops=tuple(extractor.loops),
         tables=tuple(extractor.tables),
         handoffs=tuple(extractor.handoffs),
+        constants=tuple(extractor.constants.items()), numbers=tuple(sorted(extractor.numbers)),
     )

@@ -142,6 +142,7 @@ class EventGraph(PayloadFollower):
         self._tables: dict[tuple[str, str], tuple[TableKey, ...]] | None = None
         self._paths_of_calls: dict[int, str] | None = None
         self._shaped_returns: dict[str, list[Payload]] | None = None
+        self._constants: dict[str, str] | None = None
         self._methods: dict[str, list[str]] | None = None
         self._by_class: dict[str, list[str]] | None = None
         self._own_puts: dict[str, list[Operation]] = defaultdict(list)

@@ -25,15 +25,18 @@ class FunctionScope(Protocol):
     tags: dict[str, Ref]  # tag name (from unpacking a received item) -> the channel
     value_types: dict[str, Ref]  # local name -> the class of the instance it holds
     caught: set[str]  # names bound by ``except ... as name``
+    spliced: dict[str, cst.BaseExpression]  # local name -> the name it spells: ``method = "on_" + kind``
 
 
 class ItemReader:
     """The part of the facts pass that reads payloads and dispatches (a mixin of its
-    extractor, which provides ``function_frame``, ``ref``, ``lookup``, ``span``, the module's
-    string ``constants``, the ``tag_keys`` setting and the ``dispatches`` list)."""
+    extractor, which provides ``function_frame``, ``ref``, ``lookup``, ``span``, ``frame``, the
+    module's ``constants`` (strings) and ``numbers`` (integers), the ``tag_keys`` setting
+    and the ``dispatches`` list)."""
 
     tag_keys: frozenset[str]
     constants: dict[str, str]
+    numbers: set[str]
     dispatches: list[Dispatch]
 
     def function_frame(self) -> FunctionScope | None:
@@ -47,6 +50,27 @@ class ItemReader:
 
     def span(self, node: cst.CSTNode) -> Span:
         raise NotImplementedError
+
+    def note_assigned(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        """``USER = "user"`` and ``ACK = 0`` at module level are constants that may tag
+        items; ``method = "on_" + kind`` in a function spells a name a later
+        ``getattr(self, method)`` looks up."""
+        if not isinstance(target, cst.Name):
+            return
+        name = target.value
+        if self.frame.kind == "module":
+            literal = string_value(value) if isinstance(value, cst.SimpleString) else None
+            if literal is not None:
+                self.constants[name] = literal
+            elif _is_integer(value):
+                self.numbers.add(name)
+            return
+        fn = self.function_frame()
+        if fn is not None:
+            if isinstance(value, (cst.BinaryOperation, cst.FormattedString)):
+                fn.spliced[name] = value
+            else:
+                fn.spliced.pop(name, None)
 
     def payload(self, value: cst.BaseExpression) -> Payload:
         """The shape of what a put-like call sends (see ``PayloadShape``)."""
@@ -155,10 +179,23 @@ class ItemReader:
             return Tag(literal)
         if isinstance(node, cst.Name) and node.value in self.constants:
             return Tag(self.constants[node.value])
+        if isinstance(node, cst.Name) and (node.value in self.numbers or _constant_name(node.value)):
+            # ``ACK = 0`` here, or a constant imported from another module
+            # (``from .protocol import ACK``): by its qualified name
+            name = dotted(self.lookup(node.value))
+            return Tag(name, named=True) if name and not name.startswith("builtins.") else None
         if isinstance(node, cst.Attribute):  # Enum members and module constants: Kind.USER, kinds.USER
             name = dotted(self.ref(node))  # None for ``self.expected.name``: a value, not a tag
             return Tag(name, named=True) if name else None
         return None
+
+    def table_tag(self, key: cst.BaseExpression) -> Tag | None:
+        """The tag a handler table's key is: a string, or a module constant (``ACK:
+        on_ack``); a dotted key (``events.UserCreated``) stays a reference to resolve."""
+        literal = string_value(key)
+        if literal is not None:
+            return Tag(literal)
+        return self.tag_value(key) if isinstance(key, cst.Name) else None
 
     def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
         fn = self.function_frame()
@@ -218,7 +255,8 @@ class ItemReader:
         if test is not None:
             self.note_kind_test(test, node)
             return
-        lookup = method_lookup(node)
+        fn = self.function_frame()
+        lookup = method_lookup(node, fn.spliced if fn is not None else {})
         if lookup is None:
             return
         found = self.item_source(lookup.name, lookup.through)
@@ -266,6 +304,18 @@ def _arguments(call: cst.Call) -> list[tuple[str, cst.BaseExpression]]:
             break
         found.append((arg.keyword.value if arg.keyword is not None else str(position), arg.value))
     return found
+
+
+def _constant_name(name: str) -> bool:
+    """``ACK``, ``STZ_MSG``: how module constants are spelled (not ``X``, not ``Queue``)."""
+    return len(name) > 1 and name.isupper() and name.strip("_")[:1].isalpha()
+
+
+def _is_integer(node: cst.BaseExpression) -> bool:
+    """``0``, ``0x9B``, ``-1``."""
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        node = node.expression
+    return isinstance(node, cst.Integer)
 
 
 def _constant_like(name: str) -> bool:

@@ -444,6 +444,10 @@ class FileFacts:
     # puts handed to a callback, made later: ``call_soon_threadsafe(q.put_nowait, item)``,
     # ``functools.partial(q.put, item)``, ``weakref.finalize(obj, q.put, item)``
     handoffs: tuple[CallFact, ...] = ()
+    # module-level constants that may tag items: (name, value) of names bound to a string,
+    # and the names bound to an integer (``ACK = 0``)
+    constants: tuple[tuple[str, str], ...] = ()
+    numbers: tuple[str, ...] = ()
 
 
 def _reduce_by_fields(cls: type) -> None:

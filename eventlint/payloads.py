@@ -42,8 +42,8 @@ class PayloadSite:
 class PayloadFollower:
     """Follows payloads to the callers that decide them; ``EventGraph`` provides the
     index it reads (``functions``, ``files``, ``resolver``, ``resolve``, ``canonical``,
-    ``_channel_method_calls``) and the memo tables (``_forwarded``, ``_shaped_returns``,
-    ``_paths_of_calls``)."""
+    ``canonical_module``, ``_channel_method_calls``) and the memo tables (``_forwarded``,
+    ``_shaped_returns``, ``_paths_of_calls``, ``_constants``)."""
 
     def forwarded_payloads(self, op: Operation) -> list[PayloadSite]:
         """What a put's payload stands for when its caller decides it: a put of a parameter
@@ -153,6 +153,15 @@ class PayloadFollower:
                     elif param:
                         found.extend(self._from_callers(op.function, PayloadShape.TAG_PARAM, param, 1, op.channel))
         return found
+
+    def string_constant(self, qualname: str) -> str | None:
+        """The string the project's module constant ``qualname`` is bound to (``USER =
+        "user"``), however the code reached it (``from .kinds import USER``); None when
+        it names no such constant."""
+        if self._constants is None:
+            self._constants = {f"{self.canonical_module(f.module)}.{name}": value
+                               for f in self.files for name, value in f.constants}
+        return self._constants.get(self.canonical(qualname))
 
     def _call_paths(self) -> dict[int, str]:
         if self._paths_of_calls is None:

@@ -278,6 +278,44 @@ def type_names(node: cst.BaseExpression) -> list[str]:
     return [text] if text else ["?"]
 
 
+def type_parts(node: cst.BaseExpression) -> list[str]:
+    """Every type an annotation names, its parameters' included, once each in the order
+    written: ``tuple[str, dict[str, Any]]`` names tuple, str, dict and Any; ``Literal``
+    stands for its values."""
+    found: list[str] = []
+
+    def walk(part: cst.BaseExpression) -> None:
+        if isinstance(part, cst.BinaryOperation) and isinstance(part.operator, cst.BitOr):
+            walk(part.left)
+            walk(part.right)
+            return
+        if isinstance(part, cst.SimpleString):
+            inner = string_value(part)
+            try:
+                expression = cst.parse_expression(inner) if inner else None
+            except cst.ParserSyntaxError:
+                expression = None
+            if expression is not None:
+                walk(expression)
+            return
+        if isinstance(part, (cst.List, cst.Tuple)):
+            for element in part.elements:
+                walk(element.value)
+            return
+        if isinstance(part, cst.Name) and part.value == "None":
+            return
+        head = attr_text(part.value if isinstance(part, cst.Subscript) else part) or "?"
+        if head.rsplit(".", 1)[-1] not in ("Union", "Optional") and head not in found:
+            found.append(head)
+        if isinstance(part, cst.Subscript) and head.rsplit(".", 1)[-1] != "Literal":
+            for element in part.slice:
+                if isinstance(element.slice, cst.Index):
+                    walk(element.slice.value)
+
+    walk(node)
+    return found
+
+
 def attr_text(node) -> str:
     if isinstance(node, cst.Name):
         return node.value

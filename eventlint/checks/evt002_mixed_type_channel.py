@@ -2,7 +2,11 @@
 
 The rule's policy: a kind is a project class (not an exception class), an outside class
 (a capitalised name that is neither a builtin nor an exception), or a tag (a string, or a
-constant such as an Enum member spelled ``Class.MEMBER`` however it was imported).  The
+constant such as an Enum member spelled ``Class.MEMBER`` however it was imported, or a
+module constant bound to a string or an integer, imported or not; the first element of
+a priority queue's tuples is its priority, not a tag).  A channel whose declared element
+type names only builtin shapes (``tuple[str, dict[str, Any]]``) is as untyped as one
+without a declaration.  The
 shutdown sentinels ``None`` and ``...``, exceptions put for error propagation and class
 objects themselves are not kinds.  A consumer's dispatch counts when one function branches
 on two or more distinct kinds.
@@ -25,10 +29,26 @@ _MAX_RELATED = 12
 FIX = Fix(Safety.UNSAFE, "migrate-to-bus: move the channel to eventlint.bus with one typed subscription per kind")
 
 
-def spell(tag: Tag) -> str:
-    """A tag as kinds are compared and shown: a constant by its last two parts, so that
-    ``Kind.USER`` and ``kinds.Kind.USER`` are one kind."""
-    return ".".join(tag.text.split(".")[-2:]) if tag.named else tag.text
+# the types a declaration may name without naming any kind: ``Queue[tuple[str, dict[str,
+# Any]]]`` says what shape an item has, not which kinds travel
+_SHAPES = frozenset({"tuple", "Tuple", "dict", "Dict", "list", "List", "str", "bytes", "int", "float", "bool",
+                     "Any", "object", "Mapping", "MutableMapping", "Sequence", "Iterable", "Callable", "type", "Type"})
+
+
+def names_kinds(element_type: tuple[str, ...]) -> bool:
+    """A declared element type names the kinds a channel carries unless every type it
+    names is a builtin shape (``tuple[str, dict[str, Any]]``)."""
+    return any(name.rsplit(".", 1)[-1] not in _SHAPES for name in element_type)
+
+
+def spell(tag: Tag, graph: EventGraph | None = None) -> str:
+    """A tag as kinds are compared and shown: a constant bound to a string by that string
+    (``from .kinds import USER`` is ``"user"``), any other constant by its last two parts,
+    so that ``Kind.USER`` and ``kinds.Kind.USER`` are one kind."""
+    if not tag.named:
+        return tag.text
+    value = graph.string_constant(tag.text) if graph is not None else None
+    return value if value is not None else ".".join(tag.text.split(".")[-2:])
 
 
 def kind_of_class(graph: EventGraph, value: Value | None) -> str | None:
@@ -67,6 +87,9 @@ def payload_kinds(graph: EventGraph, channel_id: str) -> list[tuple[str, Locatio
     a parameter in the tag position is otherwise as likely a key or a name as a kind."""
     kinds = []
     tag_dispatch: bool | None = None
+    channel = graph.channels.get(channel_id)
+    # a priority queue's tuples start with the priority that orders them, not a tag
+    ordered = channel is not None and channel.api.name.endswith("PriorityQueue")
     for site in graph.payloads_put(channel_id):
         payload, call, path = site.payload, site.call, site.path
         if site.by_caller:
@@ -75,7 +98,9 @@ def payload_kinds(graph: EventGraph, channel_id: str) -> list[tuple[str, Locatio
             if not tag_dispatch:
                 continue
         if payload.shape == PayloadShape.TAGGED:
-            label = repr(spell(payload.tag))
+            if ordered:
+                continue
+            label = repr(spell(payload.tag, graph))
             kinds.append((label, Location(path, call.span, f"puts {label} events")))
         elif payload.shape == PayloadShape.CALL or payload.shape == PayloadShape.NAME:
             value = graph.resolve(payload.ref)
@@ -101,7 +126,7 @@ def dispatch_kinds(graph: EventGraph, channel_id: str) -> list[tuple[str, Locati
         dispatch, path = site.dispatch, site.path
         if dispatch.kind == DispatchKind.TABLE:
             for key in graph.table_keys(dispatch.ref):
-                label = repr(spell(key.tag)) if key.tag is not None else kind_of_class(graph, graph.resolve(key.ref))
+                label = repr(spell(key.tag, graph)) if key.tag is not None else kind_of_class(graph, graph.resolve(key.ref))
                 if label is not None:
                     where = graph.short_name(dispatch.function, path)
                     per_function[dispatch.function].append(
@@ -119,7 +144,7 @@ def dispatch_kinds(graph: EventGraph, channel_id: str) -> list[tuple[str, Locati
                     (label, Location(path, dispatch.span, f"{where} calls the method {method} for {label}")))
             continue
         if dispatch.kind == DispatchKind.TAG:
-            label = repr(spell(dispatch.tag))
+            label = repr(spell(dispatch.tag, graph))
         else:
             value = graph.resolve(dispatch.ref)
             if value is not None and value.kind == ValueKind.API and value.name.startswith("builtins."):
@@ -139,7 +164,7 @@ def dispatch_kinds(graph: EventGraph, channel_id: str) -> list[tuple[str, Locati
 
 def check(graph: EventGraph, config: Config) -> Iterator[Finding]:
     for channel in graph.all_channels():
-        if channel.element_type is not None:
+        if channel.element_type is not None and names_kinds(channel.element_type):
             continue
         evidence = payload_kinds(graph, channel.id) + dispatch_kinds(graph, channel.id)
         kinds = sorted({kind for kind, _ in evidence})

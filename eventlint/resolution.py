@@ -26,6 +26,9 @@ _MAX_MRO = 64
 # standard library 864 of 871 groups settle in their second pass, one in its third, and the
 # four still changing after the fourth are attributes copied from themselves
 _GROUP_PASSES = 4
+# what a goal is worth before it has been answered (a cycle back into it, a failed
+# evaluation): nothing, in the shape its askers iterate over
+_UNANSWERED = {"mro": (), "bases": ()}
 
 
 class ValueKind(Named):
@@ -307,7 +310,7 @@ class Resolver:
                                     # (``self.x = self.x.copy()``); the cycle adds nothing
                                     settled = frame.first
                             for member in members:
-                                memo[member] = settled.get(member)
+                                memo[member] = settled.get(member, _UNANSWERED.get(member[0]))
                                 latest.pop(member, None)
                                 del number[member]
                             del open_goals[frame.position:]
@@ -328,7 +331,7 @@ class Resolver:
                     frame.low = min(frame.low, seen)
                     if wanted == frame.goal:
                         frame.cyclic = True
-                    frame.reply = latest.get(wanted)
+                    frame.reply = latest.get(wanted, _UNANSWERED.get(wanted[0]))
                     continue
                 number[wanted] = counter
                 frames.append(_Frame(wanted, evaluators[wanted[0]](wanted), counter, len(open_goals)))
@@ -336,7 +339,7 @@ class Resolver:
                 counter += 1
         except Exception:
             if frame.goal is not None:
-                memo[frame.goal] = None  # a goal that failed once is not attempted again
+                memo[frame.goal] = _UNANSWERED.get(frame.goal[0])  # a goal that failed once is not attempted again
             raise
         finally:
             self._running = False

@@ -160,3 +160,13 @@ def test_no_layer_module_is_over_800_lines():
     for name in ("resolution.py", "graph.py"):
         assert len((package / name).read_text().splitlines()) <= 800, name
 
+
+
+def test_a_class_whose_base_names_itself_is_analysed(tmp_path):
+    # resolving ``Proxy.base`` asks for Proxy's own bases: the cycle has no answer yet, which
+    # must read as "no bases", not crash the module (EVT000 internal error before)
+    (tmp_path / "a.py").write_text(
+        "import queue\n\nclass Proxy(Proxy.base):\n    def make(self):\n        return queue.Queue()\n\n\n"
+        "class Holder:\n    def __init__(self):\n        self.inbox = Proxy().make()\n")
+    result = api.check([str(tmp_path)], use_cache=False, jobs=1)
+    assert [(f.code, Path(f.path).name, f.span.line) for f in result.findings] == [("EVT001", "a.py", 10)]

@@ -59,6 +59,9 @@ class ItemReader:
                     return _CAUGHT
                 known = fn.value_types.get(value.value)
                 if known is not None:
+                    if self.own_param(value) is not None and fn.params.get(value.value) == known:
+                        # an annotated parameter: the annotation, and what the callers pass
+                        return Payload(PayloadShape.CALL, known, param=value.value)
                     return Payload(PayloadShape.CALL, known)
                 if value.value in fn.params and value.value not in fn.names and value.value != fn.self_name:
                     # the caller decides: ``def publish(self, event): self._q.put(event)``

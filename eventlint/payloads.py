@@ -7,7 +7,7 @@ kinds is EVT002's part.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from .model import CallFact, FunctionFact, Payload, PayloadShape, Ref
@@ -37,6 +37,9 @@ class PayloadSite:
     call: CallFact  # the put, or the call of the forwarding function
     path: str
     by_caller: bool = False  # a tag a caller passed for the tag parameter of the put's function
+    # what the callers pass for an annotated parameter that is put: that annotation
+    # (``def send(self, message: Optional[Event])``)
+    annotated: Ref = ()
 
 
 class PayloadFollower:
@@ -51,13 +54,19 @@ class PayloadFollower:
         or dict tagged by a parameter (``(name, args)``) is tagged by the callers' arguments,
         ``event_cls(*args)`` makes the classes the callers pass, and a call of a project
         helper that returns a tagged dict (``_msg("user", ...)``) is what the helper
-        returns.  Callers are followed through up to ``_MAX_FORWARDS`` functions that pass
-        their own parameter on."""
+        returns.  An annotated parameter (``message: Optional[Event]``) stands for its
+        annotation and for what the callers pass, each site marked with the annotation.
+        Callers are followed through up to ``_MAX_FORWARDS`` functions that pass their own
+        parameter on."""
         payload = op.call.payload
         if payload is None:
             return []
         if payload.shape in _FORWARDED:
             return self._from_callers(op.function, payload.shape, payload.param, 0, op.channel)
+        if payload.shape == PayloadShape.CALL and payload.param:
+            # an annotated parameter: what the callers pass, beside the annotation itself
+            sites = self._from_callers(op.function, PayloadShape.PARAM, payload.param, 0, op.channel)
+            return [replace(site, annotated=payload.ref) for site in sites]
         if payload.shape == PayloadShape.CALL:
             return self._helper_payloads(op, payload)
         return []

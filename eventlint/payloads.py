@@ -45,7 +45,7 @@ class PayloadSite:
 class PayloadFollower:
     """Follows payloads to the callers that decide them; ``EventGraph`` provides the
     index it reads (``functions``, ``files``, ``resolver``, ``resolve``, ``canonical``,
-    ``_channel_method_calls``) and the memo tables (``_forwarded``, ``_shaped_returns``,
+    ``mro``, ``_channel_method_calls``) and the memo tables (``_forwarded``, ``_shaped_returns``,
     ``_paths_of_calls``)."""
 
     def forwarded_payloads(self, op: Operation) -> list[PayloadSite]:
@@ -89,7 +89,8 @@ class PayloadFollower:
         target = fn.owner_class if fn.owner_class is not None and fn.qualname.endswith(".__init__") else fn.qualname
         found = []
         paths = self._call_paths()
-        calls = [*self.resolver.calls_to(target), *self._channel_method_calls(fn, channel_id)]
+        calls = [*self.resolver.calls_to(target), *self._channel_method_calls(fn, channel_id),
+                 *self._calls_through_bases(fn)]
         for call in calls[:_MAX_CALLERS]:
             passed = dict(call.passed)
             arg = passed.get(param) or (passed.get(str(position)) if position is not None else None)
@@ -113,6 +114,19 @@ class PayloadFollower:
                 made = self._instance_payload(ref)
                 if made is not None:
                     found.append(PayloadSite(made, call, path))
+        return found
+
+    def _calls_through_bases(self, fn: FunctionFact) -> list[CallFact]:
+        """The calls of the method ``fn`` overrides, made on a receiver known only by a
+        project base class (``queue: BaseQueue``; ``queue.put(...)`` reaches
+        ``AsyncioQueue.put``)."""
+        if fn.owner_class is None or fn.qualname.endswith(".__init__"):
+            return []
+        name = fn.qualname.rpartition(".")[2]
+        found: list[CallFact] = []
+        for base in self.mro(fn.owner_class)[1:]:
+            if f"{base}.{name}" in self.functions:
+                found.extend(self.resolver.calls_to(f"{base}.{name}"))
         return found
 
     def _instance_payload(self, ref: Ref) -> Payload | None:

@@ -24,6 +24,7 @@ from .model import (  # noqa: F401 - dotted and is_public_name are also this mod
     FunctionFact,
     LoopFact,
     Param,
+    Payload,
     PayloadShape,
     Ref,
     ReturnFact,
@@ -38,6 +39,7 @@ from .model import (  # noqa: F401 - dotted and is_public_name are also this mod
 from .alternatives import AlternativesReader, container_element
 from .loops import GET_METHODS, LoopReader
 from .items import ItemReader
+from .passthrough import PassThroughReader
 from .syntax import (
     COUNTED,
     POSITIONED,
@@ -64,9 +66,7 @@ _MAX_REF = 12
 UNDECLARED = frozenset({"Any", "object", "typing.Any", "t.Any"})
 PUT_METHODS = frozenset({"put", "put_nowait", "send", "send_nowait", "send_bytes", "publish", "publish_nowait", "emit",
                          "submit", "post", "enqueue"})
-_PASS_THROUGH_APIS = frozenset({"asyncio.wait_for", "asyncio.shield", "asyncio.tasks.wait_for", "asyncio.tasks.shield"})
 _ADDERS = frozenset({"append", "appendleft", "add", "insert", "setdefault"})
-_PASS_THROUGH = frozenset(api.rsplit(".", 1)[1] for api in _PASS_THROUGH_APIS)
 
 
 @dataclass
@@ -83,12 +83,13 @@ class _Frame:
     received: dict[str, Ref] = field(default_factory=dict)  # item name -> channel ref
     tags: dict[str, Ref] = field(default_factory=dict)  # tag name (from unpacking) -> channel ref
     value_types: dict[str, Ref] = field(default_factory=dict)  # local -> class it holds
+    shaped: dict[str, Payload] = field(default_factory=dict)  # local -> the tagged tuple or dict it holds
     caught: set[str] = field(default_factory=set)  # names bound by ``except ... as name``
     spliced: dict[str, cst.BaseExpression] = field(default_factory=dict)  # ``method = "on_" + kind``
     globals: set[str] = field(default_factory=set)  # names declared ``global``
 
 
-class _Extractor(ItemReader, AlternativesReader, LoopReader, cst.CSTVisitor):
+class _Extractor(ItemReader, AlternativesReader, LoopReader, PassThroughReader, cst.CSTVisitor):
 
     def __init__(self, module: str, is_package: bool, catalog: Catalog, tag_keys: frozenset[str]):
         super().__init__()
@@ -250,30 +251,21 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, cst.CSTVisitor):
                 node = node.value
             elif isinstance(node, cst.Call):
                 inner = self.unwrap(node)
-                if inner is node:
-                    steps.append("()")
-                    node = node.func
-                else:
+                if inner is not node:
                     node = inner
+                    continue
+                steps.append("()")
+                node = self.run_function(node) or node.func
             elif isinstance(node, cst.Subscript):
                 steps.append("[]")
                 node = node.value
             elif isinstance(node, cst.Await):
                 node = node.expression
+            elif isinstance(node, cst.Yield) and isinstance(node.value, cst.Call) and self.run_function(node.value):
+                node = node.value  # ``x = yield maybeDeferred(f)``: inlineCallbacks sends f's result back
             else:
                 return None
         return None
-
-    def unwrap(self, node: cst.BaseExpression) -> cst.BaseExpression:
-        """``asyncio.wait_for(aw, timeout)`` and ``asyncio.shield(aw)`` → ``aw``: awaited,
-        they give ``aw``'s result (``reader, writer = await wait_for(open_connection(...), 5)``)."""
-        while isinstance(node, cst.Call) and node.args and node.args[0].keyword is None and not node.args[0].star:
-            func = node.func
-            name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
-            if name not in _PASS_THROUGH or dotted(self.ref(func)) not in _PASS_THROUGH_APIS:
-                break
-            node = node.args[0].value
-        return node
 
     def resolve_relative(self, node: cst.ImportFrom) -> str | None:
         base = attr_text(node.module) if node.module is not None else ""
@@ -572,6 +564,11 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, cst.CSTVisitor):
                                                  is_public_name(name), call, element_type))
                 return
             if frame.kind == "function":
+                shaped = self.payload(value) if isinstance(value, (cst.Dict, cst.Tuple)) else None
+                if shaped is not None and shaped.shape in (PayloadShape.TAGGED, PayloadShape.TAG_PARAM):
+                    frame.shaped[name] = shaped  # ``payload = {"type": "http.request", ...}``
+                else:
+                    frame.shaped.pop(name, None)
                 source = self.receive_source(value)
                 if source is not None:
                     frame.received[name] = source

@@ -93,7 +93,7 @@ class Operation:
     call: CallFact
     path: str
     function: str  # qualname of the enclosing function (or module/class)
-    heuristic: bool = False  # the receiver was matched to the channel by its unique attribute name
+    heuristic: bool = False  # the receiver was matched to the channel by its unique attribute or factory name
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +113,12 @@ class ChannelReturn:
     name: str  # the returned name's last part: "_q" (or the container's: "_queues" in ``self._queues[k]``)
     span: Span  # the return statement
     module: str  # the module the function is in
+
+
+def _opaque(value: Value) -> bool:
+    """A value only known as the result of a call on an outside object's attribute
+    (``twisted.web.http.Request().channel.factory.server.create_application()``)."""
+    return value.kind == ValueKind.API and value.name.endswith("()") and "()." in value.name
 
 
 class EventGraph(PayloadFollower):
@@ -138,6 +144,7 @@ class EventGraph(PayloadFollower):
         self.channels: dict[str, Channel] = {}
         self.operations: list[Operation] = []
         self._channels_by_attr: dict[str, list[str]] | None = None
+        self._factories_by_name: dict[str, str] | None = None  # function name -> the channel it returns
         self._dispatches: dict[str, list[DispatchSite]] | None = None
         self._tables: dict[tuple[str, str], tuple[TableKey, ...]] | None = None
         self._paths_of_calls: dict[int, str] | None = None
@@ -388,7 +395,9 @@ class EventGraph(PayloadFollower):
         has that name (marked heuristic, and the finding says so)."""
         value = self.resolve(ref)
         if value is not None:
-            return value if value.kind == ValueKind.CHANNEL else None
+            if value.kind == ValueKind.CHANNEL:
+                return value
+            return self._made_by_factory(ref) if _opaque(value) else None
         if len(ref) < 2 or not ref[-1].startswith("."):
             return None
         if self._channels_by_attr is None:
@@ -406,6 +415,34 @@ class EventGraph(PayloadFollower):
             channel = self.channels[candidates[0]]
             end = next((e for n, e, _ in channel.names if n == ref[-1][1:]), End.NONE)
             return Value(ValueKind.CHANNEL, channel.id, end, heuristic=True)
+        return self._made_by_factory(ref)
+
+    def _made_by_factory(self, ref: Ref) -> Value | None:
+        """``self.queue`` bound to ``x.create_queue(...)`` where ``x`` can't be resolved
+        (``self.server = self.channel.factory.server``): the channel that the one project
+        function of that name returns (marked heuristic)."""
+        if len(ref) != 2 or not ref[0].startswith(("I:", "C:")):
+            return None
+        if self._factories_by_name is None:
+            named: dict[str, int] = defaultdict(int)
+            for qualname in self.functions:
+                named[qualname.rpartition(".")[2]] += 1
+            returned: dict[str, set[str]] = defaultdict(set)
+            for ret in self.channel_returns():
+                returned[ret.function.qualname.rpartition(".")[2]].add(ret.channel.id)
+            self._factories_by_name = {name: next(iter(ids)) for name, ids in returned.items()
+                                       if len(ids) == 1 and named[name] == 1}
+        for owner in self.mro(ref[0][2:]):
+            for binding in self.class_bindings.get((owner, ref[1][1:]), ()):
+                value = binding.value
+                if len(value) < 3 or value[-1] != "()" or not value[-2].startswith("."):
+                    continue
+                channel_id = self._factories_by_name.get(value[-2][1:])
+                if channel_id is None:
+                    continue
+                made = self.resolve(value)
+                if made is None or _opaque(made):
+                    return Value(ValueKind.CHANNEL, channel_id, heuristic=True)
         return None
 
     def _find_operations(self, facts: FileFacts) -> None:

@@ -24,6 +24,7 @@ class FunctionScope(Protocol):
     received: dict[str, Ref]  # item name -> the channel it was received from
     tags: dict[str, Ref]  # tag name (from unpacking a received item) -> the channel
     value_types: dict[str, Ref]  # local name -> the class of the instance it holds
+    shaped: dict[str, Payload]  # local name -> the tagged tuple or dict it holds
     caught: set[str]  # names bound by ``except ... as name``
     spliced: dict[str, cst.BaseExpression]  # local name -> the name it spells: ``method = "on_" + kind``
 
@@ -83,10 +84,16 @@ class ItemReader:
                     return _CAUGHT
                 known = fn.value_types.get(value.value)
                 if known is not None:
+                    if self.own_param(value) is not None and fn.params.get(value.value) == known:
+                        # an annotated parameter: the annotation, and what the callers pass
+                        return Payload(PayloadShape.CALL, known, param=value.value)
                     return Payload(PayloadShape.CALL, known)
                 if value.value in fn.params and value.value not in fn.names and value.value != fn.self_name:
                     # the caller decides: ``def publish(self, event): self._q.put(event)``
                     return Payload(PayloadShape.PARAM, param=value.value)
+                shaped = fn.shaped.get(value.value)
+                if shaped is not None:
+                    return shaped
                 if value.value in fn.names or value.value in fn.params:
                     return _OTHER
             return Payload(PayloadShape.NAME, self.lookup(value.value))

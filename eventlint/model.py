@@ -281,9 +281,11 @@ class Payload:
     """The first argument of a put-like call, by shape (see ``PayloadShape``)."""
 
     shape: PayloadShape
-    ref: Ref = ()  # CALL: the callee; NAME: the reference
+    ref: Ref = ()  # CALL: the callee (or a parameter's annotation); NAME: the reference
     tag: Tag | None = None  # TAGGED: the tag
-    param: str = ""  # PARAM, TAG_PARAM, NEW_PARAM: the parameter's name
+    # PARAM, TAG_PARAM, NEW_PARAM: the parameter's name; CALL: the annotated parameter
+    # put (``def send(self, message: Event): self._q.put(message)``), ``ref`` its annotation
+    param: str = ""
     # CALL: the call's arguments that are tag constants or the enclosing function's
     # parameters, as (position or keyword, tag, parameter name): ``_msg("user", ...)``
     arguments: tuple[tuple[str, Tag | None, str], ...] = ()

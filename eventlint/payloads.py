@@ -7,7 +7,7 @@ kinds is EVT002's part.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from .model import CallFact, FunctionFact, Payload, PayloadShape, Ref
@@ -37,12 +37,15 @@ class PayloadSite:
     call: CallFact  # the put, or the call of the forwarding function
     path: str
     by_caller: bool = False  # a tag a caller passed for the tag parameter of the put's function
+    # what the callers pass for an annotated parameter that is put: that annotation
+    # (``def send(self, message: Optional[Event])``)
+    annotated: Ref = ()
 
 
 class PayloadFollower:
     """Follows payloads to the callers that decide them; ``EventGraph`` provides the
     index it reads (``functions``, ``files``, ``resolver``, ``resolve``, ``canonical``,
-    ``canonical_module``, ``_channel_method_calls``) and the memo tables (``_forwarded``,
+    ``canonical_module``, ``mro``, ``_channel_method_calls``) and the memo tables (``_forwarded``,
     ``_shaped_returns``, ``_paths_of_calls``, ``_constants``)."""
 
     def forwarded_payloads(self, op: Operation) -> list[PayloadSite]:
@@ -51,13 +54,19 @@ class PayloadFollower:
         or dict tagged by a parameter (``(name, args)``) is tagged by the callers' arguments,
         ``event_cls(*args)`` makes the classes the callers pass, and a call of a project
         helper that returns a tagged dict (``_msg("user", ...)``) is what the helper
-        returns.  Callers are followed through up to ``_MAX_FORWARDS`` functions that pass
-        their own parameter on."""
+        returns.  An annotated parameter (``message: Optional[Event]``) stands for its
+        annotation and for what the callers pass, each site marked with the annotation.
+        Callers are followed through up to ``_MAX_FORWARDS`` functions that pass their own
+        parameter on."""
         payload = op.call.payload
         if payload is None:
             return []
         if payload.shape in _FORWARDED:
             return self._from_callers(op.function, payload.shape, payload.param, 0, op.channel)
+        if payload.shape == PayloadShape.CALL and payload.param:
+            # an annotated parameter: what the callers pass, beside the annotation itself
+            sites = self._from_callers(op.function, PayloadShape.PARAM, payload.param, 0, op.channel)
+            return [replace(site, annotated=payload.ref) for site in sites]
         if payload.shape == PayloadShape.CALL:
             return self._helper_payloads(op, payload)
         return []
@@ -80,7 +89,8 @@ class PayloadFollower:
         target = fn.owner_class if fn.owner_class is not None and fn.qualname.endswith(".__init__") else fn.qualname
         found = []
         paths = self._call_paths()
-        calls = [*self.resolver.calls_to(target), *self._channel_method_calls(fn, channel_id)]
+        calls = [*self.resolver.calls_to(target), *self._channel_method_calls(fn, channel_id),
+                 *self._calls_through_bases(fn)]
         for call in calls[:_MAX_CALLERS]:
             passed = dict(call.passed)
             arg = passed.get(param) or (passed.get(str(position)) if position is not None else None)
@@ -104,6 +114,19 @@ class PayloadFollower:
                 made = self._instance_payload(ref)
                 if made is not None:
                     found.append(PayloadSite(made, call, path))
+        return found
+
+    def _calls_through_bases(self, fn: FunctionFact) -> list[CallFact]:
+        """The calls of the method ``fn`` overrides, made on a receiver known only by a
+        project base class (``queue: BaseQueue``; ``queue.put(...)`` reaches
+        ``AsyncioQueue.put``)."""
+        if fn.owner_class is None or fn.qualname.endswith(".__init__"):
+            return []
+        name = fn.qualname.rpartition(".")[2]
+        found: list[CallFact] = []
+        for base in self.mro(fn.owner_class)[1:]:
+            if f"{base}.{name}" in self.functions:
+                found.extend(self.resolver.calls_to(f"{base}.{name}"))
         return found
 
     def _instance_payload(self, ref: Ref) -> Payload | None:

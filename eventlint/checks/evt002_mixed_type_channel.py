@@ -19,13 +19,14 @@ from typing import Iterator
 
 from ..config import Config
 from ..graph import EventGraph, looks_like_exception
-from ..model import DispatchKind, Finding, Fix, Location, MigrateChannel, NotFixable, PayloadShape, Safety, Tag
+from ..model import DispatchKind, Finding, Fix, Location, MigrateChannel, NotFixable, PayloadShape, Ref, Safety, Tag
 from ..resolution import Value, ValueKind
 from . import Fixable, Rule
 
 CODE = "EVT002"
 NAME = "mixed-type-channel"
 _MAX_RELATED = 12
+_NOT_EVENTS = ("builtins.", "typing.", "typing_extensions.", "collections.abc.", "types.")
 FIX = Fix(Safety.UNSAFE, "migrate-to-bus: move the channel to eventlint.bus with one typed subscription per kind")
 
 
@@ -62,10 +63,20 @@ def kind_of_class(graph: EventGraph, value: Value | None) -> str | None:
     if value.kind == ValueKind.API:
         name = value.name
         last = name.rsplit(".", 1)[-1]
-        if name.startswith("builtins.") or not last[:1].isupper() or looks_like_exception(name) or "()" in name:
-            return None
+        if (name.startswith(_NOT_EVENTS) or not last[:1].isupper() or looks_like_exception(name)
+                or "()" in name):
+            return None  # a builtin, a typing construct (``Optional``, ``Union``), a call's result
         return last
     return None
+
+
+def kind_of_annotation(graph: EventGraph, ref: Ref) -> str | None:
+    """The kind a parameter's annotation names (``message: Event``); None for what names
+    no event class (``Optional[...]``, a ``Union`` alias, ``dict``)."""
+    value = graph.resolve(ref)
+    if value is not None and value.kind == ValueKind.INSTANCE:
+        value = Value(ValueKind.CLASS, value.name)
+    return kind_of_class(graph, value)
 
 
 def dispatches_on_tags(graph: EventGraph, channel_id: str) -> bool:
@@ -92,6 +103,8 @@ def payload_kinds(graph: EventGraph, channel_id: str) -> list[tuple[str, Locatio
     ordered = channel is not None and channel.api.name.endswith("PriorityQueue")
     for site in graph.payloads_put(channel_id):
         payload, call, path = site.payload, site.call, site.path
+        if site.annotated and kind_of_annotation(graph, site.annotated) is not None:
+            continue  # the parameter's annotation names the kind (counted at the put)
         if site.by_caller:
             if tag_dispatch is None:
                 tag_dispatch = dispatches_on_tags(graph, channel_id)
@@ -180,7 +193,8 @@ def check(graph: EventGraph, config: Config) -> Iterator[Finding]:
         message = (f"channel {channel.display} carries {len(kinds)} event kinds: {', '.join(kinds)}; "
                    f"declare its element type or give each kind its own typed channel")
         if heuristic:
-            message += " (some uses were matched to this channel by its unique attribute name)"
+            message += (" (some uses were matched to this channel by a name: its unique attribute name, or the one"
+                        " function that returns it)")
         yield Finding(CODE, NAME, message, channel.path, channel.span, symbol=channel.id, related=tuple(related),
                       fix=FIX)
 

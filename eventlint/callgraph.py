@@ -260,11 +260,26 @@ class CallGraph:
         if value.kind == "function":
             return [value.name]
         if value.kind == "class":
+            call_method = self._metaclass_call(value.name)
+            if call_method is not None:
+                return [call_method]
             for cls in self.graph.mro(value.name):
                 init = f"{cls}.__init__"
                 if init in self.graph.functions:
                     return [init]
         return []
+
+    def _metaclass_call(self, cls: str) -> str | None:
+        """The ``__call__`` of a project metaclass of ``cls``: calling the class runs it, and
+        it decides whether ``__init__`` runs at all (a singleton returns the instance it made)."""
+        for current in self.graph.mro(cls):
+            fact = self.graph.classes.get(current)
+            meta = self.graph.resolve(fact.metaclass) if fact is not None and fact.metaclass else None
+            if meta is not None and meta.kind == "class":
+                for owner in self.graph.mro(meta.name):
+                    if f"{owner}.__call__" in self.graph.functions:
+                        return f"{owner}.__call__"
+        return None
 
     def _methods_named(self, call: CallFact) -> list[str]:
         """A method called on a receiver whose value is unknown (an attribute a framework

@@ -310,7 +310,8 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, cst.CSTVisitor):
         qualname = self.qualify(name)
         public = self.chain_public() and is_public_name(name)
         bases = tuple(r for r in (self.ref(arg.value) for arg in node.bases if arg.keyword is None) if r)
-        self.classes.append(ClassFact(qualname, bases, self.name_span(node), public))
+        meta = next((self.ref(arg.value) for arg in node.keywords if arg.keyword.value == "metaclass"), None)
+        self.classes.append(ClassFact(qualname, bases, self.name_span(node), public, meta))
         self.frame.names[name] = (f"G:{qualname}",) if self.frame.kind == "module" else (f"L:{qualname}",)
         self.frames.append(_Frame("class", qualname, is_public_name(name)))
 

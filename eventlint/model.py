@@ -222,6 +222,7 @@ class ClassFact:
     bases: tuple[Ref, ...]
     span: Span
     public: bool
+    metaclass: Ref | None = None  # ``class Display(metaclass=Singleton)``
 
 
 class ParamKind(Named):

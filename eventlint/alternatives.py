@@ -45,7 +45,7 @@ def _int_tuple(node: cst.BaseExpression) -> tuple[int, ...] | None:
 
 def _version_side(node: cst.BaseExpression) -> tuple[int, ...] | None:
     """The running version's part that ``node`` names: ``sys.version_info`` (the whole
-    version), ``sys.version_info[0]`` or ``.major`` (the major number)."""
+    version), ``sys.version_info[0]`` or ``.major`` (the major number), ``[:2]`` (a prefix)."""
     if isinstance(node, (cst.Name, cst.Attribute)):
         text = attr_text(node)
         if text in _VERSION_NAMES:
@@ -59,6 +59,9 @@ def _version_side(node: cst.BaseExpression) -> tuple[int, ...] | None:
             if isinstance(index, cst.Index) and isinstance(index.value, cst.Integer):
                 position = int(index.value.value, 0)
                 return _RUNTIME[position:position + 1]
+            if (isinstance(index, cst.Slice) and index.lower is None and index.step is None
+                    and isinstance(index.upper, cst.Integer)):
+                return _RUNTIME[:int(index.upper.value, 0)]  # ``sys.version_info[:2]``
     return None
 
 

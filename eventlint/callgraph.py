@@ -9,6 +9,7 @@ the graph's networkx picture through the graph object itself.
 
 from __future__ import annotations
 
+import io
 import weakref
 from collections import defaultdict
 from dataclasses import dataclass
@@ -65,6 +66,7 @@ class CallGraph:
             (facts.path, loop.function, span.line, span.column)
             for facts in graph.files for loop in facts.loops for span in loop.inputs}
         self._handlers: list[Handler] | None = None
+        self._by_method: dict[str, list[str]] | None = None
         self._in_project: dict[str, list[SubscriptionApi]] | None = None
 
     # ---- resolution helpers ---------------------------------------------------------------
@@ -254,15 +256,68 @@ class CallGraph:
     def callees(self, call: CallFact) -> list[str]:
         value = self.value(call)
         if value is None:
-            return []
+            return self._methods_named(call)
         if value.kind == "function":
             return [value.name]
         if value.kind == "class":
+            call_method = self._metaclass_call(value.name)
+            if call_method is not None:
+                return [call_method]
             for cls in self.graph.mro(value.name):
                 init = f"{cls}.__init__"
                 if init in self.graph.functions:
                     return [init]
         return []
+
+    def _metaclass_call(self, cls: str) -> str | None:
+        """The ``__call__`` of a project metaclass of ``cls``: calling the class runs it, and
+        it decides whether ``__init__`` runs at all (a singleton returns the instance it made)."""
+        for current in self.graph.mro(cls):
+            fact = self.graph.classes.get(current)
+            meta = self.graph.resolve(fact.metaclass) if fact is not None and fact.metaclass else None
+            if meta is not None and meta.kind == "class":
+                for owner in self.graph.mro(meta.name):
+                    if f"{owner}.__call__" in self.graph.functions:
+                        return f"{owner}.__call__"
+        return None
+
+    def _methods_named(self, call: CallFact) -> list[str]:
+        """A method called on a receiver whose value is unknown (an attribute a framework
+        injects, ``self._bot.repo_manager.install_repo(url)``, where ``self._bot`` is passed
+        in by code that loads classes by name): the project's methods of that name, when
+        they all belong to one class hierarchy (the root's and its overrides), as a reader
+        would follow it.  Names of the built-in containers, strings and files are ambiguous
+        (a dict's ``get``, a file's ``read``), and so are private and special names."""
+        callee = call.callee
+        if len(callee) < 2 or not callee[-1].startswith("."):
+            return []
+        method = callee[-1][1:]
+        if method.startswith("_") or method in _BUILTIN_METHODS:
+            return []
+        candidates = self._methods_by_name().get(method)
+        if not candidates or self.graph.resolve(callee[:-1]) is not None:
+            return []
+        owners = {self.graph.functions[name].owner_class: name for name in candidates}
+        roots = [owner for owner in owners
+                 if not any(other != owner and other in self.graph.mro(owner) for other in owners)]
+        if len(roots) != 1 or not all(roots[0] in self.graph.mro(owner) for owner in owners):
+            return []
+        return sorted(candidates)
+
+    def _methods_by_name(self) -> dict[str, list[str]]:
+        if self._by_method is None:
+            by_method: dict[str, list[str]] = defaultdict(list)
+            for name, fn in self.graph.functions.items():
+                if fn.owner_class is not None and name == f"{fn.owner_class}.{name.rsplit('.', 1)[-1]}":
+                    by_method[name.rsplit(".", 1)[-1]].append(name)
+            self._by_method = by_method
+        return self._by_method
+
+
+# methods of the built-in types a receiver of unknown value may well be
+_BUILTIN_METHODS = frozenset(name for kind in (dict, list, set, frozenset, str, bytes, bytearray, tuple, int, float,
+                                               object, io.IOBase, io.TextIOWrapper, io.BufferedReader, io.BufferedWriter)
+                             for name in dir(kind))
 
 
 def _reference(name: str) -> Ref:

@@ -40,26 +40,9 @@ from .alternatives import AlternativesReader, container_element
 from .loops import GET_METHODS, LoopReader
 from .items import ItemReader
 from .passthrough import PassThroughReader
-from .syntax import (
-    COUNTED,
-    POSITIONED,
-    Range,
-    ast_ranges,
-    attr_text,
-    has_deadline,
-    keyword_value,
-    keywords_width,
-    leading_text,
-    params_of,
-    positions,
-    source_lines,
-    string_list,
-    string_value,
-    summary,
-    traverse,
-    type_names,
-    type_parts,
-)
+from .syntax import (COUNTED, POSITIONED, Range, ast_ranges, attr_text, has_deadline, keyword_value, keywords_width,
+                     leading_text, params_of, positions, source_lines, string_list, string_value, summary, traverse,
+                     type_names, type_parts)
 
 _BUILTINS = frozenset(dir(builtins))
 _MAX_REF = 12
@@ -99,6 +82,7 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, PassThroughReader, 
         self.tag_keys = tag_keys
         self.frames: list[_Frame] = [_Frame("module", module, True)]
         self.scope_stack: list[str] = []  # timeout scopes: "sync" | "async"
+        self.scope_candidates: list[Span] = []  # with-item calls not named as timeout scopes
         self.scoped_calls: list[cst.Call] = []
         self.awaited: set[int] = set()
         self.loop_stack: list[tuple[cst.CSTNode, list[Ref], Ref | None]] = []
@@ -118,8 +102,8 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, PassThroughReader, 
         self.loop_gates: dict[int, set[int]] = {}
         self.handoffs: list[CallFact] = []
         self._call_cache: dict[int, CallFact] = {}
-        self._saved_scopes: list[list[str]] = []
-        self._with_pushed: list[int] = []
+        self._saved_scopes: list[tuple[list[str], list[Span]]] = []
+        self._with_pushed: list[tuple[int, int]] = []
         self.module_node: cst.Module | None = None
         self._result_names: dict[int, tuple[str, ...]] = {}
         # spans are handed out empty and filled in after the walk (``resolve_spans``)
@@ -321,7 +305,8 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, PassThroughReader, 
         qualname = self.qualify(name)
         public = self.chain_public() and is_public_name(name)
         bases = tuple(r for r in (self.ref(arg.value) for arg in node.bases if arg.keyword is None) if r)
-        self.classes.append(ClassFact(qualname, bases, self.name_span(node), public))
+        meta = next((self.ref(arg.value) for arg in node.keywords if arg.keyword.value == "metaclass"), None)
+        self.classes.append(ClassFact(qualname, bases, self.name_span(node), public, meta))
         self.frame.names[name] = (f"G:{qualname}",) if self.frame.kind == "module" else (f"L:{qualname}",)
         self.frames.append(_Frame("class", qualname, is_public_name(name)))
 
@@ -357,8 +342,8 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, PassThroughReader, 
         elif parent.kind == "function":
             parent.names[name] = (f"G:{qualname}",)
         # a timeout scope around a ``def`` does not bound the calls inside it
-        self._saved_scopes.append(self.scope_stack)
-        self.scope_stack = []
+        self._saved_scopes.append((self.scope_stack, self.scope_candidates))
+        self.scope_stack, self.scope_candidates = [], []
         self.frames.append(frame)
         for param in params:
             if param.annotation is not None:
@@ -368,7 +353,7 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, PassThroughReader, 
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self.frames.pop()
-        self.scope_stack = self._saved_scopes.pop()
+        self.scope_stack, self.scope_candidates = self._saved_scopes.pop()
 
     def visit_Lambda(self, node: cst.Lambda) -> bool:
         return True
@@ -671,7 +656,7 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, PassThroughReader, 
             caller=self.caller(), callee=callee, span=self.span(node), args=tuple(args), keywords=tuple(keywords),
             arg_texts=tuple(arg_texts), keyword_texts=tuple(keyword_texts), has_star=has_star,
             awaited=id(node) in self.awaited, timeout_scope=self.scope_stack[-1] if self.scope_stack else ScopeKind.NONE,
-            payload=payload, passed=self.passed(node) if node.args else (),
+            payload=payload, passed=self.passed(node) if node.args else (), scope_candidates=tuple(self.scope_candidates),
         )
         self._call_cache[id(node)] = fact
         return fact
@@ -750,7 +735,7 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, PassThroughReader, 
             self.scope_stack.pop()
 
     def visit_With(self, node: cst.With) -> None:
-        kinds = []
+        kinds, candidates = [], []
         for item in node.items:
             if node.asynchronous is not None:
                 self.awaited.add(id(item.item))  # ``async with session.get(...)`` awaits its __aenter__
@@ -759,15 +744,20 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, PassThroughReader, 
                 scope = self.catalog.timeout_scope(name) if name else None
                 if scope is not None and has_deadline(item.item, scope.deadline):
                     kinds.append(scope.kind)
+                elif scope is None and name and not name.startswith("builtins."):
+                    candidates.append(self.span(item.item))
             if item.asname is not None:
                 self.bind(item.asname.name, item.item, node, None)
-        self._with_pushed.append(len(kinds))
+        self._with_pushed.append((len(kinds), len(candidates)))
+        self.scope_candidates.extend(candidates)
         if kinds:
             self.scope_stack.append(ScopeKind.SYNC if ScopeKind.SYNC in kinds else ScopeKind.ASYNC)
 
     def leave_With(self, original_node: cst.With) -> None:
-        if self._with_pushed.pop():
+        kinds, candidates = self._with_pushed.pop()
+        if kinds:
             self.scope_stack.pop()
+        del self.scope_candidates[len(self.scope_candidates) - candidates:]
 
 
 def extract(module_node: cst.Module, *, path: str, module: str, aliases: tuple[str, ...], is_package: bool,

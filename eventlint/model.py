@@ -222,6 +222,7 @@ class ClassFact:
     bases: tuple[Ref, ...]
     span: Span
     public: bool
+    metaclass: Ref | None = None  # ``class Display(metaclass=Singleton)``
 
 
 class ParamKind(Named):
@@ -305,6 +306,9 @@ class CallFact:
     has_star: bool = False
     awaited: bool = False
     timeout_scope: ScopeKind = ScopeKind.NONE  # the innermost enclosing timeout scope's kind
+    # the calls of the ``with`` items around it that are not catalogued scopes by the name the
+    # module uses (``async with asyncio_timeout(5):``, imported from a project module), by span
+    scope_candidates: tuple[Span, ...] = ()
     payload: Payload | None = None  # the first argument of a put-like method call, else None
     # receiver item names bound from this call's result, e.g. ``item = q.get()``
     result_names: tuple[str, ...] = ()

@@ -592,6 +592,13 @@ class Resolver:
                 callee = yield ("ref", call.callee)
                 if callee is not None and (callee.kind == ValueKind.CLASS or callee.kind == ValueKind.FUNCTION):
                     found[callee.name].append(call)
+                if callee is not None and callee.kind == ValueKind.CLASS and f"{callee.name}.__init__" not in self.functions:
+                    # ``Poller(feed)`` of a subclass that inherits its constructor passes
+                    # ``feed`` to the base class's ``__init__`` (``self.feed = feed`` there)
+                    for cls in (yield ("mro", callee.name))[1:]:
+                        if f"{cls}.__init__" in self.functions:
+                            found[cls].append(call)
+                            break
         return {name: tuple(calls) for name, calls in found.items()}
 
     def _eval_channel_class(self, goal):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ...callgraph import CallGraph
 from ...catalog import BlockingApi, ClientApi, ParamSpec, WaitRole
-from ...model import CallFact, FileFacts, Safety, dotted
+from ...model import CallFact, FileFacts, Safety, ScopeKind, Span, dotted
 
 _CALLED = re.compile(r"([A-Za-z_]\w*)\(\)")
 _ITEM = re.compile(r"#(\d+)")
@@ -59,6 +59,32 @@ class Classifier:
         self._timeout_receivers: set | None = None
         self._blocking: dict[tuple[int, bool], BlockingCall | None] = {}
         self._catalogued: dict[int, bool] = {}
+        self._scopes: dict[int, ScopeKind] = {}
+        self._calls_at: dict[tuple[str, Span], CallFact] | None = None
+
+    def scope(self, call: CallFact) -> ScopeKind:
+        """What the timeout scopes around ``call`` bound: the ones the facts named, or
+        a ``with`` item whose callee resolves to a catalogued scope given a deadline
+        (``asyncio_timeout(5)`` re-exported by a project module from ``asyncio.timeout``)."""
+        if not call.scope_candidates or call.timeout_scope == ScopeKind.SYNC:
+            return call.timeout_scope
+        key = id(call)
+        if key not in self._scopes:
+            if self._calls_at is None:
+                self._calls_at = {(self.calls.call_path[id(c)], c.span): c
+                                  for facts in self.graph.files for c in facts.calls}
+            path = self.calls.call_path.get(key, "")
+            kinds = {call.timeout_scope}
+            for span in call.scope_candidates:
+                item = self._calls_at.get((path, span))
+                value = self.calls.value(item) if item is not None and item is not call else None
+                entry = self.catalog.timeout_scope(value.name) if value is not None and value.kind == "api" else None
+                if entry is not None and (entry.deadline is None or item.has_star
+                                          or entry.deadline.argument_text(item) not in (None, "None")):
+                    kinds.add(entry.kind)
+            self._scopes[key] = (ScopeKind.SYNC if ScopeKind.SYNC in kinds
+                                 else ScopeKind.ASYNC if ScopeKind.ASYNC in kinds else ScopeKind.NONE)
+        return self._scopes[key]
 
     def timeout_receivers(self) -> set:
         if self._timeout_receivers is None:
@@ -193,7 +219,7 @@ class Classifier:
         if awaited_kind:
             if not call.awaited:
                 return None
-            if call.timeout_scope:
+            if self.scope(call):
                 return None
             fix = entry.fix
             return BlockingCall(call, path, display, "waits forever (awaited, no deadline)", fix, entry.reason, None,
@@ -203,7 +229,7 @@ class Classifier:
                 return None
             return BlockingCall(call, path, display, "stalls the event loop", None, entry.reason, None, True,
                                 role=entry.role)
-        if call.timeout_scope == "sync":
+        if self.scope(call) == ScopeKind.SYNC:
             return None
         if self._nonblocking(call, entry.timeout):
             return None
@@ -223,9 +249,9 @@ class Classifier:
             return None
         display = _display(f"{client_value.name}.{method}")
         if client.context == "await":
-            if not call.awaited or call.timeout_scope:
+            if not call.awaited or self.scope(call):
                 return None
-        elif call.timeout_scope == "sync":
+        elif self.scope(call) == ScopeKind.SYNC:
             return None
         per_call = self._timed_by_argument(call, client.timeout) if client.timeout else None
         if per_call:

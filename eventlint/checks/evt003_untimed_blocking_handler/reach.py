@@ -30,11 +30,12 @@ class Paths:
         self.classifier = classifier
 
     def edge_timed(self, call: CallFact, callee: str) -> bool:
-        if call.timeout_scope == "sync":
+        scope = self.classifier.scope(call)
+        if scope == "sync":
             return True
         fn = self.graph.functions.get(callee)
         # an async scope bounds an awaited coroutine, and everything it awaits
-        return call.timeout_scope == "async" and call.awaited and fn is not None and fn.is_async
+        return scope == "async" and call.awaited and fn is not None and fn.is_async
 
     def reach(self, handler: Handler) -> list[Reach]:
         """Blocking calls reachable from the handler along paths with no deadline, each

@@ -205,7 +205,7 @@ class Catalog:
         return matcher
 
     def channel(self, dotted: str) -> ChannelApi | None:
-        return self._matcher("channels").get(dotted)
+        return self._lookup("channels", dotted)
 
     def replaced(self, dotted: str) -> str | None:
         """``dotted`` spelled in the module its module stands in for (``[[module-alias]]``:

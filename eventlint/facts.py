@@ -37,7 +37,7 @@ from .model import (  # noqa: F401 - dotted and is_public_name are also this mod
 )
 from .alternatives import AlternativesReader, container_element
 from .loops import GET_METHODS, LoopReader
-from .items import ItemReader
+from .items import PUT_METHODS, ItemReader
 from .syntax import (
     COUNTED,
     POSITIONED,
@@ -61,8 +61,6 @@ from .syntax import (
 _BUILTINS = frozenset(dir(builtins))
 _MAX_REF = 12
 UNDECLARED = frozenset({"Any", "object", "typing.Any", "t.Any"})
-PUT_METHODS = frozenset({"put", "put_nowait", "send", "send_nowait", "send_bytes", "publish", "publish_nowait", "emit",
-                         "submit", "post", "enqueue"})
 _PASS_THROUGH_APIS = frozenset({"asyncio.wait_for", "asyncio.shield", "asyncio.tasks.wait_for", "asyncio.tasks.shield"})
 _ADDERS = frozenset({"append", "appendleft", "add", "insert", "setdefault"})
 _PASS_THROUGH = frozenset(api.rsplit(".", 1)[1] for api in _PASS_THROUGH_APIS)
@@ -83,6 +81,7 @@ class _Frame:
     tags: dict[str, Ref] = field(default_factory=dict)  # tag name (from unpacking) -> channel ref
     value_types: dict[str, Ref] = field(default_factory=dict)  # local -> class it holds
     caught: set[str] = field(default_factory=set)  # names bound by ``except ... as name``
+    tuples: dict[str, cst.BaseExpression] = field(default_factory=dict)  # local -> what it was last bound to
     globals: set[str] = field(default_factory=set)  # names declared ``global``
 
 
@@ -460,6 +459,9 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, cst.CSTVisitor):
                 return
             self.bind_unpacked(elements, value, stmt)
             return
+        fn = self.function_frame()
+        if fn is not None and isinstance(target, cst.Name):
+            fn.tuples[target.value] = value  # ``args = (q, n)`` … ``Process(target=work, args=args)``
         if isinstance(value, cst.Dict) and value.elements:
             self.note_table(target, value)
         value_ref, call, element_type = self.value_of(value, annotation)
@@ -725,25 +727,6 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, cst.CSTVisitor):
                 and (gate is None or id(node) in gate)):
             # ``q.get()``, or ``get = q.get`` … ``get()``: the receiver is what precedes ``.get``
             self.loop_stack[-1][1].append(fact.callee[:-1])
-
-    def note_handoff(self, node: cst.Call) -> None:
-        """``call_soon_threadsafe(q.put_nowait, item)``, ``partial(q.put, item)``,
-        ``weakref.finalize(obj, q.put, item)``: a put-like method handed over with the
-        argument it will be called with is a put made later, recorded apart from calls."""
-        args = node.args
-        for index, arg in enumerate(args[:-1]):
-            value = arg.value
-            if arg.star or arg.keyword is not None or not isinstance(value, cst.Attribute) \
-                    or value.attr.value not in PUT_METHODS:
-                continue
-            item = args[index + 1]
-            if item.star or item.keyword is not None:
-                return
-            callee = self.ref(value)
-            if callee is not None:
-                self.handoffs.append(CallFact(caller=self.caller(), callee=callee, span=self.span(node),
-                                              args=(self.arg_ref(item.value),), payload=self.payload(item.value)))
-            return
 
     def leave_Call(self, original_node: cst.Call) -> None:
         if self.scoped_calls and self.scoped_calls[-1] is original_node:

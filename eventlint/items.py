@@ -9,9 +9,12 @@ from typing import Protocol
 
 import libcst as cst
 
-from .model import Dispatch, DispatchKind, Payload, PayloadShape, Ref, Span, Tag, dotted
+from .model import CallFact, Dispatch, DispatchKind, Payload, PayloadShape, Ref, Span, Tag, dotted
 from .branching import Compared, KindTest, Through, case_kinds, kind_test, method_lookup, subject
-from .syntax import string_value
+from .syntax import keyword_value, string_value
+
+PUT_METHODS = frozenset({"put", "put_nowait", "send", "send_nowait", "send_bytes", "publish", "publish_nowait", "emit",
+                         "submit", "post", "enqueue"})
 
 
 class FunctionScope(Protocol):
@@ -25,6 +28,7 @@ class FunctionScope(Protocol):
     tags: dict[str, Ref]  # tag name (from unpacking a received item) -> the channel
     value_types: dict[str, Ref]  # local name -> the class of the instance it holds
     caught: set[str]  # names bound by ``except ... as name``
+    tuples: dict[str, cst.BaseExpression]  # local name -> the expression last bound to it
 
 
 class ItemReader:
@@ -35,6 +39,13 @@ class ItemReader:
     tag_keys: frozenset[str]
     constants: dict[str, str]
     dispatches: list[Dispatch]
+    handoffs: list[CallFact]
+
+    def caller(self) -> str:
+        raise NotImplementedError
+
+    def arg_ref(self, value: cst.BaseExpression) -> Ref | None:
+        raise NotImplementedError
 
     def function_frame(self) -> FunctionScope | None:
         raise NotImplementedError
@@ -84,6 +95,53 @@ class ItemReader:
                         return found
             return _OTHER
         return _OTHER
+
+    def note_handoff(self, node: cst.Call) -> None:
+        """``call_soon_threadsafe(q.put_nowait, item)``, ``partial(q.put, item)``,
+        ``weakref.finalize(obj, q.put, item)``: a put-like method handed over with the
+        argument it will be called with is a put made later, recorded apart from calls.
+        So is a function started with its arguments (``Thread(target=work, args=(q,))``)."""
+        target = keyword_value(node, "target")
+        if target is not None:
+            self.note_start(node, target)
+            return
+        args = node.args
+        for index, arg in enumerate(args[:-1]):
+            value = arg.value
+            if arg.star or arg.keyword is not None or not isinstance(value, cst.Attribute) \
+                    or value.attr.value not in PUT_METHODS:
+                continue
+            item = args[index + 1]
+            if item.star or item.keyword is not None:
+                return
+            callee = self.ref(value)
+            if callee is not None:
+                self.handoffs.append(CallFact(caller=self.caller(), callee=callee, span=self.span(node),
+                                              args=(self.arg_ref(item.value),), payload=self.payload(item.value)))
+            return
+
+    def note_start(self, node: cst.Call, target: cst.BaseExpression) -> None:
+        """``Thread(target=work, args=(q, n))``, ``ctx.Process(target=work, args=args)`` with
+        ``args`` a tuple bound just before, ``kwargs={"q": q}``: the thread or process will
+        call ``target`` with these arguments (how a channel usually reaches a worker)."""
+        fn = self.function_frame()
+        given, named = keyword_value(node, "args"), keyword_value(node, "kwargs")
+        if fn is not None and isinstance(given, cst.Name):
+            given = fn.tuples.get(given.value)
+        if fn is not None and isinstance(named, cst.Name):
+            named = fn.tuples.get(named.value)
+        started = self.ref(target)
+        elements = given.elements if isinstance(given, (cst.Tuple, cst.List)) else ()
+        if started is None or any(not isinstance(e, cst.Element) for e in elements):
+            return
+        keywords = []
+        for element in named.elements if isinstance(named, cst.Dict) else ():
+            key = string_value(element.key) if isinstance(element, cst.DictElement) else None
+            if key is not None and key.isidentifier():
+                keywords.append((key, self.arg_ref(element.value)))
+        if elements or keywords:
+            self.handoffs.append(CallFact(caller=self.caller(), callee=started, span=self.span(node),
+                                          args=tuple(self.arg_ref(e.value) for e in elements), keywords=tuple(keywords)))
 
     def tagged(self, node: cst.BaseExpression) -> Payload:
         """A tuple or dict whose tag is ``node``: a tag constant, or a parameter of the

@@ -574,7 +574,8 @@ class Resolver:
         """The calls with arguments of each project class and function, by qualname."""
         found: dict[str, list[CallFact]] = defaultdict(list)
         for facts in self.files:
-            for call in facts.calls:
+            # a handoff is a call made later: a put handed to a callback, a thread's target
+            for call in (*facts.calls, *facts.handoffs):
                 if not call.args and not call.keywords:
                     continue
                 callee = yield ("ref", call.callee)

@@ -15,25 +15,8 @@ import libcst as cst
 
 from .catalog import Catalog
 from .model import (  # noqa: F401 - dotted and is_public_name are also this module's
-    Binding,
-    BindingScope,
-    CallFact,
-    ClassFact,
-    Dispatch,
-    FileFacts,
-    FunctionFact,
-    LoopFact,
-    Param,
-    PayloadShape,
-    Ref,
-    ReturnFact,
-    ScopeKind,
-    Span,
-    Table,
-    TableKey,
-    Tag,
-    dotted,
-    is_public_name,
+    Binding, BindingScope, CallFact, ClassFact, Dispatch, FileFacts, FunctionFact, LoopFact, Param, ParamKind,
+    PayloadShape, Ref, ReturnFact, ScopeKind, Span, Table, TableKey, Tag, dotted, is_public_name,
 )
 from .alternatives import AlternativesReader, container_element
 from .loops import GET_METHODS, LoopReader
@@ -82,6 +65,8 @@ class _Frame:
     value_types: dict[str, Ref] = field(default_factory=dict)  # local -> class it holds
     caught: set[str] = field(default_factory=set)  # names bound by ``except ... as name``
     tuples: dict[str, cst.BaseExpression] = field(default_factory=dict)  # local -> what it was last bound to
+    spread: dict[str, str] = field(default_factory=dict)  # ``value`` of ``for key, value in kwargs.items()`` -> "kwargs"
+    star_kwargs: str = ""  # the name of the ``**`` parameter
     globals: set[str] = field(default_factory=set)  # names declared ``global``
 
 
@@ -113,6 +98,7 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, cst.CSTVisitor):
         self.loop_gates: dict[int, set[int]] = {}
         self.handoffs: list[CallFact] = []
         self._call_cache: dict[int, CallFact] = {}
+        self.first_bases: dict[str, Ref | None] = {}  # class -> its first base (what ``super()`` reaches first)
         self._saved_scopes: list[list[str]] = []
         self._with_pushed: list[int] = []
         self.module_node: cst.Module | None = None
@@ -246,6 +232,9 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, cst.CSTVisitor):
                 steps.append("." + node.attr.value)
                 node = node.value
             elif isinstance(node, cst.Call):
+                if isinstance(node.func, cst.Name) and node.func.value == "super" and steps:
+                    base = self.super_ref(node)  # ``super().__init__(...)``: the base class's method
+                    return base + tuple(reversed(steps)) if base else None
                 inner = self.unwrap(node)
                 if inner is node:
                     steps.append("()")
@@ -260,6 +249,15 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, cst.CSTVisitor):
             else:
                 return None
         return None
+
+    def super_ref(self, node: cst.Call) -> Ref | None:
+        """``super()`` or ``super(Cls, self)`` in a method of ``Cls``: an instance of its first base."""
+        fn = self.function_frame()
+        owner = fn.self_ref[0][2:] if fn is not None and fn.self_ref else None
+        if owner is None or (node.args and self.ref(node.args[0].value) not in ((f"G:{owner}",), (f"L:{owner}",))):
+            return None
+        base = self.first_bases.get(owner)
+        return base + ("()",) if base else None
 
     def unwrap(self, node: cst.BaseExpression) -> cst.BaseExpression:
         """``asyncio.wait_for(aw, timeout)`` and ``asyncio.shield(aw)`` → ``aw``: awaited,
@@ -325,6 +323,7 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, cst.CSTVisitor):
         public = self.chain_public() and is_public_name(name)
         bases = tuple(r for r in (self.ref(arg.value) for arg in node.bases if arg.keyword is None) if r)
         self.classes.append(ClassFact(qualname, bases, self.name_span(node), public))
+        self.first_bases[qualname] = bases[0] if bases else None
         self.frame.names[name] = (f"G:{qualname}",) if self.frame.kind == "module" else (f"L:{qualname}",)
         self.frames.append(_Frame("class", qualname, is_public_name(name)))
 
@@ -349,6 +348,7 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, cst.CSTVisitor):
         for param in params:
             annotations[param.name] = self.annotation_ref(param.annotation)
         frame.params = annotations
+        frame.star_kwargs = next((p.name for p in params if p.kind == ParamKind.STARSTAR), "")
         param_facts = tuple(Param(p.name, annotations[p.name], p.kind) for p in params)
         returns = self.annotation_ref(node.returns.annotation) if node.returns is not None else None
         is_property = bool(decorator_names & {"property", "functools.cached_property", "cached_property"})

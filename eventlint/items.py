@@ -29,6 +29,8 @@ class FunctionScope(Protocol):
     value_types: dict[str, Ref]  # local name -> the class of the instance it holds
     caught: set[str]  # names bound by ``except ... as name``
     tuples: dict[str, cst.BaseExpression]  # local name -> the expression last bound to it
+    spread: dict[str, str]  # ``value`` of ``for key, value in kwargs.items()`` -> "kwargs"
+    star_kwargs: str  # the name of the ``**`` parameter
 
 
 class ItemReader:
@@ -71,9 +73,10 @@ class ItemReader:
                 known = fn.value_types.get(value.value)
                 if known is not None:
                     return Payload(PayloadShape.CALL, known)
-                if value.value in fn.params and value.value not in fn.names and value.value != fn.self_name:
+                param = self.own_param(value)
+                if param is not None:
                     # the caller decides: ``def publish(self, event): self._q.put(event)``
-                    return Payload(PayloadShape.PARAM, param=value.value)
+                    return Payload(PayloadShape.PARAM, param=param)
                 if value.value in fn.names or value.value in fn.params:
                     return _OTHER
             return Payload(PayloadShape.NAME, self.lookup(value.value))
@@ -161,7 +164,40 @@ class ItemReader:
         name = node.value
         if name in fn.params and name not in fn.names and name != fn.self_name:
             return name
+        if name in fn.spread and name not in fn.names:
+            return "**" + fn.spread[name]  # each keyword argument the callers pass
         return None
+
+    def note_spread(self, target: cst.BaseExpression, iterated: cst.BaseExpression) -> None:
+        """``for key, value in kwargs.items()`` or ``for value in kwargs.values()``, ``kwargs``
+        the function's ``**`` parameter: ``value`` is each keyword argument of its callers."""
+        fn = self.function_frame()
+        if (fn is None or not fn.star_kwargs or not isinstance(iterated, cst.Call) or iterated.args
+                or not isinstance(iterated.func, cst.Attribute) or not isinstance(iterated.func.value, cst.Name)
+                or iterated.func.value.value != fn.star_kwargs):
+            return
+        method = iterated.func.attr.value
+        if method == "items" and isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2:
+            target = target.elements[1].value
+        elif method != "values":
+            return
+        if isinstance(target, cst.Name):
+            fn.spread[target.value] = fn.star_kwargs
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        self.note_spread(node.target, node.iter)
+
+    def visit_DictComp(self, node: cst.DictComp) -> None:
+        self.note_spread(node.for_in.target, node.for_in.iter)  # the key and value come first in the source
+
+    def visit_ListComp(self, node: cst.ListComp) -> None:
+        self.note_spread(node.for_in.target, node.for_in.iter)
+
+    def visit_SetComp(self, node: cst.SetComp) -> None:
+        self.note_spread(node.for_in.target, node.for_in.iter)
+
+    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> None:
+        self.note_spread(node.for_in.target, node.for_in.iter)
 
     def call_arguments(self, call: cst.Call) -> tuple[tuple[str, Tag | None, str], ...]:
         """A call's arguments that are tag constants or the enclosing function's parameters,

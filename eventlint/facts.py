@@ -43,8 +43,12 @@ from .syntax import (
 
 _BUILTINS = frozenset(dir(builtins))
 _MAX_REF = 12
+_CLASS_FACTORIES = frozenset({"collections.namedtuple", "typing.NamedTuple", "dataclasses.make_dataclass"})
 UNDECLARED = frozenset({"Any", "object", "typing.Any", "t.Any"})
-_PASS_THROUGH_APIS = frozenset({"asyncio.wait_for", "asyncio.shield", "asyncio.tasks.wait_for", "asyncio.tasks.shield"})
+# calls that give what their first argument gives: awaited, the first two; the last two
+# are what they wrap (``Queue = staticmethod(multiprocessing.Queue)`` … ``self.Queue()``)
+_PASS_THROUGH_APIS = frozenset({"asyncio.wait_for", "asyncio.shield", "asyncio.tasks.wait_for", "asyncio.tasks.shield",
+                                "builtins.staticmethod", "builtins.classmethod"})
 _ADDERS = frozenset({"append", "appendleft", "add", "insert", "setdefault"})
 _PASS_THROUGH = frozenset(api.rsplit(".", 1)[1] for api in _PASS_THROUGH_APIS)
 
@@ -63,6 +67,7 @@ class _Frame:
     received: dict[str, Ref] = field(default_factory=dict)  # item name -> channel ref
     tags: dict[str, Ref] = field(default_factory=dict)  # tag name (from unpacking) -> channel ref
     value_types: dict[str, Ref] = field(default_factory=dict)  # local -> class it holds
+    made: dict[str, list[Ref]] = field(default_factory=dict)  # local -> every callee it was bound from
     caught: set[str] = field(default_factory=set)  # names bound by ``except ... as name``
     tuples: dict[str, cst.BaseExpression] = field(default_factory=dict)  # local -> what it was last bound to
     spread: dict[str, str] = field(default_factory=dict)  # ``value`` of ``for key, value in kwargs.items()`` -> "kwargs"
@@ -427,6 +432,9 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, cst.CSTVisitor):
                         literal = string_value(value)
                         if literal is not None:
                             self.constants[name] = literal
+                    elif isinstance(value, cst.Call) and dotted(self.ref(value.func)) in _CLASS_FACTORIES:
+                        # ``ButtonEvent = namedtuple("ButtonEvent", [...])`` defines a class
+                        self.classes.append(ClassFact(f"{self.module}.{name}", (), self.span(node), is_public_name(name)))
         for target in node.targets:
             self.bind(target.target, value, node, None)
 
@@ -582,6 +590,7 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, cst.CSTVisitor):
                                                  call, element_type))
                     if value_ref[-1] == "()":
                         frame.value_types[name] = value_ref[:-1]
+                        frame.made.setdefault(name, []).append(value_ref[:-1])
                     frame.names[name] = (f"L:{frame.qualname}:{name}",)
                 elif value_ref is not None:
                     frame.names[name] = value_ref

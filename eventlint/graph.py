@@ -633,6 +633,17 @@ class EventGraph(PayloadFollower):
             sites.extend(self.forwarded_payloads(op))
         return sites
 
+    def returned_classes(self, function: str) -> list[str]:
+        """The project classes whose instances the function's ``return``s construct
+        (``return JobHold()``, ``return JobTask(task)``), in source order."""
+        found = []
+        for ret in self.resolver.returns_of.get(function, ()):
+            if ret.value and ret.value[-1] == "()":
+                value = self.resolve(ret.value[:-1])
+                if value is not None and value.kind == ValueKind.CLASS and value.name not in found:
+                    found.append(value.name)
+        return found
+
     def dispatches_on(self, channel_id: str) -> list[DispatchSite]:
         """The branches on items received from the channel, in file order."""
         if self._dispatches is None:

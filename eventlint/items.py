@@ -27,6 +27,7 @@ class FunctionScope(Protocol):
     received: dict[str, Ref]  # item name -> the channel it was received from
     tags: dict[str, Ref]  # tag name (from unpacking a received item) -> the channel
     value_types: dict[str, Ref]  # local name -> the class of the instance it holds
+    made: dict[str, list[Ref]]  # local name -> every callee it was bound from, in source order
     caught: set[str]  # names bound by ``except ... as name``
     tuples: dict[str, cst.BaseExpression]  # local name -> the expression last bound to it
     spread: dict[str, str]  # ``value`` of ``for key, value in kwargs.items()`` -> "kwargs"
@@ -72,7 +73,8 @@ class ItemReader:
                     return _CAUGHT
                 known = fn.value_types.get(value.value)
                 if known is not None:
-                    return Payload(PayloadShape.CALL, known)
+                    others = tuple(dict.fromkeys(r for r in fn.made.get(value.value, ()) if r != known))
+                    return Payload(PayloadShape.CALL, known, alternatives=others)
                 param = self.own_param(value)
                 if param is not None:
                     # the caller decides: ``def publish(self, event): self._q.put(event)``

@@ -153,6 +153,7 @@ class EventGraph(PayloadFollower):
         self._subclasses: dict[str, list[str]] | None = None
         # the call results bound by each module whose callee is a project function: a factory, maybe
         self._factory_calls: dict[str, list[tuple[tuple, list[Binding]]]] = defaultdict(list)
+        self._factories: dict[tuple[str, int], set[tuple[ChannelApi, CallFact | None, str]]] = {}
         for facts in self.files:
             self.isolated(facts, "finding channels", self._find_channels)
         # answers given before every channel was known may miss one: start afresh
@@ -317,7 +318,12 @@ class EventGraph(PayloadFollower):
         value = self.resolve(callee)
         if value is None or value.kind != ValueKind.FUNCTION:
             return set()
-        made = set()
+        # once per function: overrides calling ``super().method()`` would otherwise be
+        # walked once per override at every level (hundreds of ``de_json`` overrides)
+        known = self._factories.get((value.name, depth))
+        if known is not None:
+            return known
+        made = self._factories[(value.name, depth)] = set()
         for qualname in self._overrides(value.name):
             for ret in self.resolver.returns_of.get(qualname, ()):
                 if not ret.value:  # a returned tagged tuple or dict (``payload``)

@@ -15,30 +15,12 @@ import libcst as cst
 
 from .catalog import Catalog
 from .model import (  # noqa: F401 - dotted and is_public_name are also this module's
-    Binding,
-    BindingScope,
-    CallFact,
-    ClassFact,
-    Dispatch,
-    FileFacts,
-    FunctionFact,
-    LoopFact,
-    Param,
-    Payload,
-    PayloadShape,
-    Ref,
-    ReturnFact,
-    ScopeKind,
-    Span,
-    Table,
-    TableKey,
-    Tag,
-    dotted,
-    is_public_name,
+    Binding, BindingScope, CallFact, ClassFact, Dispatch, FileFacts, FunctionFact, LoopFact, Param, ParamKind, Payload,
+    PayloadShape, Ref, ReturnFact, ScopeKind, Span, Table, TableKey, Tag, dotted, is_public_name,
 )
 from .alternatives import AlternativesReader, container_element
 from .loops import GET_METHODS, LoopReader
-from .items import ItemReader
+from .items import PUT_METHODS, ItemReader
 from .passthrough import PassThroughReader
 from .syntax import (COUNTED, POSITIONED, Range, ast_ranges, attr_text, has_deadline, keyword_value, keywords_width,
                      leading_text, params_of, positions, source_lines, string_list, string_value, summary, traverse,
@@ -46,9 +28,8 @@ from .syntax import (COUNTED, POSITIONED, Range, ast_ranges, attr_text, has_dead
 
 _BUILTINS = frozenset(dir(builtins))
 _MAX_REF = 12
+_CLASS_FACTORIES = frozenset({"collections.namedtuple", "typing.NamedTuple", "dataclasses.make_dataclass"})
 UNDECLARED = frozenset({"Any", "object", "typing.Any", "t.Any"})
-PUT_METHODS = frozenset({"put", "put_nowait", "send", "send_nowait", "send_bytes", "publish", "publish_nowait", "emit",
-                         "submit", "post", "enqueue"})
 _ADDERS = frozenset({"append", "appendleft", "add", "insert", "setdefault"})
 
 
@@ -67,8 +48,12 @@ class _Frame:
     tags: dict[str, Ref] = field(default_factory=dict)  # tag name (from unpacking) -> channel ref
     value_types: dict[str, Ref] = field(default_factory=dict)  # local -> class it holds
     shaped: dict[str, Payload] = field(default_factory=dict)  # local -> the tagged tuple or dict it holds
+    made: dict[str, list[Ref]] = field(default_factory=dict)  # local -> every callee it was bound from
     caught: set[str] = field(default_factory=set)  # names bound by ``except ... as name``
     spliced: dict[str, cst.BaseExpression] = field(default_factory=dict)  # ``method = "on_" + kind``
+    tuples: dict[str, cst.BaseExpression] = field(default_factory=dict)  # local -> what it was last bound to
+    spread: dict[str, str] = field(default_factory=dict)  # ``value`` of ``for key, value in kwargs.items()`` -> "kwargs"
+    star_kwargs: str = ""  # the name of the ``**`` parameter
     globals: set[str] = field(default_factory=set)  # names declared ``global``
 
 
@@ -102,6 +87,7 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, PassThroughReader, 
         self.loop_gates: dict[int, set[int]] = {}
         self.handoffs: list[CallFact] = []
         self._call_cache: dict[int, CallFact] = {}
+        self.first_bases: dict[str, Ref | None] = {}  # class -> its first base (what ``super()`` reaches first)
         self._saved_scopes: list[tuple[list[str], list[Span]]] = []
         self._with_pushed: list[tuple[int, int]] = []
         self.module_node: cst.Module | None = None
@@ -234,6 +220,9 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, PassThroughReader, 
                 steps.append("." + node.attr.value)
                 node = node.value
             elif isinstance(node, cst.Call):
+                if isinstance(node.func, cst.Name) and node.func.value == "super" and steps:
+                    base = self.super_ref(node)  # ``super().__init__(...)``: the base class's method
+                    return base + tuple(reversed(steps)) if base else None
                 inner = self.unwrap(node)
                 if inner is not node:
                     node = inner
@@ -250,6 +239,15 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, PassThroughReader, 
             else:
                 return None
         return None
+
+    def super_ref(self, node: cst.Call) -> Ref | None:
+        """``super()`` or ``super(Cls, self)`` in a method of ``Cls``: an instance of its first base."""
+        fn = self.function_frame()
+        owner = fn.self_ref[0][2:] if fn is not None and fn.self_ref else None
+        if owner is None or (node.args and self.ref(node.args[0].value) not in ((f"G:{owner}",), (f"L:{owner}",))):
+            return None
+        base = self.first_bases.get(owner)
+        return base + ("()",) if base else None
 
     def resolve_relative(self, node: cst.ImportFrom) -> str | None:
         base = attr_text(node.module) if node.module is not None else ""
@@ -307,6 +305,7 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, PassThroughReader, 
         bases = tuple(r for r in (self.ref(arg.value) for arg in node.bases if arg.keyword is None) if r)
         meta = next((self.ref(arg.value) for arg in node.keywords if arg.keyword.value == "metaclass"), None)
         self.classes.append(ClassFact(qualname, bases, self.name_span(node), public, meta))
+        self.first_bases[qualname] = bases[0] if bases else None
         self.frame.names[name] = (f"G:{qualname}",) if self.frame.kind == "module" else (f"L:{qualname}",)
         self.frames.append(_Frame("class", qualname, is_public_name(name)))
 
@@ -331,6 +330,7 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, PassThroughReader, 
         for param in params:
             annotations[param.name] = self.annotation_ref(param.annotation)
         frame.params = annotations
+        frame.star_kwargs = next((p.name for p in params if p.kind == ParamKind.STARSTAR), "")
         param_facts = tuple(Param(p.name, annotations[p.name], p.kind) for p in params)
         returns = self.annotation_ref(node.returns.annotation) if node.returns is not None else None
         is_property = bool(decorator_names & {"property", "functools.cached_property", "cached_property"})
@@ -405,6 +405,9 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, PassThroughReader, 
                     name = target.target.value
                     if name == "__all__":
                         self.all_names = string_list(value) or []
+                    elif isinstance(value, cst.Call) and dotted(self.ref(value.func)) in _CLASS_FACTORIES:
+                        # ``ButtonEvent = namedtuple("ButtonEvent", [...])`` defines a class
+                        self.classes.append(ClassFact(f"{self.module}.{name}", (), self.span(node), is_public_name(name)))
         for target in node.targets:
             self.note_assigned(target.target, value)
             self.bind(target.target, value, node, None)
@@ -439,6 +442,9 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, PassThroughReader, 
                 return
             self.bind_unpacked(elements, value, stmt)
             return
+        fn = self.function_frame()
+        if fn is not None and isinstance(target, cst.Name):
+            fn.tuples[target.value] = value  # ``args = (q, n)`` … ``Process(target=work, args=args)``
         if isinstance(value, cst.Dict) and value.elements:
             self.note_table(target, value)
         value_ref, call, element_type = self.value_of(value, annotation)
@@ -564,6 +570,7 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, PassThroughReader, 
                                                  call, element_type))
                     if value_ref[-1] == "()":
                         frame.value_types[name] = value_ref[:-1]
+                        frame.made.setdefault(name, []).append(value_ref[:-1])
                     frame.names[name] = (f"L:{frame.qualname}:{name}",)
                 elif value_ref is not None:
                     frame.names[name] = value_ref
@@ -709,25 +716,6 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, PassThroughReader, 
                 and (gate is None or id(node) in gate)):
             # ``q.get()``, or ``get = q.get`` … ``get()``: the receiver is what precedes ``.get``
             self.loop_stack[-1][1].append(fact.callee[:-1])
-
-    def note_handoff(self, node: cst.Call) -> None:
-        """``call_soon_threadsafe(q.put_nowait, item)``, ``partial(q.put, item)``,
-        ``weakref.finalize(obj, q.put, item)``: a put-like method handed over with the
-        argument it will be called with is a put made later, recorded apart from calls."""
-        args = node.args
-        for index, arg in enumerate(args[:-1]):
-            value = arg.value
-            if arg.star or arg.keyword is not None or not isinstance(value, cst.Attribute) \
-                    or value.attr.value not in PUT_METHODS:
-                continue
-            item = args[index + 1]
-            if item.star or item.keyword is not None:
-                return
-            callee = self.ref(value)
-            if callee is not None:
-                self.handoffs.append(CallFact(caller=self.caller(), callee=callee, span=self.span(node),
-                                              args=(self.arg_ref(item.value),), payload=self.payload(item.value)))
-            return
 
     def leave_Call(self, original_node: cst.Call) -> None:
         if self.scoped_calls and self.scoped_calls[-1] is original_node:

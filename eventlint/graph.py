@@ -161,6 +161,7 @@ class EventGraph(PayloadFollower):
         self._subclasses: dict[str, list[str]] | None = None
         # the call results bound by each module whose callee is a project function: a factory, maybe
         self._factory_calls: dict[str, list[tuple[tuple, list[Binding]]]] = defaultdict(list)
+        self._factories: dict[tuple[str, int], set[tuple[ChannelApi, CallFact | None, str]]] = {}
         for facts in self.files:
             self.isolated(facts, "finding channels", self._find_channels)
         # answers given before every channel was known may miss one: start afresh
@@ -325,7 +326,12 @@ class EventGraph(PayloadFollower):
         value = self.resolve(callee)
         if value is None or value.kind != ValueKind.FUNCTION:
             return set()
-        made = set()
+        # once per function: overrides calling ``super().method()`` would otherwise be
+        # walked once per override at every level (hundreds of ``de_json`` overrides)
+        known = self._factories.get((value.name, depth))
+        if known is not None:
+            return known
+        made = self._factories[(value.name, depth)] = set()
         for qualname in self._overrides(value.name):
             for ret in self.resolver.returns_of.get(qualname, ()):
                 if not ret.value:  # a returned tagged tuple or dict (``payload``)
@@ -676,6 +682,17 @@ class EventGraph(PayloadFollower):
                 sites.append(PayloadSite(op.call.payload, op.call, op.path))
             sites.extend(self.forwarded_payloads(op))
         return sites
+
+    def returned_classes(self, function: str) -> list[str]:
+        """The project classes whose instances the function's ``return``s construct
+        (``return JobHold()``, ``return JobTask(task)``), in source order."""
+        found = []
+        for ret in self.resolver.returns_of.get(function, ()):
+            if ret.value and ret.value[-1] == "()":
+                value = self.resolve(ret.value[:-1])
+                if value is not None and value.kind == ValueKind.CLASS and value.name not in found:
+                    found.append(value.name)
+        return found
 
     def dispatches_on(self, channel_id: str) -> list[DispatchSite]:
         """The branches on items received from the channel, in file order."""

@@ -9,9 +9,12 @@ from typing import Protocol
 
 import libcst as cst
 
-from .model import Dispatch, DispatchKind, Payload, PayloadShape, Ref, Span, Tag, dotted
+from .model import CallFact, Dispatch, DispatchKind, Payload, PayloadShape, Ref, Span, Tag, dotted
 from .branching import Compared, KindTest, Through, case_kinds, kind_test, method_lookup, subject
-from .syntax import string_value
+from .syntax import keyword_value, string_value
+
+PUT_METHODS = frozenset({"put", "put_nowait", "send", "send_nowait", "send_bytes", "publish", "publish_nowait", "emit",
+                         "submit", "post", "enqueue"})
 
 
 class FunctionScope(Protocol):
@@ -25,8 +28,12 @@ class FunctionScope(Protocol):
     tags: dict[str, Ref]  # tag name (from unpacking a received item) -> the channel
     value_types: dict[str, Ref]  # local name -> the class of the instance it holds
     shaped: dict[str, Payload]  # local name -> the tagged tuple or dict it holds
+    made: dict[str, list[Ref]]  # local name -> every callee it was bound from, in source order
     caught: set[str]  # names bound by ``except ... as name``
     spliced: dict[str, cst.BaseExpression]  # local name -> the name it spells: ``method = "on_" + kind``
+    tuples: dict[str, cst.BaseExpression]  # local name -> the expression last bound to it
+    spread: dict[str, str]  # ``value`` of ``for key, value in kwargs.items()`` -> "kwargs"
+    star_kwargs: str  # the name of the ``**`` parameter
 
 
 class ItemReader:
@@ -39,6 +46,13 @@ class ItemReader:
     constants: dict[str, str]
     numbers: set[str]
     dispatches: list[Dispatch]
+    handoffs: list[CallFact]
+
+    def caller(self) -> str:
+        raise NotImplementedError
+
+    def arg_ref(self, value: cst.BaseExpression) -> Ref | None:
+        raise NotImplementedError
 
     def function_frame(self) -> FunctionScope | None:
         raise NotImplementedError
@@ -84,13 +98,15 @@ class ItemReader:
                     return _CAUGHT
                 known = fn.value_types.get(value.value)
                 if known is not None:
+                    others = tuple(dict.fromkeys(r for r in fn.made.get(value.value, ()) if r != known))
                     if self.own_param(value) is not None and fn.params.get(value.value) == known:
                         # an annotated parameter: the annotation, and what the callers pass
-                        return Payload(PayloadShape.CALL, known, param=value.value)
-                    return Payload(PayloadShape.CALL, known)
-                if value.value in fn.params and value.value not in fn.names and value.value != fn.self_name:
+                        return Payload(PayloadShape.CALL, known, param=value.value, alternatives=others)
+                    return Payload(PayloadShape.CALL, known, alternatives=others)
+                param = self.own_param(value)
+                if param is not None:
                     # the caller decides: ``def publish(self, event): self._q.put(event)``
-                    return Payload(PayloadShape.PARAM, param=value.value)
+                    return Payload(PayloadShape.PARAM, param=param)
                 shaped = fn.shaped.get(value.value)
                 if shaped is not None:
                     return shaped
@@ -116,6 +132,53 @@ class ItemReader:
             return _OTHER
         return _OTHER
 
+    def note_handoff(self, node: cst.Call) -> None:
+        """``call_soon_threadsafe(q.put_nowait, item)``, ``partial(q.put, item)``,
+        ``weakref.finalize(obj, q.put, item)``: a put-like method handed over with the
+        argument it will be called with is a put made later, recorded apart from calls.
+        So is a function started with its arguments (``Thread(target=work, args=(q,))``)."""
+        target = keyword_value(node, "target")
+        if target is not None:
+            self.note_start(node, target)
+            return
+        args = node.args
+        for index, arg in enumerate(args[:-1]):
+            value = arg.value
+            if arg.star or arg.keyword is not None or not isinstance(value, cst.Attribute) \
+                    or value.attr.value not in PUT_METHODS:
+                continue
+            item = args[index + 1]
+            if item.star or item.keyword is not None:
+                return
+            callee = self.ref(value)
+            if callee is not None:
+                self.handoffs.append(CallFact(caller=self.caller(), callee=callee, span=self.span(node),
+                                              args=(self.arg_ref(item.value),), payload=self.payload(item.value)))
+            return
+
+    def note_start(self, node: cst.Call, target: cst.BaseExpression) -> None:
+        """``Thread(target=work, args=(q, n))``, ``ctx.Process(target=work, args=args)`` with
+        ``args`` a tuple bound just before, ``kwargs={"q": q}``: the thread or process will
+        call ``target`` with these arguments (how a channel usually reaches a worker)."""
+        fn = self.function_frame()
+        given, named = keyword_value(node, "args"), keyword_value(node, "kwargs")
+        if fn is not None and isinstance(given, cst.Name):
+            given = fn.tuples.get(given.value)
+        if fn is not None and isinstance(named, cst.Name):
+            named = fn.tuples.get(named.value)
+        started = self.ref(target)
+        elements = given.elements if isinstance(given, (cst.Tuple, cst.List)) else ()
+        if started is None or any(not isinstance(e, cst.Element) for e in elements):
+            return
+        keywords = []
+        for element in named.elements if isinstance(named, cst.Dict) else ():
+            key = string_value(element.key) if isinstance(element, cst.DictElement) else None
+            if key is not None and key.isidentifier():
+                keywords.append((key, self.arg_ref(element.value)))
+        if elements or keywords:
+            self.handoffs.append(CallFact(caller=self.caller(), callee=started, span=self.span(node),
+                                          args=tuple(self.arg_ref(e.value) for e in elements), keywords=tuple(keywords)))
+
     def tagged(self, node: cst.BaseExpression) -> Payload:
         """A tuple or dict whose tag is ``node``: a tag constant, or a parameter of the
         enclosing function (``(name, args)`` in ``def enqueue(self, name, *args)``)."""
@@ -134,7 +197,40 @@ class ItemReader:
         name = node.value
         if name in fn.params and name not in fn.names and name != fn.self_name:
             return name
+        if name in fn.spread and name not in fn.names:
+            return "**" + fn.spread[name]  # each keyword argument the callers pass
         return None
+
+    def note_spread(self, target: cst.BaseExpression, iterated: cst.BaseExpression) -> None:
+        """``for key, value in kwargs.items()`` or ``for value in kwargs.values()``, ``kwargs``
+        the function's ``**`` parameter: ``value`` is each keyword argument of its callers."""
+        fn = self.function_frame()
+        if (fn is None or not fn.star_kwargs or not isinstance(iterated, cst.Call) or iterated.args
+                or not isinstance(iterated.func, cst.Attribute) or not isinstance(iterated.func.value, cst.Name)
+                or iterated.func.value.value != fn.star_kwargs):
+            return
+        method = iterated.func.attr.value
+        if method == "items" and isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2:
+            target = target.elements[1].value
+        elif method != "values":
+            return
+        if isinstance(target, cst.Name):
+            fn.spread[target.value] = fn.star_kwargs
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        self.note_spread(node.target, node.iter)
+
+    def visit_DictComp(self, node: cst.DictComp) -> None:
+        self.note_spread(node.for_in.target, node.for_in.iter)  # the key and value come first in the source
+
+    def visit_ListComp(self, node: cst.ListComp) -> None:
+        self.note_spread(node.for_in.target, node.for_in.iter)
+
+    def visit_SetComp(self, node: cst.SetComp) -> None:
+        self.note_spread(node.for_in.target, node.for_in.iter)
+
+    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> None:
+        self.note_spread(node.for_in.target, node.for_in.iter)
 
     def call_arguments(self, call: cst.Call) -> tuple[tuple[str, Tag | None, str], ...]:
         """A call's arguments that are tag constants or the enclosing function's parameters,

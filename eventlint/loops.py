@@ -41,6 +41,9 @@ class LoopReader:
     def span(self, node: cst.CSTNode) -> Span:
         raise NotImplementedError
 
+    def note_spread(self, target: cst.BaseExpression, iterated: cst.BaseExpression) -> None:
+        raise NotImplementedError
+
     def visit_For(self, node: cst.For) -> None:
         fn = self.function_frame()
         iterates = None
@@ -60,6 +63,7 @@ class LoopReader:
                 fn.received[node.target.value] = source
             if isinstance(node.target, cst.Name):
                 fn.names.pop(node.target.value, None)
+            self.note_spread(node.target, node.iter)
         self.loop_stack.append((node, sources, iterates if node.asynchronous is not None or iterates else None))
 
     def leave_For(self, original_node: cst.For) -> None:

@@ -290,6 +290,9 @@ class Payload:
     # CALL: the call's arguments that are tag constants or the enclosing function's
     # parameters, as (position or keyword, tag, parameter name): ``_msg("user", ...)``
     arguments: tuple[tuple[str, Tag | None, str], ...] = ()
+    # CALL of a local: the other classes the local was made from before (``event =
+    # ButtonEvent(...)`` in one branch, ``event = WheelEvent(...)`` in another)
+    alternatives: tuple[Ref, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

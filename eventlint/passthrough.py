@@ -10,7 +10,10 @@ import libcst as cst
 
 from .model import Ref, dotted
 
-_PASS_THROUGH_APIS = frozenset({"asyncio.wait_for", "asyncio.shield", "asyncio.tasks.wait_for", "asyncio.tasks.shield"})
+# calls that give what their first argument gives: awaited, the first four; the last two
+# are what they wrap (``Queue = staticmethod(multiprocessing.Queue)`` … ``self.Queue()``)
+_PASS_THROUGH_APIS = frozenset({"asyncio.wait_for", "asyncio.shield", "asyncio.tasks.wait_for", "asyncio.tasks.shield",
+                                "builtins.staticmethod", "builtins.classmethod"})
 _PASS_THROUGH = frozenset(api.rsplit(".", 1)[1] for api in _PASS_THROUGH_APIS)
 # calls that run the function they are given with the other arguments and give (a Deferred
 # or an awaitable of) its result: ``yield maybeDeferred(f, a)``, ``await to_thread(f, a)``

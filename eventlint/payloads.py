@@ -67,6 +67,11 @@ class PayloadFollower:
             # an annotated parameter: what the callers pass, beside the annotation itself
             sites = self._from_callers(op.function, PayloadShape.PARAM, payload.param, 0, op.channel)
             return [replace(site, annotated=payload.ref) for site in sites]
+        enclosing = _enclosing_param(payload)
+        if enclosing is not None:  # a closure's put of its enclosing function's parameter
+            function, param = enclosing
+            shape = PayloadShape.NEW_PARAM if payload.shape == PayloadShape.CALL else PayloadShape.PARAM
+            return self._from_callers(function, shape, param, 0, op.channel)
         if payload.shape == PayloadShape.CALL:
             return self._helper_payloads(op, payload)
         return []
@@ -85,35 +90,48 @@ class PayloadFollower:
         fn = self.functions.get(function)
         if fn is None:
             return []
-        position = self._position(fn, param)
         target = fn.owner_class if fn.owner_class is not None and fn.qualname.endswith(".__init__") else fn.qualname
         found = []
         paths = self._call_paths()
         calls = [*self.resolver.calls_to(target), *self._channel_method_calls(fn, channel_id),
                  *self._calls_through_bases(fn)]
+        if target != fn.qualname:  # ``super().__init__(...)`` in a subclass
+            calls += self.resolver.calls_to(fn.qualname)
+        named = {p.name for p in fn.params}
         for call in calls[:_MAX_CALLERS]:
             passed = dict(call.passed)
-            arg = passed.get(param) or (passed.get(str(position)) if position is not None else None)
-            ref = next((r for key, r in call.keywords if key == param), None)
-            if ref is None and position is not None and position < len(call.args):
-                ref = call.args[position]
-            if arg is not None and arg.shape == PayloadShape.PARAM:
-                if depth < _MAX_FORWARDS:
-                    found.extend(self._from_callers(call.caller, shape, arg.param, depth + 1, channel_id))
-                continue
-            path = paths.get(id(call), "")
-            if shape == PayloadShape.TAG_PARAM:
-                if arg is not None and arg.shape == PayloadShape.TAG:
-                    found.append(PayloadSite(Payload(PayloadShape.TAGGED, tag=arg.tag), call, path, True))
-            elif shape == PayloadShape.NEW_PARAM:
-                if ref:
-                    found.append(PayloadSite(Payload(PayloadShape.CALL, ref), call, path))
-            elif arg is not None and arg.shape == PayloadShape.TAGGED:
-                found.append(PayloadSite(arg, call, path))
-            elif ref:
-                made = self._instance_payload(ref)
-                if made is not None:
-                    found.append(PayloadSite(made, call, path))
+            # ``**kwargs`` spread (``for name, value in kwargs.items()``): every keyword argument
+            # the call passes that no named parameter takes
+            keys = [key for key, _ in call.keywords if key not in named] if param.startswith("**") else [param]
+            for key in keys:
+                found.extend(self._passed_as(call, fn, key, passed, shape, depth, channel_id, paths.get(id(call), "")))
+        return found
+
+    def _passed_as(self, call: CallFact, fn: FunctionFact, param: str, passed: dict[str, Payload], shape: PayloadShape,
+                   depth: int, channel_id: str, path: str) -> list[PayloadSite]:
+        """What ``call`` passes for ``fn``'s parameter ``param``, as payloads of the put."""
+        found: list[PayloadSite] = []
+        position = self._position(fn, param)
+        arg = passed.get(param) or (passed.get(str(position)) if position is not None else None)
+        ref = next((r for key, r in call.keywords if key == param), None)
+        if ref is None and position is not None and position < len(call.args):
+            ref = call.args[position]
+        if arg is not None and arg.shape == PayloadShape.PARAM:
+            if depth < _MAX_FORWARDS:
+                found.extend(self._from_callers(call.caller, shape, arg.param, depth + 1, channel_id))
+            return found
+        if shape == PayloadShape.TAG_PARAM:
+            if arg is not None and arg.shape == PayloadShape.TAG:
+                found.append(PayloadSite(Payload(PayloadShape.TAGGED, tag=arg.tag), call, path, True))
+        elif shape == PayloadShape.NEW_PARAM:
+            if ref:
+                found.append(PayloadSite(Payload(PayloadShape.CALL, ref), call, path))
+        elif arg is not None and arg.shape == PayloadShape.TAGGED:
+            found.append(PayloadSite(arg, call, path))
+        elif ref:
+            made = self._instance_payload(ref)
+            if made is not None:
+                found.append(PayloadSite(made, call, path))
         return found
 
     def _calls_through_bases(self, fn: FunctionFact) -> list[CallFact]:
@@ -190,3 +208,16 @@ class PayloadFollower:
         if self._paths_of_calls is None:
             self._paths_of_calls = {id(c): f.path for f in self.files for c in (*f.calls, *f.handoffs)}
         return self._paths_of_calls
+
+
+def _enclosing_param(payload: Payload) -> tuple[str, str] | None:
+    """(function, parameter) when a put sends a parameter of an enclosing function, or an
+    instance of the class it holds (``def mapper(self, event_cls): def inner(*args):
+    q.put(event_cls(*args))``)."""
+    if payload.shape not in (PayloadShape.CALL, PayloadShape.NAME) or len(payload.ref) != 1:
+        return None
+    tag, _, rest = payload.ref[0].partition(":")
+    if tag != "P":
+        return None
+    function, _, param = rest.rpartition(":")
+    return (function, param) if function and param else None

@@ -349,6 +349,16 @@ class Resolver:
         ref = goal[1]
         tag, _, rest = ref[0].partition(":")
         if tag == "G":
+            # ``import google.cloud.pkg.mod`` then ``google.cloud.pkg.mod.X``: the root may be a
+            # namespace package, so start from the longest dotted prefix naming a project module
+            name, skip = rest, 0
+            for index, step in enumerate(ref[1:], 1):
+                if not step.startswith("."):
+                    break
+                name += step
+                if name in self.modules:
+                    rest, skip = name, index
+            ref = ref[skip:]
             value = yield from self._global(rest)
         elif tag == "I":
             value = Value(ValueKind.INSTANCE, self.canonical(rest))
@@ -511,6 +521,12 @@ class Resolver:
                     returned = yield ("ref", fn.returns)
                     if returned is not None and returned.kind == ValueKind.CLASS:
                         return Value(ValueKind.INSTANCE, returned.name)
+                if fn.is_property:
+                    # ``@property def queue(self): return self._queue``: reading it gives the channel
+                    returns = [ret for ret in self.returns_of.get(method, ()) if ret.value]
+                    returned = (yield ("ref", returns[0].value)) if len(returns) == 1 else None
+                    if returned is not None and returned.kind in (ValueKind.CHANNEL, ValueKind.CHANNELS):
+                        return returned
                 return Value(ValueKind.FUNCTION, method)
             bindings = self.class_bindings.get((current, attr))
             if bindings:
@@ -552,6 +568,11 @@ class Resolver:
                         return Value(ValueKind.INSTANCE, annotated.name)
                 if (annotated is not None and annotated.kind == ValueKind.API
                         and annotated.name.rsplit(".", 1)[-1][:1].isupper()):
+                    if self.catalog.channel(annotated.name) is not None:
+                        # ``request_queue: queue.Queue``: the channel the callers pass, when known
+                        passed = yield from self._argument_value(fn, index, name)
+                        if passed is not None and passed.kind in (ValueKind.CHANNEL, ValueKind.CHANNELS):
+                            return passed
                     return Value(ValueKind.API, annotated.name + "()")
             return (yield from self._argument_value(fn, index, name))
         return None
@@ -586,7 +607,8 @@ class Resolver:
         """The calls with arguments of each project class and function, by qualname."""
         found: dict[str, list[CallFact]] = defaultdict(list)
         for facts in self.files:
-            for call in facts.calls:
+            # a handoff is a call made later: a put handed to a callback, a thread's target
+            for call in (*facts.calls, *facts.handoffs):
                 if not call.args and not call.keywords:
                     continue
                 callee = yield ("ref", call.callee)

@@ -116,20 +116,31 @@ def payload_kinds(graph: EventGraph, channel_id: str) -> list[tuple[str, Locatio
             label = repr(spell(payload.tag, graph))
             kinds.append((label, Location(path, call.span, f"puts {label} events")))
         elif payload.shape == PayloadShape.CALL or payload.shape == PayloadShape.NAME:
-            value = graph.resolve(payload.ref)
-            if value is not None and value.kind == ValueKind.INSTANCE:
-                value = Value(ValueKind.CLASS, value.name)
-            elif payload.shape == PayloadShape.CALL and value is not None and value.kind == ValueKind.FUNCTION:
-                value = graph.step(value, "()")
-                made = value is not None and value.kind == ValueKind.INSTANCE
-                value = Value(ValueKind.CLASS, value.name) if made else None
-            if (payload.shape == PayloadShape.NAME and value is not None and value.kind == ValueKind.CLASS
-                    and not graph.is_exception_class(value.name)):
-                value = None  # a class object itself, not an event
-            kind = kind_of_class(graph, value)
-            if kind is not None:
-                kinds.append((kind, Location(path, call.span, f"puts {kind}")))
+            # a local made from different classes on different branches puts each of them
+            for ref in (payload.ref, *payload.alternatives):
+                for kind in put_classes(graph, payload.shape, ref):
+                    kinds.append((kind, Location(path, call.span, f"puts {kind}")))
     return kinds
+
+
+def put_classes(graph: EventGraph, shape: PayloadShape, ref) -> list[str]:
+    """The kinds of a put instance: what the callee ``ref`` makes (CALL; a project function
+    returning instances of different classes makes each of them) or the instance the name
+    ``ref`` holds (NAME); none for a class object itself or an unknown value."""
+    value = graph.resolve(ref)
+    if value is not None and value.kind == ValueKind.INSTANCE:
+        value = Value(ValueKind.CLASS, value.name)
+    elif shape == PayloadShape.CALL and value is not None and value.kind == ValueKind.FUNCTION:
+        made = graph.step(value, "()")
+        if made is None:  # its ``return``s differ: ``return Hold()`` … ``return Job(task)``
+            return sorted({kind for cls in graph.returned_classes(value.name)
+                           if (kind := kind_of_class(graph, Value(ValueKind.CLASS, cls))) is not None})
+        value = Value(ValueKind.CLASS, made.name) if made.kind == ValueKind.INSTANCE else None
+    if (shape == PayloadShape.NAME and value is not None and value.kind == ValueKind.CLASS
+            and not graph.is_exception_class(value.name)):
+        value = None  # a class object itself, not an event
+    kind = kind_of_class(graph, value)
+    return [kind] if kind is not None else []
 
 
 def dispatch_kinds(graph: EventGraph, channel_id: str) -> list[tuple[str, Location]]:

@@ -6,12 +6,13 @@ input is EVT003's part.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Callable, Protocol
 
 import libcst as cst
 
 from .model import LoopFact, Ref, Span
 
+_Takes = Callable[[cst.BaseExpression], bool]
 GET_METHODS = frozenset({"get", "get_nowait", "receive", "receive_nowait", "recv", "recv_bytes"})
 _TAKE_METHODS = GET_METHODS | {"wait"}
 
@@ -71,12 +72,23 @@ class LoopReader:
 
     def visit_While(self, node: cst.While) -> None:
         self.loop_stack.append((node, [], None))
-        first = _turn_calls(node)
-        self.loop_inputs[id(node)] = tuple(self.span(call) for call in first)
+        first = _turn_calls(node, self.is_take)
+        # a turn that starts by calling a function (``while True: self.pong()``, ``frame =
+        # await self._next_frame()``) takes its input through that function
+        leading = [] if first else _leading_call(node.body)
+        self.loop_inputs[id(node)] = tuple(self.span(call) for call in first + leading)
         if first:
             # the turn starts with a wait or a receive: that is the loop's input, and a
             # receive later in the body is work it does
             self.loop_gates[id(node)] = {id(call) for call in first}
+
+    def is_take(self, func: cst.BaseExpression) -> bool:
+        """``func`` is a wait or receive method: ``q.get``, or a local bound to one (``nwait =
+        not_empty.wait`` then ``nwait()``)."""
+        if isinstance(func, cst.Attribute):
+            return func.attr.value in _TAKE_METHODS
+        ref = self.ref(func) if isinstance(func, cst.Name) else None
+        return bool(ref) and len(ref) > 1 and ref[-1][1:] in _TAKE_METHODS and ref[-1][:1] == "."
 
     def leave_While(self, original_node: cst.While) -> None:
         self.close_loop()
@@ -96,7 +108,7 @@ class LoopReader:
         self.loops.append(LoopFact(fn.qualname, self.span(node), tuple(sources[:1]), iterates, inputs))
 
 
-def _head_call(expr: cst.BaseExpression | None) -> list[cst.Call]:
+def _head_call(expr: cst.BaseExpression | None, takes: _Takes) -> list[cst.Call]:
     """The wait or receive whose result an expression tests or binds: ``await ev.wait()``,
     ``not q.get()``, ``(item := q.get()) is not None``."""
     while expr is not None and not isinstance(expr, cst.Call):
@@ -110,36 +122,57 @@ def _head_call(expr: cst.BaseExpression | None) -> list[cst.Call]:
             expr = expr.value
         else:
             return []
-    if expr is None or not (isinstance(expr.func, cst.Attribute) and expr.func.attr.value in _TAKE_METHODS):
+    if expr is None or not takes(expr.func):
         return []
     return [expr]
 
 
-def _first_calls(block: cst.BaseSuite) -> list[cst.Call]:
+def _first_calls(block: cst.BaseSuite, takes: _Takes) -> list[cst.Call]:
     """The first wait or receive a block makes (``self._wake.wait()``, ``item = q.get()``),
     past leading statements that do other things (a log line): statement by statement,
-    looking into ``with``, ``try`` and a nested ``while``; any other compound statement ends
-    the search."""
+    looking into ``with``, ``try``, a nested ``while`` and the branches of an ``if`` (``if
+    not buffer: wait()``, ``if pending: ... else: await wake.wait()``); any other compound
+    statement ends the search."""
     for statement in block.body:
         if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
             for small in statement.body:
                 if isinstance(small, (cst.Expr, cst.Assign, cst.AnnAssign)) and small.value is not None:
-                    found = _head_call(small.value)
+                    found = _head_call(small.value, takes)
                     if found:
                         return found
             continue
         if isinstance(statement, (cst.With, cst.Try)):
-            return _first_calls(statement.body)
+            return _first_calls(statement.body, takes)
         if isinstance(statement, cst.While):
-            return _turn_calls(statement)
+            return _turn_calls(statement, takes)
+        if isinstance(statement, cst.If):
+            found = []
+            branch: cst.If | cst.Else | None = statement
+            while branch is not None:
+                found += _first_calls(branch.body, takes)
+                branch = branch.orelse if isinstance(branch, cst.If) else None
+            return found
         return []
     return []
 
 
-def _turn_calls(node: cst.While) -> list[cst.Call]:
+def _turn_calls(node: cst.While, takes: _Takes) -> list[cst.Call]:
     """The wait or receive a ``while`` loop makes first in each turn: its header's, else its
     body's first."""
-    return _head_call(node.test) or _first_calls(node.body)
+    return _head_call(node.test, takes) or _first_calls(node.body, takes)
+
+
+def _leading_call(block: cst.BaseSuite) -> list[cst.Call]:
+    """The call a block's first statement makes, when that statement is a call, awaited or
+    bound (``self.pong()``, ``frame = await self._next_frame()``)."""
+    statement = block.body[0] if block.body else None
+    if not isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)) or not statement.body:
+        return []
+    small = statement.body[0]
+    value = small.value if isinstance(small, (cst.Expr, cst.Assign, cst.AnnAssign)) else None
+    if isinstance(value, cst.Await):
+        value = value.expression
+    return [value] if isinstance(value, cst.Call) else []
 
 
 def _iter_sentinel(it: cst.BaseExpression) -> bool:

@@ -315,10 +315,13 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, PassThroughReader, 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         name = node.name.value
         parent = self.frame
-        qualname = self.qualify(name)
-        public = self.chain_public() and is_public_name(name)
         decorators = tuple(r for r in (self.ref(d.decorator) for d in node.decorators) if r)
         decorator_names = {attr_text(d.decorator) for d in node.decorators if isinstance(d.decorator, (cst.Name, cst.Attribute))}
+        # a property's setter and deleter run on assignment and ``del``, never when the
+        # property is read or its value called: they are functions of their own
+        accessor = next((d.rpartition(".")[2] for d in decorator_names if d in (f"{name}.setter", f"{name}.deleter")), "")
+        qualname = self.qualify(name) + (f".{accessor}" if accessor else "")
+        public = self.chain_public() and is_public_name(name)
         params = params_of(node.params)
         frame = _Frame("function", qualname, is_public_name(name), is_async=node.asynchronous is not None)
         owner = parent.qualname if parent.kind == "class" else None

@@ -19,6 +19,7 @@ from .model import (  # noqa: F401 - dotted and is_public_name are also this mod
     PayloadShape, Ref, ReturnFact, ScopeKind, Span, Table, TableKey, Tag, dotted, is_public_name,
 )
 from .alternatives import AlternativesReader, container_element
+from .guards import GuardReader
 from .loops import GET_METHODS, LoopReader
 from .items import PUT_METHODS, ItemReader
 from .passthrough import PassThroughReader
@@ -57,7 +58,7 @@ class _Frame:
     globals: set[str] = field(default_factory=set)  # names declared ``global``
 
 
-class _Extractor(ItemReader, AlternativesReader, LoopReader, PassThroughReader, cst.CSTVisitor):
+class _Extractor(ItemReader, GuardReader, AlternativesReader, LoopReader, PassThroughReader, cst.CSTVisitor):
 
     def __init__(self, module: str, is_package: bool, catalog: Catalog, tag_keys: frozenset[str]):
         super().__init__()
@@ -97,6 +98,7 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, PassThroughReader, 
         self.ordinals: dict[int, int] = {}  # id(node) -> its number among the nodes of its kind, in source order
         self.counts: dict[type, int] = {}
         self.start_alternatives()
+        self.start_guards()
 
     def visit_Module(self, node: cst.Module) -> None:
         self.module_node = node
@@ -334,7 +336,7 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, PassThroughReader, 
             annotations[param.name] = self.annotation_ref(param.annotation)
         frame.params = annotations
         frame.star_kwargs = next((p.name for p in params if p.kind == ParamKind.STARSTAR), "")
-        param_facts = tuple(Param(p.name, annotations[p.name], p.kind) for p in params)
+        param_facts = tuple(Param(p.name, annotations[p.name], p.kind, p.default) for p in params)
         returns = self.annotation_ref(node.returns.annotation) if node.returns is not None else None
         is_property = bool(decorator_names & {"property", "functools.cached_property", "cached_property"})
         self.functions.append(FunctionFact(
@@ -667,6 +669,7 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, PassThroughReader, 
             arg_texts=tuple(arg_texts), keyword_texts=tuple(keyword_texts), has_star=has_star,
             awaited=id(node) in self.awaited, timeout_scope=self.scope_stack[-1] if self.scope_stack else ScopeKind.NONE,
             payload=payload, passed=self.passed(node) if node.args else (), scope_candidates=tuple(self.scope_candidates),
+            guards=self.current_guards(),
         )
         self._call_cache[id(node)] = fact
         return fact

@@ -239,6 +239,7 @@ class Param:
     name: str
     annotation: Ref | None
     kind: ParamKind
+    default: str | None = None  # the default's literal text (``summary``), "?" for an expression, None for none
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +319,9 @@ class CallFact:
     # the arguments a payload may travel through, by position ("0", "1"...) or keyword:
     # tag constants, tagged tuples and dicts, and the caller's own parameters
     passed: tuple[tuple[str, Payload], ...] = ()
+    # what the enclosing ``if`` tests say of the caller's own parameters for the call to
+    # run: (parameter, state), state one of ``GUARD_STATES`` (``if try_hard: ...``)
+    guards: tuple[tuple[str, str], ...] = ()
 
 
 class BindingScope(Named):

@@ -368,17 +368,20 @@ class ParamInfo:
     name: str
     annotation: cst.BaseExpression | None
     kind: ParamKind
+    default: str | None = None  # ``summary`` of the default value, None when it has none
 
 
 def params_of(params: cst.Parameters) -> list[ParamInfo]:
     out = []
     for p in (*params.posonly_params, *params.params):
-        out.append(ParamInfo(p.name.value, p.annotation.annotation if p.annotation else None, ParamKind.POSITIONAL))
+        out.append(ParamInfo(p.name.value, p.annotation.annotation if p.annotation else None, ParamKind.POSITIONAL,
+                             summary(p.default) if p.default is not None else None))
     if isinstance(params.star_arg, cst.Param):
         p = params.star_arg
         out.append(ParamInfo(p.name.value, None, ParamKind.STAR))
     for p in params.kwonly_params:
-        out.append(ParamInfo(p.name.value, p.annotation.annotation if p.annotation else None, ParamKind.KEYWORD))
+        out.append(ParamInfo(p.name.value, p.annotation.annotation if p.annotation else None, ParamKind.KEYWORD,
+                             summary(p.default) if p.default is not None else None))
     if params.star_kwarg is not None:
         out.append(ParamInfo(params.star_kwarg.name.value, None, ParamKind.STARSTAR))
     return out

@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "eventlint"
 
 LAYERS = [
     {"model", "catalog", "config"},
-    {"facts", "source", "discovery", "paths", "syntax", "branching", "items", "alternatives", "loops", "passthrough"},
+    {"facts", "source", "discovery", "paths", "syntax", "branching", "items", "alternatives", "loops", "passthrough", "guards"},
     {"resolution"},
     {"graph", "callgraph", "payloads"},
     {"checks"},

@@ -129,6 +129,9 @@ class ClientApi:
     # constructor arguments that bring the client's settings from another object (redis
     # ``connection_pool=``): the timeout is then not known from the creation
     configured_by: tuple[str, ...] = ()
+    # methods that return a new client of the same kind, by name, with the position of the
+    # client in a returned tuple (``conn, address = sock.accept()``): ``accept = 0``
+    makes: tuple[tuple[str, int], ...] = ()
 
     def method_timeout(self, method: str) -> ParamSpec | None:
         for name, spec in self.method_timeouts:
@@ -320,6 +323,13 @@ def _param(raw, where: str) -> ParamSpec | None:
     return ParamSpec(raw.get("keyword"), position, None if default is None else str(default))
 
 
+def _makes(raw, where: str) -> tuple[tuple[str, int], ...]:
+    if not isinstance(raw, dict) or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                                            for v in raw.values()):
+        raise CatalogError(f"{where}: makes must be a table of method = position, like makes = {{ accept = 0 }}")
+    return tuple(sorted(raw.items()))
+
+
 def _method_timeouts(raw, where: str) -> tuple[tuple[str, ParamSpec], ...]:
     if not isinstance(raw, dict):
         raise CatalogError(f"{where}: method-timeouts must be a table of method = {{keyword = ..., position = ...}}")
@@ -379,7 +389,7 @@ _SECTION_KEYS = {
                  "role"},
     "timeout-scope": {"name", "names", "kind", "deadline"},
     "client": {"name", "names", "methods", "timeout", "constructor-timeout", "default", "timeout-method", "fix",
-               "reason", "context", "method-timeouts", "configured-by"},
+               "reason", "context", "method-timeouts", "configured-by", "makes"},
     "consumer": {"name", "names"},
     "module-alias": {"name", "names", "module"},
 }
@@ -437,7 +447,8 @@ def _entry(key: str, name: str, raw: dict, where: str):
                          str(raw.get("timeout-method", "")), _choice(raw, "fix", Safety.UNSAFE, where),
                          raw.get("reason", ""), _choice(raw, "context", ApiContext.ANY, where),
                          _method_timeouts(raw.get("method-timeouts", {}), where),
-                         _strings(raw, "configured-by", where) if "configured-by" in raw else ())
+                         _strings(raw, "configured-by", where) if "configured-by" in raw else (),
+                         _makes(raw.get("makes", {}), where))
     except (TypeError, ValueError) as error:
         if isinstance(error, CatalogError):
             raise

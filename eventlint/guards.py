@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-# the states a guard asks of a parameter: is None, is not None, truthy, falsy
-NONE, SET, TRUE, FALSE = "none", "set", "true", "false"
-GUARD_STATES = (NONE, SET, TRUE, FALSE)
+from .model import GUARD_FALSE as FALSE, GUARD_NONE as NONE, GUARD_SET as SET, GUARD_TRUE as TRUE
+
 _OPPOSITE = {NONE: SET, SET: NONE, TRUE: FALSE, FALSE: TRUE}
 
 

@@ -14,7 +14,7 @@ from .model import LoopFact, Ref, Span
 
 _Takes = Callable[[cst.BaseExpression], bool]
 GET_METHODS = frozenset({"get", "get_nowait", "receive", "receive_nowait", "recv", "recv_bytes"})
-_TAKE_METHODS = GET_METHODS | {"wait"}
+_TAKE_METHODS = GET_METHODS | {"wait", "accept"}  # ``accept``: a server loop's next connection
 
 
 class _Scope(Protocol):

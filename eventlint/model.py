@@ -320,8 +320,13 @@ class CallFact:
     # tag constants, tagged tuples and dicts, and the caller's own parameters
     passed: tuple[tuple[str, Payload], ...] = ()
     # what the enclosing ``if`` tests say of the caller's own parameters for the call to
-    # run: (parameter, state), state one of ``GUARD_STATES`` (``if try_hard: ...``)
+    # run: (parameter, state), state one of the ``GUARD_*`` values (``if try_hard: ...``)
     guards: tuple[tuple[str, str], ...] = ()
+
+
+# the states a call's guard asks of a parameter of its function (``CallFact.guards``):
+# is None, is not None, truthy, falsy
+GUARD_NONE, GUARD_SET, GUARD_TRUE, GUARD_FALSE = "none", "set", "true", "false"
 
 
 class BindingScope(Named):

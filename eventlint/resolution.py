@@ -381,6 +381,8 @@ class Resolver:
     def _global(self, name: str):
         if name in ("builtins.None", "builtins.NotImplemented"):
             return None
+        if name in self.functions:  # a function defined inside a function (``G:mod.start.loop``)
+            return Value(ValueKind.FUNCTION, name)
         parts = name.split(".")
         for cut in range(len(parts), 0, -1):
             facts = self.modules.get(".".join(parts[:cut]))

@@ -122,10 +122,17 @@ class Classifier:
                 if c.constructor_timeout is not None and c.constructor_timeout.keyword and c.timeout is None}
 
     def _creates(self, call: CallFact) -> bool:
-        """``call`` is a catalogued client's own constructor (``redis.Redis(...)``), not a
-        project function that hands a client along."""
+        """``call`` is a catalogued client's own constructor (``redis.Redis(...)``) or a
+        client's method that makes a new one (``sock.accept()``), not a project function
+        that hands a client along."""
         value = self.calls.value(call)
-        return value is not None and value.kind == "api" and self.catalog.client(value.name) is not None
+        if value is None or value.kind != "api":
+            return False
+        if self.catalog.client(value.name) is not None:
+            return True
+        maker, _, method = value.name.rpartition(".")  # ``sock.accept()``: a client a client makes
+        client = self._client_of(maker) if maker.endswith("()") else None
+        return client is not None and any(name == method for name, _ in client.makes)
 
     def blocking(self, call: CallFact, in_async: bool) -> BlockingCall | None:
         key = (id(call), in_async)
@@ -242,11 +249,25 @@ class Classifier:
         return BlockingCall(call, path, display, reason, entry.fix if entry.timeout else None, entry.reason, entry.timeout,
                             in_async and not call.awaited, role=entry.role)
 
+    def _client_of(self, name: str) -> ClientApi | None:
+        """The catalogued client a value named ``name`` is: one a constructor made
+        (``socket.socket()``), or one a method of such a client returned (``conn`` of
+        ``conn, _ = sock.accept()``, named ``socket.socket().accept()#0``)."""
+        if name.endswith("()"):
+            return self.catalog.client(name[:-2])
+        made, _, position = name.rpartition("()#")
+        maker, _, method = made.rpartition(".")
+        if not position.isdigit() or not maker.endswith("()"):
+            return None
+        client = self._client_of(maker)
+        return client if client is not None and (method, int(position)) in client.makes else None
+
     def _classify_client(self, call: CallFact, client_value, method: str, path: str, in_async: bool) -> BlockingCall | None:
-        base = client_value.name[:-2] if client_value.name.endswith("()") else None
-        client: ClientApi | None = self.catalog.client(base) if base else None
+        client = self._client_of(client_value.name)
         if client is None or method not in client.methods:
             return None
+        if self.calls.loop_input(call) and any(name == method for name, _ in client.makes):
+            return None  # a server loop waiting for its next connection: how it takes work
         display = _display(f"{client_value.name}.{method}")
         if client.context == "await":
             if not call.awaited or self.scope(call):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from ...callgraph import CallGraph, Handler
 from ...catalog import WaitRole
-from ...guards import FALSE, NONE, SET, TRUE
+from ...model import GUARD_FALSE as FALSE, GUARD_NONE as NONE, GUARD_SET as SET, GUARD_TRUE as TRUE
 from ...model import CallFact, ParamKind, dotted
 from .blocking import BlockingCall, Classifier
 

@@ -625,6 +625,10 @@ class _Extractor(ItemReader, GuardReader, AlternativesReader, LoopReader, PassTh
             shaped = self.payload(node.value)
             if shaped.shape in (PayloadShape.TAGGED, PayloadShape.TAG_PARAM):
                 self.returns.append(ReturnFact(fn.qualname, (), self.span(node), payload=shaped))
+            elif isinstance(node.value, cst.Tuple) and all(isinstance(e, cst.Element) for e in node.value.elements):
+                elements = tuple(self.ref(e.value) for e in node.value.elements)
+                if any(elements):
+                    self.returns.append(ReturnFact(fn.qualname, (), self.span(node), elements=elements))
             return
         ref = self.ref(node.value)
         if ref is None:

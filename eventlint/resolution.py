@@ -372,10 +372,20 @@ class Resolver:
             value = (yield ("binding", id(binding))) if binding is not None else None
         else:
             value = None
-        for step in ref[1:]:
+        steps, at = ref[1:], 0
+        while at < len(steps):
             if value is None:
                 return None
+            step = steps[at]
+            if (step == "()" and at + 1 < len(steps) and steps[at + 1][:1] == "#"
+                    and value.kind == ValueKind.FUNCTION and value.name in self.functions):
+                # ``sock, secret = self._make_socket()``: an element of the tuples it returns
+                element = yield ("returned", value.name, int(steps[at + 1][1:]))
+                if element is not None:
+                    value, at = element, at + 2
+                    continue
             value = yield from self._step(value, step)
+            at += 1
         return value
 
     def _global(self, name: str):
@@ -469,20 +479,29 @@ class Resolver:
         """What a call of the project function returns, read from its ``return``s: the one
         outside value they all give (``return multiprocessing.get_context("spawn")``), with
         the call that made it, or the one project instance or class.  None when they differ
-        or none is known."""
-        values = set()
+        or none is known.  With a position (the goal's third part), the element at that
+        position of the tuples it returns (``return sock, secret``).  Outside values of
+        one name made by different calls (a socket made on each branch) are one value,
+        the first return's."""
+        position = goal[2] if len(goal) > 2 else None
+        values: dict[tuple, Value] = {}
         for ret in self.returns_of.get(goal[1], ()):
-            if not ret.value:  # a returned tagged tuple or dict: no value to resolve
+            if position is not None:
+                returned = ret.elements[position] if position < len(ret.elements) else None
+                call = None
+            else:
+                returned, call = ret.value, ret.call
+            if not returned:  # a returned tagged tuple or dict: no value to resolve
                 continue
-            value = yield ("ref", ret.value)
+            value = yield ("ref", returned)
             if value is None or value.kind not in (ValueKind.API, ValueKind.INSTANCE, ValueKind.CLASS):
                 continue
-            if value.kind == ValueKind.API and value.origin is None and ret.call is not None:
-                value = Value(ValueKind.API, value.name, value.end, value.heuristic, ret.call)
-            values.add(value)
+            if value.kind == ValueKind.API and value.origin is None and call is not None:
+                value = Value(ValueKind.API, value.name, value.end, value.heuristic, call)
+            values.setdefault((value.kind, value.name, value.end, value.heuristic), value)
             if len(values) > 1:
                 return None
-        return values.pop() if values else None
+        return next(iter(values.values()), None)
 
     def _eval_mro(self, goal):
         # the length cap bounds the answer, not a recursion: a hierarchy is walked with a queue

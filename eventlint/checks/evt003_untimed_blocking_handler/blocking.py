@@ -30,6 +30,11 @@ def _display(name: str) -> str:
     return shown[:-2] if shown.endswith("()") else shown
 
 
+def _arms_timer(call: CallFact) -> bool:
+    """``loop.call_later(delay, callback)`` or ``loop.call_at(when, callback)``."""
+    return len(call.callee) > 1 and call.callee[-1] in (".call_later", ".call_at") and len(call.args) >= 2
+
+
 @dataclass(frozen=True, slots=True)
 class BlockingCall:
     call: CallFact
@@ -61,6 +66,7 @@ class Classifier:
         self._catalogued: dict[int, bool] = {}
         self._scopes: dict[int, ScopeKind] = {}
         self._calls_at: dict[tuple[str, Span], CallFact] | None = None
+        self._watchdogs: dict[str, bool] = {}
 
     def scope(self, call: CallFact) -> ScopeKind:
         """What the timeout scopes around ``call`` bound: the ones the facts named, or
@@ -226,7 +232,7 @@ class Classifier:
         if awaited_kind:
             if not call.awaited:
                 return None
-            if self.scope(call):
+            if self.scope(call) or self.keeps_watchdog(call.caller):
                 return None
             fix = entry.fix
             return BlockingCall(call, path, display, "waits forever (awaited, no deadline)", fix, entry.reason, None,
@@ -249,6 +255,23 @@ class Classifier:
         return BlockingCall(call, path, display, reason, entry.fix if entry.timeout else None, entry.reason, entry.timeout,
                             in_async and not call.awaited, role=entry.role)
 
+    def keeps_watchdog(self, function: str) -> bool:
+        """The coroutine arms an event-loop timer itself, or through a project function it
+        calls (``self._timeout = loop.call_later(server_timeout, self._on_timeout)`` after
+        each line read): an idle-connection watchdog that bounds its awaits."""
+        known = self._watchdogs.get(function)
+        if known is None:
+            fn = self.graph.functions.get(function)
+            known = False
+            if fn is not None and fn.is_async:
+                for call in self.calls.calls_in.get(function, ()):
+                    if _arms_timer(call) or any(_arms_timer(inner) for callee in self.calls.callees(call)
+                                                for inner in self.calls.calls_in.get(callee, ())):
+                        known = True
+                        break
+            self._watchdogs[function] = known
+        return known
+
     def _client_of(self, name: str) -> ClientApi | None:
         """The catalogued client a value named ``name`` is: one a constructor made
         (``socket.socket()``), or one a method of such a client returned (``conn`` of
@@ -270,7 +293,7 @@ class Classifier:
             return None  # a server loop waiting for its next connection: how it takes work
         display = _display(f"{client_value.name}.{method}")
         if client.context == "await":
-            if not call.awaited or self.scope(call):
+            if not call.awaited or self.scope(call) or self.keeps_watchdog(call.caller):
                 return None
         elif self.scope(call) == ScopeKind.SYNC:
             return None

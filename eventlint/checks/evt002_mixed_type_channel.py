@@ -9,7 +9,11 @@ type names only builtin shapes (``tuple[str, dict[str, Any]]``) is as untyped as
 without a declaration.  The
 shutdown sentinels ``None`` and ``...``, exceptions put for error propagation and class
 objects themselves are not kinds.  A consumer's dispatch counts when one function branches
-on two or more distinct kinds.
+on two or more distinct kinds.  Constants compared with the whole item are control pills,
+kinds only when one function compares it with two or more of them and the channel also
+carries something other than constants (one sentinel beside data is an end-of-stream
+marker); untagged dicts are kinds by their key sets only when consumers test two or more
+keys that some of them have and others lack (one such key is an optional field).
 """
 
 from __future__ import annotations

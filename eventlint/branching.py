@@ -93,11 +93,17 @@ def kind_test(test: cst.BaseExpression) -> KindTest | None:
     return KindTest(name, through, compared, tuple(operands), key, test)
 
 
-def key_test(test: cst.Comparison) -> tuple[str, str] | None:
+def key_test(test: cst.BaseExpression) -> tuple[str, str] | None:
     """(name, key) when ``test`` asks whether the dict ``name`` holds has the string key:
     ``"exit" in item``, ``"exit" not in item``, ``item.get("exit") is None`` (or ``is not
-    None``); None for anything else."""
-    if len(test.comparisons) != 1:
+    None``), and as the whole test of an ``if`` or ``while``, ``item.get("exit")`` or ``not
+    item.get("exit")``; None for anything else."""
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        test = test.expression
+    if isinstance(test, cst.Call):
+        found = subject(test)
+        return (found[0], found[2]) if found is not None and found[1] is Through.KEY and found[2] else None
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
         return None
     target = test.comparisons[0]
     if isinstance(target.operator, (cst.In, cst.NotIn)) and isinstance(target.comparator, cst.Name):

@@ -421,10 +421,24 @@ class ItemReader:
         if test is not None:
             self.note_kind_test(test, node)
             return
-        tested = key_test(node)  # ``"exit" in item``: a key's presence
+        self.note_key_test(node)
+
+    def note_key_test(self, node: cst.BaseExpression) -> None:
+        tested = key_test(node)  # ``"exit" in item``, ``if item.get("exit"):``: a key's presence
         found = self.item_source(tested[0], Through.VALUE) if tested is not None else None
         if found is not None and found[1] is Compared.CLASS:
             self.add_dispatch(found[0], DispatchKind.KEY, node, tag=Tag(tested[1]))
+
+    # the other readers of the extractor visit ``if`` and ``while`` too: pass the visit on
+    def visit_If(self, node: cst.If) -> bool | None:
+        if not isinstance(node.test, cst.Comparison):  # comparisons are read on their own
+            self.note_key_test(node.test)
+        return super().visit_If(node)  # type: ignore[misc]
+
+    def visit_While(self, node: cst.While) -> bool | None:
+        if not isinstance(node.test, cst.Comparison):
+            self.note_key_test(node.test)
+        return super().visit_While(node)  # type: ignore[misc]
 
     def visit_Match(self, node: cst.Match) -> None:
         found = subject(node.subject)

@@ -93,6 +93,30 @@ def kind_test(test: cst.BaseExpression) -> KindTest | None:
     return KindTest(name, through, compared, tuple(operands), key, test)
 
 
+def key_test(test: cst.BaseExpression) -> tuple[str, str] | None:
+    """(name, key) when ``test`` asks whether the dict ``name`` holds has the string key:
+    ``"exit" in item``, ``"exit" not in item``, ``item.get("exit") is None`` (or ``is not
+    None``), and as the whole test of an ``if`` or ``while``, ``item.get("exit")`` or ``not
+    item.get("exit")``; None for anything else."""
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        test = test.expression
+    if isinstance(test, cst.Call):
+        found = subject(test)
+        return (found[0], found[2]) if found is not None and found[1] is Through.KEY and found[2] else None
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return None
+    target = test.comparisons[0]
+    if isinstance(target.operator, (cst.In, cst.NotIn)) and isinstance(target.comparator, cst.Name):
+        key = string_value(test.left)
+        return (target.comparator.value, key) if key is not None else None
+    if isinstance(target.operator, (cst.Is, cst.IsNot)) and isinstance(target.comparator, cst.Name) \
+            and target.comparator.value == "None" and isinstance(test.left, cst.Call):
+        found = subject(test.left)
+        if found is not None and found[1] is Through.KEY and found[2] is not None:
+            return found[0], found[2]
+    return None
+
+
 def case_kinds(name: str, case: cst.MatchCase, tag_keys: frozenset[str]) -> list[KindTest]:
     """The kind tests of a ``case`` of ``match name:``, one per alternative it reads:
     ``case A():`` (a class), ``case "a":`` / ``case Kind.A:`` (a tag), ``case ("a", ...):``

@@ -46,6 +46,7 @@ class _Frame:
     self_name: str | None = None
     params: dict[str, Ref | None] = field(default_factory=dict)  # name -> annotation
     received: dict[str, Ref] = field(default_factory=dict)  # item name -> channel ref
+    results: dict[str, Ref] = field(default_factory=dict)  # local -> the call it holds the result of
     tags: dict[str, Ref] = field(default_factory=dict)  # tag name (from unpacking) -> channel ref
     value_types: dict[str, Ref] = field(default_factory=dict)  # local -> class it holds
     shaped: dict[str, Payload] = field(default_factory=dict)  # local -> the tagged tuple or dict it holds
@@ -415,7 +416,8 @@ class _Extractor(ItemReader, GuardReader, AlternativesReader, LoopReader, PassTh
                         self.classes.append(ClassFact(f"{self.module}.{name}", (), self.span(node), is_public_name(name)))
         for target in node.targets:
             self.note_assigned(target.target, value)
-            self.bind(target.target, value, node, None)
+            if not self.note_key_stored(target.target):
+                self.bind(target.target, value, node, None)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if node.value is None:
@@ -561,7 +563,7 @@ class _Extractor(ItemReader, GuardReader, AlternativesReader, LoopReader, PassTh
                 return
             if frame.kind == "function":
                 shaped = self.payload(value) if isinstance(value, (cst.Dict, cst.Tuple)) else None
-                if shaped is not None and shaped.shape in (PayloadShape.TAGGED, PayloadShape.TAG_PARAM):
+                if shaped is not None and shaped.shape in (PayloadShape.TAGGED, PayloadShape.TAG_PARAM, PayloadShape.KEYS):
                     frame.shaped[name] = shaped  # ``payload = {"type": "http.request", ...}``
                 else:
                     frame.shaped.pop(name, None)
@@ -570,6 +572,10 @@ class _Extractor(ItemReader, GuardReader, AlternativesReader, LoopReader, PassTh
                     frame.received[name] = source
                 else:
                     frame.received.pop(name, None)
+                if source is None and value_ref is not None and value_ref[-1] == "()":
+                    frame.results[name] = value_ref  # ``task = self.comms.get_task(i)``: maybe a helper's get
+                else:
+                    frame.results.pop(name, None)
                 if value_ref is not None and (value_ref[-1] == "()" or value_ref[-1].startswith("#")):
                     self.bindings.append(Binding(BindingScope.LOCAL, frame.qualname, name, value_ref, self.span(stmt), False,
                                                  call, element_type))

@@ -570,17 +570,16 @@ class EventGraph(PayloadFollower):
                 fn = self.functions.get(ret.function)
                 if fn is None or not ret.value:
                     continue
-                value = self.resolve(ret.value)
                 held = ret.value[:-1]  # ``return self._queues[name]``: one of the channels a container holds
-                if value is None and ret.value[-1] == "[]":
-                    value = self.resolve(held)
-                    if value is not None and value.kind != ValueKind.CHANNELS:
+                container = self.resolve(held) if ret.value[-1] == "[]" else None
+                if container is not None and container.kind == ValueKind.CHANNELS:
+                    value, returned = container, held
+                else:
+                    value, returned = self.resolve(ret.value), ret.value
+                    if value is None or value.kind != ValueKind.CHANNEL:
                         continue
-                elif value is None or value.kind != ValueKind.CHANNEL:
-                    continue
-                channel = self.channels.get(value.name) if value is not None else None
+                channel = self.channels.get(value.name)
                 if channel is not None:
-                    returned = held if value.kind == ValueKind.CHANNELS else ret.value
                     name = returned[-1].lstrip(".").rpartition(".")[2]
                     yield ChannelReturn(fn, channel, name, ret.span, facts.module)
 
@@ -707,7 +706,8 @@ class EventGraph(PayloadFollower):
     def _dispatches_in(self, facts: FileFacts) -> list[tuple[str, Dispatch]]:
         found = []
         for dispatch in facts.dispatches:
-            if dispatch.source[0].startswith("P:"):
+            if dispatch.returned or dispatch.source[0].startswith("P:"):
+                # a parameter, or the result of a call: an item when it resolves to one
                 value = self.resolve(dispatch.source)
                 channel = value.name if value is not None and value.kind == ValueKind.ITEM else None
             else:

@@ -10,7 +10,7 @@ from typing import Protocol
 import libcst as cst
 
 from .model import CallFact, Dispatch, DispatchKind, Payload, PayloadShape, Ref, Span, Tag, dotted
-from .branching import Compared, KindTest, Through, case_kinds, kind_test, method_lookup, subject
+from .branching import Compared, KindTest, Through, case_kinds, key_test, kind_test, method_lookup, subject
 from .syntax import keyword_value, string_value
 
 PUT_METHODS = frozenset({"put", "put_nowait", "send", "send_nowait", "send_bytes", "publish", "publish_nowait", "emit",
@@ -25,6 +25,7 @@ class FunctionScope(Protocol):
     self_name: str | None  # the name of ``self`` (or ``cls``)
     params: dict[str, Ref | None]  # parameter name -> its annotation
     received: dict[str, Ref]  # item name -> the channel it was received from
+    results: dict[str, Ref]  # local name -> the call whose result it holds (``self.comms.get_task(i)``)
     tags: dict[str, Ref]  # tag name (from unpacking a received item) -> the channel
     value_types: dict[str, Ref]  # local name -> the class of the instance it holds
     shaped: dict[str, Payload]  # local name -> the tagged tuple or dict it holds
@@ -129,8 +130,31 @@ class ItemReader:
                     found = self.tagged(element.value)
                     if found is not _OTHER:
                         return found
+            keys = [string_value(e.key) if isinstance(e, cst.DictElement) else None for e in value.elements]
+            if keys and None not in keys:  # ``{"exit": cls, "exception": text}``: no tag, known keys
+                return Payload(PayloadShape.KEYS, keys=tuple(sorted(set(keys))))
             return _OTHER
+        literal = string_value(value)
+        if literal is not None:  # ``q.put("stop")``: a bare constant
+            return Payload(PayloadShape.TAG, tag=Tag(literal))
         return _OTHER
+
+    def note_key_stored(self, target: cst.BaseExpression) -> bool:
+        """``result["out"] = out`` on a local holding a dict of known keys adds the key;
+        True when ``target`` is such a store."""
+        fn = self.function_frame()
+        if fn is None or not isinstance(target, cst.Subscript) or not isinstance(target.value, cst.Name) \
+                or len(target.slice) != 1 or not isinstance(target.slice[0].slice, cst.Index):
+            return False
+        shaped = fn.shaped.get(target.value.value)
+        if shaped is None or shaped.shape != PayloadShape.KEYS:
+            return False
+        key = string_value(target.slice[0].slice.value)
+        if key is None:
+            fn.shaped.pop(target.value.value)  # ``result[name] = ...``: the keys are no longer known
+        else:
+            fn.shaped[target.value.value] = Payload(PayloadShape.KEYS, keys=tuple(sorted({*shaped.keys, key})))
+        return True
 
     def note_handoff(self, node: cst.Call) -> None:
         """``call_soon_threadsafe(q.put_nowait, item)``, ``partial(q.put, item)``,
@@ -309,7 +333,9 @@ class ItemReader:
         """(channel, what a test of it compares) when ``name`` reached ``through`` holds a
         received item or its tag: ``kind`` unpacked from an item compares tags; an item
         itself compares classes (``isinstance``, ``case A()``), its type classes, and a
-        key, index or attribute of it tags."""
+        key, index or attribute of it tags.  The result of a call (``item =
+        self.comms.get_task(i)``) is marked ``returned``: the graph decides whether it is
+        an item."""
         fn = self.function_frame()
         if fn is None:
             return None
@@ -323,23 +349,36 @@ class ItemReader:
     @staticmethod
     def item_ref(fn: FunctionScope, name: str) -> Ref | None:
         """What ``name`` holds when it may be a received item: the receiving channel's
-        ref, or the parameter (the graph follows the arguments of its callers)."""
+        ref, the parameter (the graph follows the arguments of its callers), or the call
+        whose result it holds (ending in ``"<result>"``)."""
         if name in fn.received:
             return fn.received[name]
         if name in fn.params and name != fn.self_name:
             return (f"P:{fn.qualname}:{name}",)
+        if name in fn.results:
+            return fn.results[name] + (_RESULT,)
         return None
 
     def add_dispatch(self, source: Ref, kind: DispatchKind, node: cst.CSTNode, ref: Ref = (),
                      tag: Tag | None = None) -> None:
         fn = self.function_frame()
         if fn is not None:
-            self.dispatches.append(Dispatch(fn.qualname, source, kind, self.span(node), ref, tag))
+            returned = source[-1] == _RESULT
+            source = source[:-1] if returned else source
+            self.dispatches.append(Dispatch(fn.qualname, source, kind, self.span(node), ref, tag, returned))
 
     def note_kind_test(self, test: KindTest, at: cst.CSTNode) -> None:
         """A dispatch per operand of ``test`` when it tests a received item the way its
-        shape allows (classes of the item or its type, tags of a tag)."""
+        shape allows (classes of the item or its type, tags of a tag), and one per constant
+        the item itself is compared with (``item == POISON_PILL``, ``item is _STOP``)."""
         found = self.item_source(test.name, test.through)
+        if found is not None and found[1] is Compared.CLASS and test.through is Through.VALUE \
+                and test.compared is Compared.TAG:
+            for operand in test.operands:
+                tag = self.constant_tag(operand)
+                if tag is not None:
+                    self.add_dispatch(found[0], DispatchKind.VALUE, at, tag=tag)
+            return
         if found is None or found[1] is not test.compared:
             return
         source = found[0]
@@ -368,10 +407,38 @@ class ItemReader:
         if found is not None and (found[1] is Compared.TAG or lookup.through is Through.VALUE) and owner is not None:
             self.add_dispatch(found[0], DispatchKind.METHOD, node, ref=owner, tag=Tag(lookup.prefix))
 
+    def constant_tag(self, node: cst.BaseExpression) -> Tag | None:
+        """A constant an item itself is compared with: a module constant by its qualified
+        name (``POISON_PILL``, ``_STOP = object()``), a string, an Enum member."""
+        if isinstance(node, cst.Name) and (node.value in self.constants or node.value in self.numbers
+                                           or _constant_name(node.value)):
+            name = dotted(self.lookup(node.value))
+            return Tag(name, named=True) if name and not name.startswith("builtins.") else None
+        return self.tag_value(node)
+
     def visit_Comparison(self, node: cst.Comparison) -> None:
         test = kind_test(node)
         if test is not None:
             self.note_kind_test(test, node)
+            return
+        self.note_key_test(node)
+
+    def note_key_test(self, node: cst.BaseExpression) -> None:
+        tested = key_test(node)  # ``"exit" in item``, ``if item.get("exit"):``: a key's presence
+        found = self.item_source(tested[0], Through.VALUE) if tested is not None else None
+        if found is not None and found[1] is Compared.CLASS:
+            self.add_dispatch(found[0], DispatchKind.KEY, node, tag=Tag(tested[1]))
+
+    # the other readers of the extractor visit ``if`` and ``while`` too: pass the visit on
+    def visit_If(self, node: cst.If) -> bool | None:
+        if not isinstance(node.test, cst.Comparison):  # comparisons are read on their own
+            self.note_key_test(node.test)
+        return super().visit_If(node)  # type: ignore[misc]
+
+    def visit_While(self, node: cst.While) -> bool | None:
+        if not isinstance(node.test, cst.Comparison):
+            self.note_key_test(node.test)
+        return super().visit_While(node)  # type: ignore[misc]
 
     def visit_Match(self, node: cst.Match) -> None:
         found = subject(node.subject)
@@ -427,6 +494,7 @@ def _constant_like(name: str) -> bool:
 
 
 _MAX_TAG = 40
+_RESULT = "<result>"  # marks the ref of a call whose result a tested name holds
 _NONE = Payload(PayloadShape.NONE)
 _CAUGHT = Payload(PayloadShape.CAUGHT)
 _OTHER = Payload(PayloadShape.OTHER)

@@ -267,6 +267,7 @@ class PayloadShape(Named):
     TAG_PARAM = "tag-param"  # a tuple or dict whose tag is the parameter ``Payload.param``: ``(name, args)``
     NEW_PARAM = "new-param"  # an instance of the class the parameter ``Payload.param`` holds: ``event_cls(*args)``
     TAG = "tag-value"  # an argument that is itself a tag constant (``enqueue("connect", ...)``): ``Payload.tag``
+    KEYS = "keys"  # a dict with no tag key (``{"exit": cls, "exception": text}``): ``Payload.keys`` are its keys
     OTHER = "unknown"  # any other expression, or a local whose value the pass cannot pin down
 
 
@@ -294,6 +295,9 @@ class Payload:
     # CALL of a local: the other classes the local was made from before (``event =
     # ButtonEvent(...)`` in one branch, ``event = WheelEvent(...)`` in another)
     alternatives: tuple[Ref, ...] = ()
+    # KEYS: the dict's string keys, those stored into it afterwards included
+    # (``result = {"name": n}; result["out"] = out; q.put(result)``), sorted
+    keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,6 +385,8 @@ class DispatchKind(Named):
     # ``getattr(self, "on_" + kind)``: the object whose methods are looked up is ``ref``,
     # the prefix of their names ``tag``
     METHOD = "method"
+    VALUE = "value"  # ``item == POISON_PILL``, ``item is _STOP``: the item itself compared with the constant ``tag``
+    KEY = "key"  # ``"exit" in item``, ``item.get("exit")`` as a test: the key ``tag`` is tested for presence
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,6 +399,9 @@ class Dispatch:
     span: Span
     ref: Ref = ()  # CLASS: the class tested; TABLE: the table looked up
     tag: Tag | None = None  # TAG: the tag compared with
+    # the item is the result of calling ``source`` (``item = self.comms.get_task(i)``), not
+    # received from the channel ``source`` names
+    returned: bool = False
 
 
 @dataclass(frozen=True, slots=True)

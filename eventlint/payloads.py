@@ -126,7 +126,7 @@ class PayloadFollower:
         elif shape == PayloadShape.NEW_PARAM:
             if ref:
                 found.append(PayloadSite(Payload(PayloadShape.CALL, ref), call, path))
-        elif arg is not None and arg.shape == PayloadShape.TAGGED:
+        elif arg is not None and arg.shape in (PayloadShape.TAGGED, PayloadShape.KEYS):
             found.append(PayloadSite(arg, call, path))
         elif ref:
             made = self._instance_payload(ref)

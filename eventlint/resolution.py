@@ -58,6 +58,8 @@ class Value:
     origin: CallFact | None = None  # API: the call that made an outside instance, when it was bound from one
 
 
+_NONE_VALUE = Value(ValueKind.API, "builtins.None")  # what ``return None`` gives
+
 class _Frame:
     """One goal being evaluated by ``Resolver._run``."""
 
@@ -438,6 +440,9 @@ class Resolver:
             return None
         if kind == ValueKind.GETTER:
             return Value(ValueKind.ITEM, value.name, heuristic=value.heuristic) if step == "()" else None
+        if kind == ValueKind.CHANNELS:
+            # ``self._queues[worker_id]``: one of the channels a dict, list or set holds
+            return Value(ValueKind.CHANNEL, value.name, value.end, heuristic=value.heuristic) if step == "[]" else None
         if step == "[]":
             # ``Queue[Event]``: a generic class subscripted with its type arguments is the class
             if kind == ValueKind.CLASS:
@@ -467,6 +472,11 @@ class Resolver:
                     returned = yield ("ref", fn.returns)
                     if returned is not None and returned.kind == ValueKind.CLASS:
                         return Value(ValueKind.INSTANCE, returned.name)
+                    if returned is not None and returned.name in ("typing.Any", "typing_extensions.Any"):
+                        # ``-> Any``: an item a getter returns (``return self._q.get()``), else opaque
+                        item = yield ("returned", value.name)
+                        if item is not None and item.kind == ValueKind.ITEM:
+                            return item
                     if returned is not None and returned.kind == ValueKind.API:
                         return Value(ValueKind.API, returned.name + "()")
                 return (yield ("returned", value.name)) if fn is not None else None
@@ -485,6 +495,7 @@ class Resolver:
         the first return's."""
         position = goal[2] if len(goal) > 2 else None
         values: dict[tuple, Value] = {}
+        items = set()
         for ret in self.returns_of.get(goal[1], ()):
             if position is not None:
                 returned = ret.elements[position] if position < len(ret.elements) else None
@@ -494,13 +505,18 @@ class Resolver:
             if not returned:  # a returned tagged tuple or dict: no value to resolve
                 continue
             value = yield ("ref", returned)
+            if value is not None and value.kind == ValueKind.ITEM:
+                items.add(value)  # ``return self._tasks.get(timeout=0.1)``: what a channel gave
+                continue
             if value is None or value.kind not in (ValueKind.API, ValueKind.INSTANCE, ValueKind.CLASS):
                 continue
             if value.kind == ValueKind.API and value.origin is None and call is not None:
                 value = Value(ValueKind.API, value.name, value.end, value.heuristic, call)
             values.setdefault((value.kind, value.name, value.end, value.heuristic), value)
-            if len(values) > 1:
-                return None
+        if len(items) == 1 and set(values.values()) <= {_NONE_VALUE}:
+            return items.pop()  # a getter that returns None when it gives up waiting is still a getter
+        if items or len(values) > 1:
+            return None
         return next(iter(values.values()), None)
 
     def _eval_mro(self, goal):

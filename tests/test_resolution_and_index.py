@@ -101,8 +101,10 @@ def test_payloads_are_recorded_by_shape(hub):
 
 def test_dispatches_and_tables_are_records(hub):
     facts = _facts(hub, "hub.py")
+    # ``item == "x"`` compares the whole item with a constant: recorded, judged by EVT002
     assert [(d.kind, d.ref, d.tag) for d in facts.dispatches] == [
-        (DispatchKind.CLASS, ("G:hub.Event",), None), (DispatchKind.TABLE, ("G:hub.HANDLERS",), None)]
+        (DispatchKind.CLASS, ("G:hub.Event",), None), (DispatchKind.VALUE, (), Tag("x")),
+        (DispatchKind.TABLE, ("G:hub.HANDLERS",), None)]
     assert facts.tables == (Table("hub", "HANDLERS", (TableKey(tag=Tag("user")), TableKey(ref=("G:hub.Event",)))),)
     assert hub.graph.table_keys(("G:hub.HANDLERS",)) == facts.tables[0].keys
 
@@ -114,7 +116,8 @@ def test_the_index_answers_what_is_put_and_dispatched_without_judging(hub):
     assert shapes == [PayloadShape.NONE, PayloadShape.CALL, PayloadShape.TAGGED, PayloadShape.TAGGED,
                       PayloadShape.TAGGED, PayloadShape.CAUGHT, PayloadShape.PARAM]
     assert all(isinstance(site, PayloadSite) for site in graph.payloads_put("hub.Q"))
-    assert [site.dispatch.kind for site in graph.dispatches_on("hub.Q")] == [DispatchKind.CLASS, DispatchKind.TABLE]
+    assert [site.dispatch.kind for site in graph.dispatches_on("hub.Q")] == [
+        DispatchKind.CLASS, DispatchKind.VALUE, DispatchKind.TABLE]
     assert graph.resolve(("G:hub.Q",)) == Value(ValueKind.CHANNEL, "hub.Q")
     assert graph.resolve(("G:hub.Q", ".get", "()")) == Value(ValueKind.ITEM, "hub.Q")
 

@@ -9,7 +9,11 @@ type names only builtin shapes (``tuple[str, dict[str, Any]]``) is as untyped as
 without a declaration.  The
 shutdown sentinels ``None`` and ``...``, exceptions put for error propagation and class
 objects themselves are not kinds.  A consumer's dispatch counts when one function branches
-on two or more distinct kinds.
+on two or more distinct kinds.  Constants compared with the whole item are control pills,
+kinds only when one function compares it with two or more of them and the channel also
+carries something other than constants (one sentinel beside data is an end-of-stream
+marker); untagged dicts are kinds by their key sets only when consumers test two or more
+keys that some of them have and others lack (one such key is an optional field).
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from typing import Iterator
 
 from ..config import Config
 from ..graph import EventGraph, looks_like_exception
-from ..model import DispatchKind, Finding, Fix, Location, MigrateChannel, NotFixable, PayloadShape, Ref, Safety, Tag
+from ..model import (DispatchKind, Finding, Fix, Location, MigrateChannel, NotFixable, Payload, PayloadShape, Ref, Safety,
+                     Tag, dotted)
 from ..resolution import Value, ValueKind
 from . import Fixable, Rule
 
@@ -167,6 +172,8 @@ def dispatch_kinds(graph: EventGraph, channel_id: str) -> list[tuple[str, Locati
                 per_function[dispatch.function].append(
                     (label, Location(path, dispatch.span, f"{where} calls the method {method} for {label}")))
             continue
+        if dispatch.kind == DispatchKind.VALUE or dispatch.kind == DispatchKind.KEY:
+            continue  # whole-item constants and key tests: see ``control_kinds`` and ``key_set_kinds``
         if dispatch.kind == DispatchKind.TAG:
             label = repr(spell(dispatch.tag, graph))
         else:
@@ -186,11 +193,74 @@ def dispatch_kinds(graph: EventGraph, channel_id: str) -> list[tuple[str, Locati
     return kinds
 
 
+def _is_constant(graph: EventGraph, payload: Payload) -> bool:
+    """A put of a bare constant: ``None``, a string, a module constant (``POISON_PILL``,
+    ``_STOP = object()``) or an exception caught and passed on."""
+    if payload.shape in (PayloadShape.NONE, PayloadShape.TAG, PayloadShape.CAUGHT):
+        return True
+    if payload.shape != PayloadShape.NAME:
+        return False
+    name = dotted(payload.ref) or ""
+    last = name.rsplit(".", 1)[-1]
+    return (last.isupper() and last.strip("_")[:1].isalpha()) or graph.string_constant(name) is not None
+
+
+def control_kinds(graph: EventGraph, channel_id: str) -> list[tuple[str, Location]]:
+    """Control pills: constants a consumer compares the whole item with (``if task ==
+    POISON_PILL`` … ``elif task == APPLY_PILL``).  One sentinel beside the data is the
+    usual end-of-stream marker, not a kind; two or more distinct constants tested in one
+    function, on a channel that also carries something other than constants, are a
+    protocol of control messages mixed with data, and each constant is a kind."""
+    per_function: dict[str, list[tuple[str, Location]]] = defaultdict(list)
+    for site in graph.dispatches_on(channel_id):
+        dispatch = site.dispatch
+        if dispatch.kind == DispatchKind.VALUE and dispatch.tag is not None:
+            tag = dispatch.tag
+            label = tag.text.rsplit(".", 1)[-1] if tag.named else repr(tag.text)
+            where = graph.short_name(dispatch.function, site.path)
+            per_function[dispatch.function].append(
+                (label, Location(site.path, dispatch.span, f"{where} compares the item with {label}")))
+    kinds = [kind for branches in per_function.values() if len({label for label, _ in branches}) >= 2
+             for kind in branches]
+    if kinds and all(_is_constant(graph, site.payload) for site in graph.payloads_put(channel_id)):
+        return []  # only constants travel: one type of command, not kinds beside data
+    return kinds
+
+
+def key_set_kinds(graph: EventGraph, channel_id: str) -> list[tuple[str, Location]]:
+    """Dicts told apart by their keys: untagged dicts put on the channel
+    (``{"exit": cls, "exception": text}``, ``{"name": n, "reporter": r}``) are kinds, one per
+    key set, when a consumer tests the presence of two or more keys (``"exit" in result``,
+    ``"reporter" in result``) each of which some of the dicts have and others lack.  One
+    such key is an optional field (``if "error" in reply``), not a dispatch."""
+    shapes = [site for site in graph.payloads_put(channel_id) if site.payload.shape == PayloadShape.KEYS]
+    tests = [site for site in graph.dispatches_on(channel_id)
+             if site.dispatch.kind == DispatchKind.KEY and site.dispatch.tag is not None]
+    splitting = {key for key in {site.dispatch.tag.text for site in tests}
+                 if any(key in s.payload.keys for s in shapes) and any(key not in s.payload.keys for s in shapes)}
+    if len(splitting) < 2:
+        return []
+    labels: dict[frozenset[str], str] = {}
+    kinds = []
+    for site in sorted(shapes, key=lambda s: (s.path, s.call.span.line)):
+        label = labels.setdefault(frozenset(splitting.intersection(site.payload.keys)),
+                                  "{" + ", ".join(repr(key) for key in site.payload.keys) + "}")
+        kinds.append((label, Location(site.path, site.call.span, f"puts {label} dicts")))
+    for site in tests:
+        key = site.dispatch.tag.text
+        if key in splitting:
+            label = next(label for signature, label in labels.items() if key in signature)
+            where = graph.short_name(site.dispatch.function, site.path)
+            kinds.append((label, Location(site.path, site.dispatch.span, f"{where} tests for the key {key!r}")))
+    return kinds
+
+
 def check(graph: EventGraph, config: Config) -> Iterator[Finding]:
     for channel in graph.all_channels():
         if channel.element_type is not None and names_kinds(channel.element_type):
             continue
-        evidence = payload_kinds(graph, channel.id) + dispatch_kinds(graph, channel.id)
+        evidence = (payload_kinds(graph, channel.id) + dispatch_kinds(graph, channel.id)
+                    + control_kinds(graph, channel.id) + key_set_kinds(graph, channel.id))
         kinds = sorted({kind for kind, _ in evidence})
         if len(kinds) < 2:
             continue

@@ -220,7 +220,10 @@ class Catalog:
         """The channel whose ends have the type ``dotted`` (its ``types``), or None."""
         types = self._index.get("channel_types")
         if types is None:
-            types = self._index["channel_types"] = {name: c for c in self.channels for name in c.types}
+            types = self._index["channel_types"] = {}
+            for channel in self.channels:
+                for name in channel.types:
+                    types.setdefault(name, channel)
         found = types.get(dotted)
         if found is None and types:
             replaced = self.replaced(dotted)

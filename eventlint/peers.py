@@ -8,6 +8,8 @@ channel by the constructor's argument (the catalogue's ``remote``): the module o
 it names.  When the argument can't be resolved (a module a plugin hook returns), the
 project's one module that reads the end's name as a global it never binds is taken, and
 the uses found through it are marked heuristic; with two or more such modules none is.
+Code that several constructor calls run (the same module started twice) is the far end of
+the first of their channels, by id: each call makes a channel of its own.
 """
 
 from __future__ import annotations
@@ -60,4 +62,3 @@ def _reads_unbound_global(resolver: Resolver, facts: FileFacts, name: str) -> bo
     if binding is not None and binding.value != (root,):
         return False
     return any(call.callee[0] == root or any(arg and arg[0] == root for arg in call.args) for call in facts.calls)
-

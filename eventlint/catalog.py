@@ -58,6 +58,15 @@ class ChannelApi:
     get: tuple[str, ...]
     ends: tuple[End, ...] = ()  # for constructors returning a tuple: the end each item is
     maxsize: ParamSpec | None = None
+    # the types its ends are annotated with (``execnet.Channel``): a parameter annotated so is
+    # the channel its callers pass
+    types: tuple[str, ...] = ()
+    # methods that hand each received item to the callback they are given (``setcallback``)
+    callbacks: tuple[str, ...] = ()
+    # the argument naming the code run at the other end (``remote_exec(module)``), in which
+    # the global or parameter ``remote_name`` is that end of the channel
+    remote: ParamSpec | None = None
+    remote_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +219,20 @@ class Catalog:
     def channel(self, dotted: str) -> ChannelApi | None:
         return self._lookup("channels", dotted)
 
+    def channel_type(self, dotted: str) -> ChannelApi | None:
+        """The channel whose ends have the type ``dotted`` (its ``types``), or None."""
+        types = self._index.get("channel_types")
+        if types is None:
+            types = self._index["channel_types"] = {}
+            for channel in self.channels:
+                for name in channel.types:
+                    types.setdefault(name, channel)
+        found = types.get(dotted)
+        if found is None and types:
+            replaced = self.replaced(dotted)
+            found = types.get(replaced) if replaced is not None else None
+        return found
+
     def replaced(self, dotted: str) -> str | None:
         """``dotted`` spelled in the module its module stands in for (``[[module-alias]]``:
         ``eventlet.green.socket.create_connection`` is ``socket.create_connection``), or
@@ -298,6 +321,14 @@ class Catalog:
             self._index["channel_methods"] = methods
         return methods
 
+    @property
+    def channel_callbacks(self) -> frozenset[str]:
+        """The methods of any channel that hand its items to a callback."""
+        methods = self._index.get("channel_callbacks")
+        if methods is None:
+            methods = self._index["channel_callbacks"] = frozenset(m for c in self.channels for m in c.callbacks)
+        return methods
+
 
 def rules_dir() -> Path:
     """The folder holding rule pages and the catalogue: shipped inside the package as
@@ -383,7 +414,8 @@ def _names(raw: dict, where: str) -> list[str]:
 
 
 _SECTION_KEYS = {
-    "channel": {"name", "names", "family", "put", "get", "ends", "maxsize"},
+    "channel": {"name", "names", "family", "put", "get", "ends", "maxsize", "types", "callbacks", "remote",
+                "remote-name"},
     "subscription": {"name", "names", "handler", "by-name", "decorator", "call-result", "override", "callback"},
     "blocking": {"name", "names", "timeout", "default", "fix", "reason", "context", "by-name", "requires",
                  "role"},
@@ -417,9 +449,14 @@ def _parse(data: dict, source: str) -> dict[str, list]:
 def _entry(key: str, name: str, raw: dict, where: str):
     try:
         if key == "channel":
+            remote, remote_name = _param(raw.get("remote"), where), raw.get("remote-name", "")
+            if (remote is None) != (not remote_name) or not isinstance(remote_name, str):
+                raise CatalogError(f"{where}: remote and remote-name go together, like remote = {{ position = 0 }}, "
+                                   f"remote-name = \"channel\"")
             return ChannelApi(
                 name, raw.get("family", name.split(".")[0]), _strings(raw, "put", where), _strings(raw, "get", where),
-                _ends(raw, where), _param(raw.get("maxsize"), where),
+                _ends(raw, where), _param(raw.get("maxsize"), where), _strings(raw, "types", where),
+                _strings(raw, "callbacks", where), remote, remote_name,
             )
         if key == "subscription":
             handler = _param(raw.get("handler", {"position": 0}), where)

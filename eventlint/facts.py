@@ -67,6 +67,7 @@ class _Extractor(ItemReader, GuardReader, AlternativesReader, LoopReader, PassTh
         self.package = module if is_package else module.rpartition(".")[0]
         self.catalog = catalog
         self.tag_keys = tag_keys
+        self.callback_methods = catalog.channel_callbacks
         self.frames: list[_Frame] = [_Frame("module", module, True)]
         self.scope_stack: list[str] = []  # timeout scopes: "sync" | "async"
         self.scope_candidates: list[Span] = []  # with-item calls not named as timeout scopes
@@ -542,10 +543,13 @@ class _Extractor(ItemReader, GuardReader, AlternativesReader, LoopReader, PassTh
                 (fn.tags if index == 0 else fn.received)[element.value] = received_from
             item_ref = value_ref + (f"#{index}",) if value_ref else None
             self.bind_one(element, item_ref, call, element_type, stmt, value)
-        if fn is not None and isinstance(value, cst.Name) and value.value in fn.received and elements:
+        source = self.item_ref(fn, value.value) if fn is not None and isinstance(value, cst.Name) else None
+        if source is not None and elements:
+            # ``kind, data = item`` of a received item, or of a parameter (an item when the
+            # callers pass one: ``def on_item(self, item)`` handed to ``setcallback``)
             first = elements[0]
             if isinstance(first, cst.Name):
-                fn.tags[first.value] = fn.received[value.value]
+                fn.tags[first.value] = source
 
     def bind_one(self, target: cst.BaseExpression, value_ref: Ref | None, call: CallFact | None,
                  element_type: tuple[str, ...] | None, stmt: cst.CSTNode, value: cst.BaseExpression) -> None:

@@ -22,6 +22,7 @@ from .catalog import Catalog, ChannelApi
 from .model import (Binding, BindingScope, CallFact, Dispatch, End, FileFacts, FunctionFact, Named, Payload,
                     PayloadShape, Ref, Span, TableKey, dotted)
 from .payloads import PayloadFollower, PayloadSite
+from .peers import remote_ends
 from .resolution import Resolver, Value, ValueKind
 
 __all__ = ["Channel", "ChannelReturn", "Direction", "DispatchSite", "EventGraph", "Failure", "Operation", "PayloadSite",
@@ -171,6 +172,11 @@ class EventGraph(PayloadFollower):
                 if facts.path in self._factory_calls:
                     self.isolated(facts, "finding channels made by factories", self._find_factory_channels)
             resolver.forget()
+        if any(channel.api.remote is not None for channel in self.channels.values()):
+            made = [(channel.id, channel.api, channel.creation) for channel in self.channels.values()]
+            for end in remote_ends(made, self.files, resolver):
+                resolver.bind_remote_end(end.owner, end.name, end.channel, end.heuristic)
+            resolver.forget()
         for facts in self.files:
             self.isolated(facts, "finding channel operations", self._find_operations)
 
@@ -263,6 +269,14 @@ class EventGraph(PayloadFollower):
             return self.catalog.channel(value.name)
         if value.kind == ValueKind.CLASS:
             return self.channel_api_of_class(value.name)
+        if value.kind == ValueKind.FUNCTION:
+            # the project's own function or method under a catalogue name (execnet analysed
+            # with its ``Gateway.remote_exec``): as it is importable, a method as ``Class().method``
+            fn = self.functions.get(value.name)
+            if fn is not None and fn.owner_class is not None:
+                owner, method = self.import_name(fn.owner_class), value.name.rsplit(".", 1)[-1]
+                return self.catalog.channel(f"{owner}().{method}") or self.catalog.channel(f"{owner}.{method}")
+            return self.catalog.channel(self.import_name(value.name))
         return None
 
     def constructor_name(self, callee: Ref, api: ChannelApi) -> str:

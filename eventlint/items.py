@@ -48,6 +48,7 @@ class ItemReader:
     numbers: set[str]
     dispatches: list[Dispatch]
     handoffs: list[CallFact]
+    callback_methods: frozenset[str]  # channel methods handing each item to a callback (``setcallback``)
 
     def caller(self) -> str:
         raise NotImplementedError
@@ -166,6 +167,9 @@ class ItemReader:
             self.note_start(node, target)
             return
         args = node.args
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value in self.callback_methods:
+            self.note_item_callback(node, node.func)
+            return
         for index, arg in enumerate(args[:-1]):
             value = arg.value
             if arg.star or arg.keyword is not None or not isinstance(value, cst.Attribute) \
@@ -179,6 +183,18 @@ class ItemReader:
                 self.handoffs.append(CallFact(caller=self.caller(), callee=callee, span=self.span(node),
                                               args=(self.arg_ref(item.value),), payload=self.payload(item.value)))
             return
+
+    def note_item_callback(self, node: cst.Call, func: cst.Attribute) -> None:
+        """``channel.setcallback(self.on_item)``: the callback will be called with each item
+        the receiver gets, a call made later of ``on_item(<item of channel>)``."""
+        callback = keyword_value(node, "callback")
+        if callback is None and node.args and not node.args[0].star and node.args[0].keyword is None:
+            callback = node.args[0].value
+        receiver = self.ref(func.value)
+        callee = self.arg_ref(callback) if callback is not None else None
+        if receiver and callee:
+            self.handoffs.append(CallFact(caller=self.caller(), callee=callee, span=self.span(node),
+                                          args=(receiver + ("<item>",),)))
 
     def note_start(self, node: cst.Call, target: cst.BaseExpression) -> None:
         """``Thread(target=work, args=(q, n))``, ``ctx.Process(target=work, args=args)`` with

@@ -120,6 +120,9 @@ class Resolver:
         self._bindings: dict[int, Binding] = {}
         self._channels: dict[int, tuple[str, End]] = {}  # id(binding) -> (channel id, end)
         self._getters: dict[str, tuple[str, ...]] = {}  # channel id -> its get methods
+        # (module, global) or (function, parameter) -> the channel end that name is in code
+        # the channel's constructor runs at its other end (``remote_exec(module)``)
+        self._remote_ends: dict[tuple[str, str], Value] = {}
         self._import_names: dict[str, str] = {}
         self._memo: dict[tuple, object] = {}
         self._running = False
@@ -164,6 +167,11 @@ class Resolver:
         answers may have missed one."""
         self._channels[id(binding)] = (channel, end)
         self._getters.setdefault(channel, gets)
+
+    def bind_remote_end(self, owner: str, name: str, channel: str, heuristic: bool) -> None:
+        """In the module or function ``owner``, run at the other end of ``channel``, the
+        global or parameter ``name`` is that end.  Call ``forget`` afterwards."""
+        self._remote_ends.setdefault((owner, name), Value(ValueKind.CHANNEL, channel, heuristic=heuristic))
 
     def forget(self) -> None:
         """Drop every memoised answer."""
@@ -411,6 +419,9 @@ class Resolver:
     def _eval_member(self, goal):
         _, module, name = goal
         qualname = f"{module}.{name}"
+        remote_end = self._remote_ends.get((module, name))
+        if remote_end is not None:
+            return remote_end
         if qualname in self.classes:
             return Value(ValueKind.CLASS, qualname)
         if qualname in self.functions:
@@ -595,17 +606,22 @@ class Resolver:
         fn = self.functions.get(function)
         if fn is None:
             return None
+        remote_end = self._remote_ends.get((function, name))
+        if remote_end is not None:
+            return remote_end
         for index, param in enumerate(fn.params):
             if param.name != name:
                 continue
             if param.annotation is not None:
                 annotated = yield ("ref", param.annotation)
                 if annotated is not None and annotated.kind == ValueKind.CLASS:
-                    if (yield ("channel-class", annotated.name)) is None:
+                    if ((yield ("channel-class", annotated.name)) is None
+                            and self.catalog.channel_type(self.import_name(annotated.name)) is None):
                         return Value(ValueKind.INSTANCE, annotated.name)
                 if (annotated is not None and annotated.kind == ValueKind.API
                         and annotated.name.rsplit(".", 1)[-1][:1].isupper()):
-                    if self.catalog.channel(annotated.name) is not None:
+                    if (self.catalog.channel(annotated.name) is not None
+                            or self.catalog.channel_type(annotated.name) is not None):
                         # ``request_queue: queue.Queue``: the channel the callers pass, when known
                         passed = yield from self._argument_value(fn, index, name)
                         if passed is not None and passed.kind in (ValueKind.CHANNEL, ValueKind.CHANNELS):

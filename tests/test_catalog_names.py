@@ -92,3 +92,26 @@ def test_a_users_module_alias_extends_the_catalogue():
 def test_a_module_alias_needs_a_module(entry):
     with pytest.raises(CatalogError, match="module-alias"):
         load_catalog({"module-alias": [entry]})
+
+
+def test_forks_of_multiprocessing_make_its_channels():
+    catalog = load_catalog()
+    assert catalog.channel("multiprocess.Pipe") is catalog.channel("multiprocessing.Pipe")
+    assert catalog.channel("billiard.Queue") is catalog.channel("multiprocessing.Queue")
+
+
+def test_an_execnet_channel_knows_its_end_type_its_callbacks_and_its_remote_code():
+    catalog = load_catalog()
+    made = catalog.channel("execnet.Gateway().remote_exec")
+    assert made is not None and made.remote is not None and made.remote.position == 0 and made.remote_name == "channel"
+    assert catalog.channel_type("execnet.Channel") is made
+    assert catalog.channel_type("execnet.gateway_base.Channel").family == "execnet"
+    assert catalog.channel_type("queue.Queue") is None
+    assert "setcallback" in catalog.channel_callbacks
+
+
+@pytest.mark.parametrize("entry", [{"name": "corp.rpc.start", "remote": {"position": 0}},
+                                   {"name": "corp.rpc.start", "remote-name": "peer"}])
+def test_remote_code_and_its_name_go_together(entry):
+    with pytest.raises(CatalogError, match="remote and remote-name go together"):
+        load_catalog({"channel": [entry]})

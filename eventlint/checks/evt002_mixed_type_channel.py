@@ -274,8 +274,8 @@ def check(graph: EventGraph, config: Config) -> Iterator[Finding]:
         message = (f"channel {channel.display} carries {len(kinds)} event kinds: {', '.join(kinds)}; "
                    f"declare its element type or give each kind its own typed channel")
         if heuristic:
-            message += (" (some uses were matched to this channel by a name: its unique attribute name, or the one"
-                        " function that returns it)")
+            message += (" (some uses were matched to this channel by a name: its unique attribute name, the one"
+                        " function that returns it, or the one module that runs at its other end)")
         yield Finding(CODE, NAME, message, channel.path, channel.span, symbol=channel.id, related=tuple(related),
                       fix=FIX)
 

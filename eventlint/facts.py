@@ -649,10 +649,14 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, PassThroughReader, 
         keywords: list[tuple[str, Ref | None]] = []
         keyword_texts: list[tuple[str, str]] = []
         has_star = False
+        packed: list[tuple[str, tuple[Ref | None, ...]]] = []
         for arg in node.args:
             if arg.star:
                 has_star = True
                 continue
+            elements = self.packed_elements(arg.value)
+            if elements is not None:
+                packed.append((arg.keyword.value if arg.keyword is not None else str(len(args)), elements))
             if arg.keyword is not None:
                 keywords.append((arg.keyword.value, self.arg_ref(arg.value)))
                 keyword_texts.append((arg.keyword.value, summary(arg.value)))
@@ -667,9 +671,20 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, PassThroughReader, 
             arg_texts=tuple(arg_texts), keyword_texts=tuple(keyword_texts), has_star=has_star,
             awaited=id(node) in self.awaited, timeout_scope=self.scope_stack[-1] if self.scope_stack else ScopeKind.NONE,
             payload=payload, passed=self.passed(node) if node.args else (), scope_candidates=tuple(self.scope_candidates),
+            packed=tuple(packed),
         )
         self._call_cache[id(node)] = fact
         return fact
+
+    def packed_elements(self, value: cst.BaseExpression) -> tuple[Ref | None, ...] | None:
+        """The names in a tuple or list literal of two or more plain elements (``(pub,
+        sub)``), each as a reference; None for anything else."""
+        if not isinstance(value, (cst.Tuple, cst.List)) or len(value.elements) < 2:
+            return None
+        if any(not isinstance(element, cst.Element) for element in value.elements):
+            return None  # ``(*ends, extra)``: the positions are unknown
+        return tuple(self.ref(element.value) if isinstance(element.value, (cst.Name, cst.Attribute)) else None
+                     for element in value.elements)
 
     def arg_ref(self, value: cst.BaseExpression) -> Ref | None:
         if isinstance(value, cst.Name):

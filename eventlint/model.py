@@ -318,6 +318,9 @@ class CallFact:
     # the arguments a payload may travel through, by position ("0", "1"...) or keyword:
     # tag constants, tagged tuples and dicts, and the caller's own parameters
     passed: tuple[tuple[str, Payload], ...] = ()
+    # the elements of tuple and list literals passed as arguments, by position or keyword:
+    # ``Manager(name, (pub, sub))`` packs ``pub`` and ``sub`` into the argument "1"
+    packed: tuple[tuple[str, tuple[Ref | None, ...]], ...] = ()
 
 
 class BindingScope(Named):
@@ -371,6 +374,9 @@ class DispatchKind(Named):
     # ``getattr(self, "on_" + kind)``: the object whose methods are looked up is ``ref``,
     # the prefix of their names ``tag``
     METHOD = "method"
+    # ``message == "__TERMINATE__"``, ``message.startswith("__SCALE__")``: the item itself
+    # compared with a constant (or tested for a prefix); the constant is ``tag``
+    VALUE = "value"
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,7 +388,7 @@ class Dispatch:
     kind: DispatchKind
     span: Span
     ref: Ref = ()  # CLASS: the class tested; TABLE: the table looked up
-    tag: Tag | None = None  # TAG: the tag compared with
+    tag: Tag | None = None  # TAG, VALUE: the tag compared with
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,7 +102,8 @@ def test_payloads_are_recorded_by_shape(hub):
 def test_dispatches_and_tables_are_records(hub):
     facts = _facts(hub, "hub.py")
     assert [(d.kind, d.ref, d.tag) for d in facts.dispatches] == [
-        (DispatchKind.CLASS, ("G:hub.Event",), None), (DispatchKind.TABLE, ("G:hub.HANDLERS",), None)]
+        (DispatchKind.CLASS, ("G:hub.Event",), None), (DispatchKind.VALUE, (), Tag("x")),
+        (DispatchKind.TABLE, ("G:hub.HANDLERS",), None)]
     assert facts.tables == (Table("hub", "HANDLERS", (TableKey(tag=Tag("user")), TableKey(ref=("G:hub.Event",)))),)
     assert hub.graph.table_keys(("G:hub.HANDLERS",)) == facts.tables[0].keys
 
@@ -114,7 +115,8 @@ def test_the_index_answers_what_is_put_and_dispatched_without_judging(hub):
     assert shapes == [PayloadShape.NONE, PayloadShape.CALL, PayloadShape.TAGGED, PayloadShape.TAGGED,
                       PayloadShape.TAGGED, PayloadShape.CAUGHT, PayloadShape.PARAM]
     assert all(isinstance(site, PayloadSite) for site in graph.payloads_put("hub.Q"))
-    assert [site.dispatch.kind for site in graph.dispatches_on("hub.Q")] == [DispatchKind.CLASS, DispatchKind.TABLE]
+    assert [site.dispatch.kind for site in graph.dispatches_on("hub.Q")] == [
+        DispatchKind.CLASS, DispatchKind.VALUE, DispatchKind.TABLE]
     assert graph.resolve(("G:hub.Q",)) == Value(ValueKind.CHANNEL, "hub.Q")
     assert graph.resolve(("G:hub.Q", ".get", "()")) == Value(ValueKind.ITEM, "hub.Q")
 
@@ -127,7 +129,8 @@ def test_evt002_decides_what_a_kind_is(hub):
     assert evt002.spell(Tag("kinds.Kind.USER", named=True)) == "Kind.USER"
     assert evt002.spell(Tag("a.b.c")) == "a.b.c"  # a string's value is never shortened
     (finding,) = [f for f in hub.findings if f.code == "EVT002"]
-    assert finding.message.startswith("channel Q carries 4 event kinds: 'Kind.USER', 'pay', 'user', Event;")
+    # ``item == "x"`` compares the item itself with a string: one more kind
+    assert finding.message.startswith("channel Q carries 5 event kinds: 'Kind.USER', 'pay', 'user', 'x', Event;")
 
 
 def test_evt001_decides_which_returns_expose_a_channel(hub):

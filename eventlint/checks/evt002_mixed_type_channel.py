@@ -169,6 +169,14 @@ def dispatch_kinds(graph: EventGraph, channel_id: str) -> list[tuple[str, Locati
             continue
         if dispatch.kind == DispatchKind.TAG:
             label = repr(spell(dispatch.tag, graph))
+        elif dispatch.kind == DispatchKind.VALUE:
+            # the item itself compared with a string (``message == "__TERMINATE__"``) or
+            # tested for a prefix: a string kind; a constant bound to anything else
+            # (``STOP = object()``, a number) is a sentinel test, not a kind
+            tag = dispatch.tag
+            if tag.named and graph.string_constant(tag.text) is None:
+                continue
+            label = repr(spell(tag, graph))
         else:
             value = graph.resolve(dispatch.ref)
             if value is not None and value.kind == ValueKind.API and value.name.startswith("builtins."):

@@ -174,8 +174,8 @@ def dispatch_kinds(graph: EventGraph, channel_id: str) -> list[tuple[str, Locati
             # tested for a prefix: a string kind; a constant bound to anything else
             # (``STOP = object()``, a number) is a sentinel test, not a kind
             tag = dispatch.tag
-            if tag.named and graph.string_constant(tag.text) is None:
-                continue
+            if not tag.text or (tag.named and graph.string_constant(tag.text) is None):
+                continue  # ``line == ""``: an empty read, not a kind
             label = repr(spell(tag, graph))
         else:
             value = graph.resolve(dispatch.ref)

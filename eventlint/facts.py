@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import ast
 import builtins
-from dataclasses import dataclass, field
 
 import libcst as cst
 
 from .catalog import Catalog
 from .model import (  # noqa: F401 - dotted and is_public_name are also this module's
-    Binding, BindingScope, CallFact, ClassFact, Dispatch, FileFacts, FunctionFact, LoopFact, Param, ParamKind, Payload,
-    PayloadShape, Ref, ReturnFact, ScopeKind, Span, Table, TableKey, Tag, dotted, is_public_name,
+    Binding, BindingScope, CallFact, ClassFact, Dispatch, FileFacts, FunctionFact, LoopFact, Param, ParamKind,
+    PayloadShape, Ref, ReturnFact, ScopeKind, Span, Table, TableKey, dotted, is_public_name,
 )
 from .alternatives import AlternativesReader, container_element
+from .frames import Frame as _Frame
 from .guards import GuardReader
 from .loops import GET_METHODS, LoopReader
 from .items import PUT_METHODS, ItemReader
@@ -32,31 +32,6 @@ _MAX_REF = 12
 _CLASS_FACTORIES = frozenset({"collections.namedtuple", "typing.NamedTuple", "dataclasses.make_dataclass"})
 UNDECLARED = frozenset({"Any", "object", "typing.Any", "t.Any"})
 _ADDERS = frozenset({"append", "appendleft", "add", "insert", "setdefault"})
-
-
-@dataclass
-class _Frame:
-    kind: str  # "module" | "class" | "function"
-    qualname: str
-    public: bool
-    names: dict[str, Ref] = field(default_factory=dict)
-    # function frames only
-    is_async: bool = False
-    self_ref: Ref | None = None
-    self_name: str | None = None
-    params: dict[str, Ref | None] = field(default_factory=dict)  # name -> annotation
-    received: dict[str, Ref] = field(default_factory=dict)  # item name -> channel ref
-    results: dict[str, Ref] = field(default_factory=dict)  # local -> the call it holds the result of
-    tags: dict[str, Ref] = field(default_factory=dict)  # tag name (from unpacking) -> channel ref
-    value_types: dict[str, Ref] = field(default_factory=dict)  # local -> class it holds
-    shaped: dict[str, Payload] = field(default_factory=dict)  # local -> the tagged tuple or dict it holds
-    made: dict[str, list[Ref]] = field(default_factory=dict)  # local -> every callee it was bound from
-    caught: set[str] = field(default_factory=set)  # names bound by ``except ... as name``
-    spliced: dict[str, cst.BaseExpression] = field(default_factory=dict)  # ``method = "on_" + kind``
-    tuples: dict[str, cst.BaseExpression] = field(default_factory=dict)  # local -> what it was last bound to
-    spread: dict[str, str] = field(default_factory=dict)  # ``value`` of ``for key, value in kwargs.items()`` -> "kwargs"
-    star_kwargs: str = ""  # the name of the ``**`` parameter
-    globals: set[str] = field(default_factory=set)  # names declared ``global``
 
 
 class _Extractor(ItemReader, GuardReader, AlternativesReader, LoopReader, PassThroughReader, cst.CSTVisitor):
@@ -665,10 +640,14 @@ class _Extractor(ItemReader, GuardReader, AlternativesReader, LoopReader, PassTh
         keywords: list[tuple[str, Ref | None]] = []
         keyword_texts: list[tuple[str, str]] = []
         has_star = False
+        packed: list[tuple[str, tuple[Ref | None, ...]]] = []
         for arg in node.args:
             if arg.star:
                 has_star = True
                 continue
+            elements = self.packed_elements(arg.value)
+            if elements is not None:
+                packed.append((arg.keyword.value if arg.keyword is not None else str(len(args)), elements))
             if arg.keyword is not None:
                 keywords.append((arg.keyword.value, self.arg_ref(arg.value)))
                 keyword_texts.append((arg.keyword.value, summary(arg.value)))
@@ -684,9 +663,20 @@ class _Extractor(ItemReader, GuardReader, AlternativesReader, LoopReader, PassTh
             awaited=id(node) in self.awaited, timeout_scope=self.scope_stack[-1] if self.scope_stack else ScopeKind.NONE,
             payload=payload, passed=self.passed(node) if node.args else (), scope_candidates=tuple(self.scope_candidates),
             guards=self.current_guards(),
+            packed=tuple(packed),
         )
         self._call_cache[id(node)] = fact
         return fact
+
+    def packed_elements(self, value: cst.BaseExpression) -> tuple[Ref | None, ...] | None:
+        """The names in a tuple or list literal of two or more plain elements (``(pub,
+        sub)``), each as a reference; None for anything else."""
+        if not isinstance(value, (cst.Tuple, cst.List)) or len(value.elements) < 2:
+            return None
+        if any(not isinstance(element, cst.Element) for element in value.elements):
+            return None  # ``(*ends, extra)``: the positions are unknown
+        return tuple(self.ref(element.value) if isinstance(element.value, (cst.Name, cst.Attribute)) else None
+                     for element in value.elements)
 
     def arg_ref(self, value: cst.BaseExpression) -> Ref | None:
         if isinstance(value, cst.Name):

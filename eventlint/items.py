@@ -414,6 +414,12 @@ class ItemReader:
             self.note_kind_test(test, node)
             return
         fn = self.function_frame()
+        prefix = _prefix_test(node)
+        if prefix is not None:  # ``message.startswith("__SCALE__")``
+            found = self.item_source(prefix[0], Through.VALUE)
+            if found is not None and found[1] is Compared.CLASS:
+                self.add_dispatch(found[0], DispatchKind.VALUE, node, tag=Tag(prefix[1]))
+            return
         lookup = method_lookup(node, fn.spliced if fn is not None else {})
         if lookup is None:
             return
@@ -490,6 +496,16 @@ def _arguments(call: cst.Call) -> list[tuple[str, cst.BaseExpression]]:
             break
         found.append((arg.keyword.value if arg.keyword is not None else str(position), arg.value))
     return found
+
+
+def _prefix_test(call: cst.Call) -> tuple[str, str] | None:
+    """(name, prefix) for ``name.startswith("prefix")``; None for anything else."""
+    func = call.func
+    if (not isinstance(func, cst.Attribute) or func.attr.value != "startswith" or not isinstance(func.value, cst.Name)
+            or len(call.args) != 1 or call.args[0].keyword is not None or call.args[0].star):
+        return None
+    prefix = string_value(call.args[0].value)
+    return (func.value.value, prefix) if prefix else None
 
 
 def _constant_name(name: str) -> bool:

@@ -326,6 +326,9 @@ class CallFact:
     # what the enclosing ``if`` tests say of the caller's own parameters for the call to
     # run: (parameter, state), state one of the ``GUARD_*`` values (``if try_hard: ...``)
     guards: tuple[tuple[str, str], ...] = ()
+    # the elements of tuple and list literals passed as arguments, by position or keyword:
+    # ``Manager(name, (pub, sub))`` packs ``pub`` and ``sub`` into the argument "1"
+    packed: tuple[tuple[str, tuple[Ref | None, ...]], ...] = ()
 
 
 # the states a call's guard asks of a parameter of its function (``CallFact.guards``):
@@ -398,7 +401,7 @@ class Dispatch:
     kind: DispatchKind
     span: Span
     ref: Ref = ()  # CLASS: the class tested; TABLE: the table looked up
-    tag: Tag | None = None  # TAG: the tag compared with
+    tag: Tag | None = None  # TAG, VALUE, KEY: the tag compared with
     # the item is the result of calling ``source`` (``item = self.comms.get_task(i)``), not
     # received from the channel ``source`` names
     returned: bool = False

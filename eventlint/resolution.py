@@ -130,6 +130,7 @@ class Resolver:
             "ref": self._eval_ref, "member": self._eval_member, "attr": self._eval_attr, "binding": self._eval_binding,
             "param": self._eval_param, "calls": self._eval_calls, "mro": self._eval_mro, "bases": self._eval_bases,
             "channel-class": self._eval_channel_class, "returned": self._eval_returned,
+            "packed": self._eval_packed,
         }
 
     def add(self, facts: FileFacts) -> None:
@@ -375,7 +376,14 @@ class Resolver:
         elif tag == "C":
             value = Value(ValueKind.CLASS, self.canonical(rest))
         elif tag == "P":
-            value = yield ("param", rest)
+            value = None
+            if len(ref) > 1 and ref[1][:1] == "#":
+                # ``self.pub, self.sub = pair`` where the callers pass ``(pub, sub)``
+                value = yield ("packed", rest, int(ref[1][1:]))
+                if value is not None:
+                    ref = ref[1:]
+            if value is None:
+                value = yield ("param", rest)
         elif tag == "L":
             function, _, name = rest.rpartition(":")
             binding = self.local_bindings.get((function, name))
@@ -620,15 +628,44 @@ class Resolver:
                         return Value(ValueKind.INSTANCE, annotated.name)
                 if (annotated is not None and annotated.kind == ValueKind.API
                         and annotated.name.rsplit(".", 1)[-1][:1].isupper()):
-                    if (self.catalog.channel(annotated.name) is not None
-                            or self.catalog.channel_type(annotated.name) is not None):
-                        # ``request_queue: queue.Queue``: the channel the callers pass, when known
-                        passed = yield from self._argument_value(fn, index, name)
-                        if passed is not None and passed.kind in (ValueKind.CHANNEL, ValueKind.CHANNELS):
-                            return passed
+                    # ``request_queue: queue.Queue``, ``publisher: Connection`` (a pipe's end):
+                    # the channel the callers pass, when known
+                    passed = yield from self._argument_value(fn, index, name)
+                    if passed is not None and passed.kind in (ValueKind.CHANNEL, ValueKind.CHANNELS):
+                        return passed
                     return Value(ValueKind.API, annotated.name + "()")
             return (yield from self._argument_value(fn, index, name))
         return None
+
+    def _eval_packed(self, goal):
+        """The ``position``-th element of the tuple or list literal the callers pass for
+        the parameter (``Manager(name, (pub, sub))``): the one value they all give there."""
+        function, _, name = goal[1].rpartition(":")
+        fn = self.functions.get(function)
+        if fn is None:
+            return None
+        index = next((i for i, param in enumerate(fn.params) if param.name == name), None)
+        if index is None:
+            return None
+        target = fn.owner_class if fn.owner_class is not None and fn.qualname.endswith(".__init__") else fn.qualname
+        bound = fn.owner_class is not None and fn.params and fn.params[0].name in ("self", "cls")
+        position = str(index - (1 if bound else 0))
+        calls = ((yield ("calls",)) or {}).get(target, ())
+        if len(calls) > _MAX_CALL_SITES:
+            return None
+        values = set()
+        for call in calls:
+            elements = next((refs for key, refs in call.packed if key == name), None)
+            if elements is None:
+                elements = next((refs for key, refs in call.packed if key == position), None)
+            if elements is None or goal[2] >= len(elements) or not elements[goal[2]]:
+                continue
+            value = yield ("ref", elements[goal[2]])
+            if value is not None:
+                values.add(value)
+                if len(values) > 1:
+                    return None
+        return values.pop() if len(values) == 1 else None
 
     def _argument_value(self, fn: FunctionFact, index: int, name: str):
         target = fn.qualname

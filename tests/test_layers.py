@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "eventlint"
 
 LAYERS = [
     {"model", "catalog", "config"},
-    {"facts", "source", "discovery", "paths", "syntax", "branching", "items", "alternatives", "loops", "passthrough", "guards"},
+    {"facts", "source", "discovery", "paths", "syntax", "branching", "items", "alternatives", "loops", "passthrough", "guards", "frames"},
     {"resolution", "peers"},
     {"graph", "callgraph", "payloads"},
     {"checks"},

@@ -130,6 +130,8 @@ def test_evt002_decides_what_a_kind_is(hub):
     assert evt002.spell(Tag("kinds.Kind.USER", named=True)) == "Kind.USER"
     assert evt002.spell(Tag("a.b.c")) == "a.b.c"  # a string's value is never shortened
     (finding,) = [f for f in hub.findings if f.code == "EVT002"]
+    # ``item == "x"`` compares the item itself with one string: a sentinel test, as one
+    # ``STOP`` beside the data is; two or more such strings in one consumer are kinds
     assert finding.message.startswith("channel Q carries 4 event kinds: 'Kind.USER', 'pay', 'user', Event;")
 
 

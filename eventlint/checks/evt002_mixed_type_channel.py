@@ -176,6 +176,14 @@ def dispatch_kinds(graph: EventGraph, channel_id: str) -> list[tuple[str, Locati
             continue  # whole-item constants and key tests: see ``control_kinds`` and ``key_set_kinds``
         if dispatch.kind == DispatchKind.TAG:
             label = repr(spell(dispatch.tag, graph))
+        elif dispatch.kind == DispatchKind.VALUE:
+            # the item itself compared with a string (``message == "__TERMINATE__"``) or
+            # tested for a prefix: a string kind; a constant bound to anything else
+            # (``STOP = object()``, a number) is a sentinel test, not a kind
+            tag = dispatch.tag
+            if not tag.text or (tag.named and graph.string_constant(tag.text) is None):
+                continue  # ``line == ""``: an empty read, not a kind
+            label = repr(spell(tag, graph))
         else:
             value = graph.resolve(dispatch.ref)
             if value is not None and value.kind == ValueKind.API and value.name.startswith("builtins."):
@@ -205,24 +213,51 @@ def _is_constant(graph: EventGraph, payload: Payload) -> bool:
     return (last.isupper() and last.strip("_")[:1].isalpha()) or graph.string_constant(name) is not None
 
 
+def _put_constants(graph: EventGraph, channel_id: str) -> set[str]:
+    """The constants put on the channel, by the text a comparison's tag has: a module
+    constant by its qualified name, a string by its value (not the empty string, which a
+    consumer compares with to detect an empty read)."""
+    found = set()
+    for site in graph.payloads_put(channel_id):
+        payload = site.payload
+        if payload.shape == PayloadShape.NAME:
+            name = dotted(payload.ref)
+            if name:
+                found.add(name)
+        elif payload.shape == PayloadShape.TAG and payload.tag is not None and payload.tag.text:
+            found.add(payload.tag.text)
+    return found
+
+
+def _is_string(graph: EventGraph, tag) -> bool:
+    """A non-empty string, or a constant bound to one (``POISON_PILL = "\\0"``): a message
+    of its own, where ``STOP = object()`` or ``DRAIN = -1`` only marks a state."""
+    text = graph.string_constant(tag.text) if tag.named else tag.text
+    return bool(text)
+
+
 def control_kinds(graph: EventGraph, channel_id: str) -> list[tuple[str, Location]]:
     """Control pills: constants a consumer compares the whole item with (``if task ==
     POISON_PILL`` … ``elif task == APPLY_PILL``).  One sentinel beside the data is the
     usual end-of-stream marker, not a kind; two or more distinct constants tested in one
-    function, on a channel that also carries something other than constants, are a
-    protocol of control messages mixed with data, and each constant is a kind."""
+    function and put on the channel, on a channel that also carries something other than
+    constants, are a protocol of control messages mixed with data, and each constant is a
+    kind, when it is a string or is seen put on the channel: a marker bound to ``object()``
+    or a number that nobody puts is a guard the consumer keeps, not a message."""
     per_function: dict[str, list[tuple[str, Location]]] = defaultdict(list)
+    travelling = _put_constants(graph, channel_id)
     for site in graph.dispatches_on(channel_id):
         dispatch = site.dispatch
-        if dispatch.kind == DispatchKind.VALUE and dispatch.tag is not None:
-            tag = dispatch.tag
+        tag = dispatch.tag
+        if dispatch.kind == DispatchKind.VALUE and tag is not None and (tag.text in travelling or _is_string(graph, tag)):
             label = tag.text.rsplit(".", 1)[-1] if tag.named else repr(tag.text)
             where = graph.short_name(dispatch.function, site.path)
             per_function[dispatch.function].append(
                 (label, Location(site.path, dispatch.span, f"{where} compares the item with {label}")))
     kinds = [kind for branches in per_function.values() if len({label for label, _ in branches}) >= 2
              for kind in branches]
-    if kinds and all(_is_constant(graph, site.payload) for site in graph.payloads_put(channel_id)):
+    sites = graph.payloads_put(channel_id)
+    if kinds and sites and all(_is_constant(graph, site.payload) for site in sites):
         return []  # only constants travel: one type of command, not kinds beside data
     return kinds
 

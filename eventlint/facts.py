@@ -437,6 +437,11 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, PassThroughReader, 
 
     def bind(self, target: cst.BaseExpression, value: cst.BaseExpression, stmt: cst.CSTNode,
              annotation: cst.BaseExpression | None) -> None:
+        if isinstance(value, cst.BooleanOperation) and isinstance(value.operator, cst.Or):
+            # ``self._ctx = context or get_context()``: each operand is a value it may hold
+            for operand in (value.left, value.right):
+                self.bind(target, operand, stmt, annotation)
+            return
         if isinstance(target, (cst.Tuple, cst.List)):
             elements = [e.value for e in target.elements if isinstance(e, cst.Element)]
             if isinstance(value, (cst.Tuple, cst.List)) and len(value.elements) == len(elements):
@@ -623,6 +628,13 @@ class _Extractor(ItemReader, AlternativesReader, LoopReader, PassThroughReader, 
             shaped = self.payload(node.value)
             if shaped.shape in (PayloadShape.TAGGED, PayloadShape.TAG_PARAM):
                 self.returns.append(ReturnFact(fn.qualname, (), self.span(node), payload=shaped))
+            elif isinstance(node.value, cst.Tuple):  # ``return inq, outq, None``: what each element holds
+                for position, element in enumerate(node.value.elements):
+                    if not isinstance(element, cst.Element):
+                        break  # after ``*rest`` the positions are unknown
+                    ref = self.ref(element.value)
+                    if ref is not None and ref != ("G:builtins.None",):
+                        self.returns.append(ReturnFact(fn.qualname, ref, self.span(node), position=position))
             return
         ref = self.ref(node.value)
         if ref is None:

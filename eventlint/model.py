@@ -360,6 +360,7 @@ class ReturnFact:
     span: Span
     call: CallFact | None = None  # the call returned, when the value is one (``return Queue()``)
     payload: Payload | None = None  # a returned tagged tuple or dict: ``return {"type": kind, **data}``
+    position: int = -1  # ``return inq, outq``: the element at this index of a returned tuple (one fact each)
 
 
 class DispatchKind(Named):

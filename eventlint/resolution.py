@@ -115,6 +115,8 @@ class Resolver:
         self.imports: dict[tuple[str, str], str] = {}  # (module, local name) -> qualified target
         self.star_imports: dict[str, list[str]] = defaultdict(list)  # module -> modules it imports * from
         self.returns_of: dict[str, list[ReturnFact]] = defaultdict(list)  # function -> its ``return``s of a value
+        # (function, index) -> the elements at that index of the tuples it returns
+        self.returned_elements: dict[tuple[str, int], list[ReturnFact]] = defaultdict(list)
         self._bindings: dict[int, Binding] = {}
         self._channels: dict[int, tuple[str, End]] = {}  # id(binding) -> (channel id, end)
         self._getters: dict[str, tuple[str, ...]] = {}  # channel id -> its get methods
@@ -124,7 +126,7 @@ class Resolver:
         self._evaluators = {
             "ref": self._eval_ref, "member": self._eval_member, "attr": self._eval_attr, "binding": self._eval_binding,
             "param": self._eval_param, "calls": self._eval_calls, "mro": self._eval_mro, "bases": self._eval_bases,
-            "channel-class": self._eval_channel_class, "returned": self._eval_returned,
+            "channel-class": self._eval_channel_class, "returned": self._eval_returned, "element": self._eval_element,
         }
 
     def add(self, facts: FileFacts) -> None:
@@ -145,7 +147,10 @@ class Resolver:
             else:
                 self.imports[(facts.module, local)] = target
         for ret in facts.returns:
-            self.returns_of[ret.function].append(ret)
+            if ret.position < 0:
+                self.returns_of[ret.function].append(ret)
+            else:
+                self.returned_elements[(ret.function, ret.position)].append(ret)
         for binding in facts.bindings:
             if binding.scope == "module":
                 self.module_bindings[(binding.owner, binding.name)] = binding
@@ -307,8 +312,14 @@ class Resolver:
                                     continue
                                 if frame.previous != values and frame.first is not None:
                                     # still changing: a value that grows along the cycle
-                                    # (``self.x = self.x.copy()``); the cycle adds nothing
-                                    settled = frame.first
+                                    # (``self.x = self.x.copy()``), or a parameter whose one
+                                    # caller value comes and goes with its own recursive call
+                                    # (``Traceback(tb.tb_next)``); those keep their first pass,
+                                    # where the cycle added nothing, and the members whose
+                                    # last two passes agree keep what they settled on
+                                    previous, first = frame.previous, frame.first
+                                    settled = {member: value if previous.get(member, _MISSING) == value
+                                               else first.get(member) for member, value in values.items()}
                             for member in members:
                                 memo[member] = settled.get(member, _UNANSWERED.get(member[0]))
                                 latest.pop(member, None)
@@ -372,9 +383,18 @@ class Resolver:
             value = (yield ("binding", id(binding))) if binding is not None else None
         else:
             value = None
-        for step in ref[1:]:
+        steps, index = ref[1:], 0
+        while index < len(steps):
             if value is None:
                 return None
+            step = steps[index]
+            index += 1
+            if step == "()" and value.kind == ValueKind.FUNCTION and index < len(steps) and steps[index].startswith("#"):
+                # ``inq, outq = self.get_queues()``: the element of the tuple the function returns
+                element = yield ("element", value.name, int(steps[index][1:]))
+                if element is not None:
+                    value, index = element, index + 1
+                    continue
             value = yield from self._step(value, step)
         return value
 
@@ -414,6 +434,11 @@ class Resolver:
                 value = yield ("member", self.canonical_module(base), name)
                 if value is not None:
                     return value
+        if self.catalog.replaced(qualname) is not None:
+            # a module standing in for another (``[[module-alias]]``) analysed as a project:
+            # a name it defines at run time (billiard's ``globals().update(...)`` copying its
+            # context's methods) is the other module's name
+            return Value(ValueKind.API, qualname)
         return None
 
     def _step(self, value: Value, step: str):
@@ -477,6 +502,20 @@ class Resolver:
                 continue
             if value.kind == ValueKind.API and value.origin is None and ret.call is not None:
                 value = Value(ValueKind.API, value.name, value.end, value.heuristic, ret.call)
+            values.add(value)
+            if len(values) > 1:
+                return None
+        return values.pop() if values else None
+
+    def _eval_element(self, goal):
+        """The element at one index of the tuples a project function returns (``return
+        self._inq, self._outq``), when every such ``return`` gives the same value."""
+        _, function, position = goal
+        values = set()
+        for ret in self.returned_elements.get((function, position), ()):
+            value = yield ("ref", ret.value)
+            if value is None:
+                continue
             values.add(value)
             if len(values) > 1:
                 return None

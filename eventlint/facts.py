@@ -417,6 +417,14 @@ class _Extractor(ItemReader, GuardReader, AlternativesReader, LoopReader, PassTh
 
     def bind(self, target: cst.BaseExpression, value: cst.BaseExpression, stmt: cst.CSTNode,
              annotation: cst.BaseExpression | None) -> None:
+        if isinstance(value, cst.BooleanOperation) and isinstance(value.operator, cst.Or):
+            # ``self._ctx = context or get_context()``: each operand is a value it may hold,
+            # but a parameter's is the caller's: the default the code makes is what is seen
+            fn = self.function_frame()
+            for operand in (value.left, value.right):
+                if not (fn is not None and isinstance(operand, cst.Name) and operand.value in fn.params):
+                    self.bind(target, operand, stmt, annotation)
+            return
         if isinstance(target, (cst.Tuple, cst.List)):
             elements = [e.value for e in target.elements if isinstance(e, cst.Element)]
             if isinstance(value, (cst.Tuple, cst.List)) and len(value.elements) == len(elements):
@@ -610,10 +618,13 @@ class _Extractor(ItemReader, GuardReader, AlternativesReader, LoopReader, PassTh
             shaped = self.payload(node.value)
             if shaped.shape in (PayloadShape.TAGGED, PayloadShape.TAG_PARAM):
                 self.returns.append(ReturnFact(fn.qualname, (), self.span(node), payload=shaped))
-            elif isinstance(node.value, cst.Tuple) and all(isinstance(e, cst.Element) for e in node.value.elements):
-                elements = tuple(self.ref(e.value) for e in node.value.elements)
-                if any(elements):
-                    self.returns.append(ReturnFact(fn.qualname, (), self.span(node), elements=elements))
+            elif isinstance(node.value, cst.Tuple):  # ``return inq, outq, None``: what each element holds
+                for position, element in enumerate(node.value.elements):
+                    if not isinstance(element, cst.Element):
+                        break  # after ``*rest`` the positions are unknown
+                    ref = self.ref(element.value)
+                    if ref is not None and ref != ("G:builtins.None",):
+                        self.returns.append(ReturnFact(fn.qualname, ref, self.span(node), position=position))
             return
         ref = self.ref(node.value)
         if ref is None:

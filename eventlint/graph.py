@@ -582,7 +582,7 @@ class EventGraph(PayloadFollower):
         for facts in self.files:
             for ret in facts.returns:
                 fn = self.functions.get(ret.function)
-                if fn is None or not ret.value:
+                if fn is None or not ret.value or ret.position >= 0:
                     continue
                 held = ret.value[:-1]  # ``return self._queues[name]``: one of the channels a container holds
                 container = self.resolve(held) if ret.value[-1] == "[]" else None
@@ -695,6 +695,17 @@ class EventGraph(PayloadFollower):
                 sites.append(PayloadSite(op.call.payload, op.call, op.path))
             sites.extend(self.forwarded_payloads(op))
         return sites
+
+    def shadowed_channels(self, channel_id: str) -> list[str]:
+        """The channels a base class binds to the attribute that this channel, bound by a
+        subclass, replaces (``ThreadPool._setup_queues`` rebinding ``self._outqueue`` of
+        ``Pool``): the base class's code then uses the subclass's channel."""
+        channel = self.channels.get(channel_id)
+        if channel is None or channel.scope not in ("class", "instance"):
+            return []
+        names = {name.name for name in channel.names}
+        return [other for base in self.mro(channel.owner)[1:] for name in sorted(names)
+                if (other := f"{base}.{name}") in self.channels and self.channels[other].scope == channel.scope]
 
     def returned_classes(self, function: str) -> list[str]:
         """The project classes whose instances the function's ``return``s construct

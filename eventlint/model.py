@@ -376,7 +376,7 @@ class ReturnFact:
     span: Span
     call: CallFact | None = None  # the call returned, when the value is one (``return Queue()``)
     payload: Payload | None = None  # a returned tagged tuple or dict: ``return {"type": kind, **data}``
-    elements: tuple[Ref | None, ...] = ()  # a returned tuple's elements: ``return sock, secret``
+    position: int = -1  # ``return inq, outq``: the element at this index of a returned tuple (one fact each)
 
 
 class DispatchKind(Named):

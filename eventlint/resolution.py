@@ -60,6 +60,11 @@ class Value:
 
 _NONE_VALUE = Value(ValueKind.API, "builtins.None")  # what ``return None`` gives
 
+def _same_value(value: Value) -> tuple:
+    """What makes two values one, whichever call made them."""
+    return value.kind, value.name, value.end, value.heuristic
+
+
 class _Frame:
     """One goal being evaluated by ``Resolver._run``."""
 
@@ -117,6 +122,8 @@ class Resolver:
         self.imports: dict[tuple[str, str], str] = {}  # (module, local name) -> qualified target
         self.star_imports: dict[str, list[str]] = defaultdict(list)  # module -> modules it imports * from
         self.returns_of: dict[str, list[ReturnFact]] = defaultdict(list)  # function -> its ``return``s of a value
+        # (function, index) -> the elements at that index of the tuples it returns
+        self.returned_elements: dict[tuple[str, int], list[ReturnFact]] = defaultdict(list)
         self._bindings: dict[int, Binding] = {}
         self._channels: dict[int, tuple[str, End]] = {}  # id(binding) -> (channel id, end)
         self._getters: dict[str, tuple[str, ...]] = {}  # channel id -> its get methods
@@ -130,7 +137,7 @@ class Resolver:
             "ref": self._eval_ref, "member": self._eval_member, "attr": self._eval_attr, "binding": self._eval_binding,
             "param": self._eval_param, "calls": self._eval_calls, "mro": self._eval_mro, "bases": self._eval_bases,
             "channel-class": self._eval_channel_class, "returned": self._eval_returned,
-            "packed": self._eval_packed,
+            "packed": self._eval_packed, "element": self._eval_element,
         }
 
     def add(self, facts: FileFacts) -> None:
@@ -151,7 +158,10 @@ class Resolver:
             else:
                 self.imports[(facts.module, local)] = target
         for ret in facts.returns:
-            self.returns_of[ret.function].append(ret)
+            if ret.position < 0:
+                self.returns_of[ret.function].append(ret)
+            else:
+                self.returned_elements[(ret.function, ret.position)].append(ret)
         for binding in facts.bindings:
             if binding.scope == "module":
                 self.module_bindings[(binding.owner, binding.name)] = binding
@@ -318,8 +328,14 @@ class Resolver:
                                     continue
                                 if frame.previous != values and frame.first is not None:
                                     # still changing: a value that grows along the cycle
-                                    # (``self.x = self.x.copy()``); the cycle adds nothing
-                                    settled = frame.first
+                                    # (``self.x = self.x.copy()``), or a parameter whose one
+                                    # caller value comes and goes with its own recursive call
+                                    # (``Traceback(tb.tb_next)``); those keep their first pass,
+                                    # where the cycle added nothing, and the members whose
+                                    # last two passes agree keep what they settled on
+                                    previous, first = frame.previous, frame.first
+                                    settled = {member: value if previous.get(member, _MISSING) == value
+                                               else first.get(member) for member, value in values.items()}
                             for member in members:
                                 memo[member] = settled.get(member, _UNANSWERED.get(member[0]))
                                 latest.pop(member, None)
@@ -390,20 +406,19 @@ class Resolver:
             value = (yield ("binding", id(binding))) if binding is not None else None
         else:
             value = None
-        steps, at = ref[1:], 0
-        while at < len(steps):
+        steps, index = ref[1:], 0
+        while index < len(steps):
             if value is None:
                 return None
-            step = steps[at]
-            if (step == "()" and at + 1 < len(steps) and steps[at + 1][:1] == "#"
-                    and value.kind == ValueKind.FUNCTION and value.name in self.functions):
-                # ``sock, secret = self._make_socket()``: an element of the tuples it returns
-                element = yield ("returned", value.name, int(steps[at + 1][1:]))
+            step = steps[index]
+            index += 1
+            if step == "()" and value.kind == ValueKind.FUNCTION and index < len(steps) and steps[index].startswith("#"):
+                # ``inq, outq = self.get_queues()``: the element of the tuple the function returns
+                element = yield ("element", value.name, int(steps[index][1:]))
                 if element is not None:
-                    value, at = element, at + 2
+                    value, index = element, index + 1
                     continue
             value = yield from self._step(value, step)
-            at += 1
         return value
 
     def _global(self, name: str):
@@ -447,6 +462,11 @@ class Resolver:
                 value = yield ("member", self.canonical_module(base), name)
                 if value is not None:
                     return value
+        if self.catalog.replaced(qualname) is not None:
+            # a module standing in for another (``[[module-alias]]``) analysed as a project:
+            # a name it defines at run time (billiard's ``globals().update(...)`` copying its
+            # context's methods) is the other module's name
+            return Value(ValueKind.API, qualname)
         return None
 
     def _step(self, value: Value, step: str):
@@ -508,34 +528,40 @@ class Resolver:
         """What a call of the project function returns, read from its ``return``s: the one
         outside value they all give (``return multiprocessing.get_context("spawn")``), with
         the call that made it, or the one project instance or class.  None when they differ
-        or none is known.  With a position (the goal's third part), the element at that
-        position of the tuples it returns (``return sock, secret``).  Outside values of
-        one name made by different calls (a socket made on each branch) are one value,
-        the first return's."""
-        position = goal[2] if len(goal) > 2 else None
+        or none is known.  Outside values of one name made by different calls (a socket
+        made on each branch) are one value, the first return's."""
         values: dict[tuple, Value] = {}
         items = set()
         for ret in self.returns_of.get(goal[1], ()):
-            if position is not None:
-                returned = ret.elements[position] if position < len(ret.elements) else None
-                call = None
-            else:
-                returned, call = ret.value, ret.call
-            if not returned:  # a returned tagged tuple or dict: no value to resolve
+            if not ret.value:  # a returned tagged tuple or dict: no value to resolve
                 continue
-            value = yield ("ref", returned)
+            value = yield ("ref", ret.value)
             if value is not None and value.kind == ValueKind.ITEM:
                 items.add(value)  # ``return self._tasks.get(timeout=0.1)``: what a channel gave
                 continue
             if value is None or value.kind not in (ValueKind.API, ValueKind.INSTANCE, ValueKind.CLASS):
                 continue
-            if value.kind == ValueKind.API and value.origin is None and call is not None:
-                value = Value(ValueKind.API, value.name, value.end, value.heuristic, call)
-            values.setdefault((value.kind, value.name, value.end, value.heuristic), value)
+            if value.kind == ValueKind.API and value.origin is None and ret.call is not None:
+                value = Value(ValueKind.API, value.name, value.end, value.heuristic, ret.call)
+            values.setdefault(_same_value(value), value)
         if len(items) == 1 and set(values.values()) <= {_NONE_VALUE}:
             return items.pop()  # a getter that returns None when it gives up waiting is still a getter
         if items or len(values) > 1:
             return None
+        return next(iter(values.values()), None)
+
+    def _eval_element(self, goal):
+        """The element at one index of the tuples a project function returns (``return
+        self._inq, self._outq``), when every such ``return`` gives the same value."""
+        _, function, position = goal
+        values: dict[tuple, Value] = {}
+        for ret in self.returned_elements.get((function, position), ()):
+            value = yield ("ref", ret.value)
+            if value is None:
+                continue
+            values.setdefault(_same_value(value), value)  # a socket made on each branch is one value
+            if len(values) > 1:
+                return None
         return next(iter(values.values()), None)
 
     def _eval_mro(self, goal):

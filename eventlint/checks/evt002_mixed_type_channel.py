@@ -296,6 +296,14 @@ def check(graph: EventGraph, config: Config) -> Iterator[Finding]:
             continue
         evidence = (payload_kinds(graph, channel.id) + dispatch_kinds(graph, channel.id)
                     + control_kinds(graph, channel.id) + key_set_kinds(graph, channel.id))
+        # a subclass's channel replacing a base class's: the base class's code uses it too
+        replaced = []
+        for base_channel in graph.shadowed_channels(channel.id):
+            inherited = (payload_kinds(graph, base_channel) + dispatch_kinds(graph, base_channel)
+                         + control_kinds(graph, base_channel) + key_set_kinds(graph, base_channel))
+            if inherited:
+                evidence += inherited
+                replaced.append(graph.channels[base_channel].display)
         kinds = sorted({kind for kind, _ in evidence})
         if len(kinds) < 2:
             continue
@@ -308,6 +316,8 @@ def check(graph: EventGraph, config: Config) -> Iterator[Finding]:
         heuristic = any(op.heuristic for op in graph.operations_on(channel.id))
         message = (f"channel {channel.display} carries {len(kinds)} event kinds: {', '.join(kinds)}; "
                    f"declare its element type or give each kind its own typed channel")
+        if replaced:
+            message += f" (it replaces the base class's {', '.join(replaced)}, so the base class's code uses it)"
         if heuristic:
             message += (" (some uses were matched to this channel by a name: its unique attribute name, the one"
                         " function that returns it, or the one module that runs at its other end)")

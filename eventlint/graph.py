@@ -708,8 +708,10 @@ class EventGraph(PayloadFollower):
         found = []
         for dispatch in facts.dispatches:
             if dispatch.source[0].startswith("P:"):
+                # a parameter holding an item handed over, or the channel the function
+                # receives from (``def supervise(channel): kind, data = channel.get()``)
                 value = self.resolve(dispatch.source)
-                channel = value.name if value is not None and value.kind == ValueKind.ITEM else None
+                channel = value.name if value is not None and value.kind in (ValueKind.ITEM, ValueKind.CHANNEL) else None
             else:
                 value = self.resolve_channel(dispatch.source)
                 channel = value.name if value is not None else None

@@ -143,8 +143,10 @@ def put_classes(graph: EventGraph, shape: PayloadShape, ref) -> list[str]:
     return [kind] if kind is not None else []
 
 
-def dispatch_kinds(graph: EventGraph, channel_id: str) -> list[tuple[str, Location]]:
-    """Kinds a consumer of the channel dispatches on, from consumers with 2+ branches."""
+def dispatch_kinds(graph: EventGraph, channel_id: str, put: frozenset[str] = frozenset()) -> list[tuple[str, Location]]:
+    """Kinds a consumer of the channel dispatches on, from consumers with 2+ branches.  A
+    tag that is an attribute of a class whose objects are put (``job.type is JobTask.type``
+    with ``q.put(JobTask(...))``) is that class's kind."""
     per_function: dict[str, list[tuple[str, Location]]] = defaultdict(list)
     for site in graph.dispatches_on(channel_id):
         dispatch, path = site.dispatch, site.path
@@ -169,6 +171,9 @@ def dispatch_kinds(graph: EventGraph, channel_id: str) -> list[tuple[str, Locati
             continue
         if dispatch.kind == DispatchKind.TAG:
             label = repr(spell(dispatch.tag, graph))
+            owner = graph.canonical(dispatch.tag.text).rpartition(".")[0] if dispatch.tag.named else ""
+            if owner in graph.classes and kind_of_class(graph, Value(ValueKind.CLASS, owner)) in put:
+                label = kind_of_class(graph, Value(ValueKind.CLASS, owner))
         else:
             value = graph.resolve(dispatch.ref)
             if value is not None and value.kind == ValueKind.API and value.name.startswith("builtins."):
@@ -190,7 +195,8 @@ def check(graph: EventGraph, config: Config) -> Iterator[Finding]:
     for channel in graph.all_channels():
         if channel.element_type is not None and names_kinds(channel.element_type):
             continue
-        evidence = payload_kinds(graph, channel.id) + dispatch_kinds(graph, channel.id)
+        put = payload_kinds(graph, channel.id)
+        evidence = put + dispatch_kinds(graph, channel.id, frozenset(kind for kind, _ in put))
         kinds = sorted({kind for kind, _ in evidence})
         if len(kinds) < 2:
             continue

@@ -732,9 +732,11 @@ class EventGraph(PayloadFollower):
         found = []
         for dispatch in facts.dispatches:
             if dispatch.returned or dispatch.source[0].startswith("P:"):
-                # a parameter, or the result of a call: an item when it resolves to one
+                # a parameter holding an item handed over, the channel the function receives
+                # from (``def supervise(channel): kind, data = channel.get()``), or the result
+                # of a call: an item when it resolves to one
                 value = self.resolve(dispatch.source)
-                channel = value.name if value is not None and value.kind == ValueKind.ITEM else None
+                channel = value.name if value is not None and value.kind in (ValueKind.ITEM, ValueKind.CHANNEL) else None
             else:
                 value = self.resolve_channel(dispatch.source)
                 channel = value.name if value is not None else None

@@ -699,7 +699,12 @@ class Resolver:
             target = fn.owner_class
         bound = fn.owner_class is not None and fn.params and fn.params[0].name in ("self", "cls")
         position = index - (1 if bound else 0)
-        calls = ((yield ("calls",)) or {}).get(target, ())
+        by_callee = (yield ("calls",)) or {}
+        calls = by_callee.get(target, ())
+        if target != fn.qualname:
+            # a subclass's constructor passing it on: ``super().__init__(conn)`` or
+            # ``Base.__init__(self, conn)``
+            calls = (*calls, *by_callee.get(fn.qualname, ()))
         if len(calls) > _MAX_CALL_SITES:
             return None  # beyond this many callers the answer is rarely one value anyway
         values = set()
@@ -708,8 +713,13 @@ class Resolver:
             for key, ref in call.keywords:
                 if key == name:
                     arg = ref
-            if arg is None and 0 <= position < len(call.args):
-                arg = call.args[position]
+            at = position
+            if bound and fn.params[0].name == "self" and len(call.callee) > 1:
+                receiver = yield ("ref", call.callee[:-1])
+                if receiver is not None and receiver.kind == ValueKind.CLASS:
+                    at += 1  # ``Base.method(self, ...)`` passes the instance itself
+            if arg is None and 0 <= at < len(call.args):
+                arg = call.args[at]
             if not arg:
                 continue
             value = yield ("ref", arg)

@@ -148,8 +148,10 @@ def put_classes(graph: EventGraph, shape: PayloadShape, ref) -> list[str]:
     return [kind] if kind is not None else []
 
 
-def dispatch_kinds(graph: EventGraph, channel_id: str) -> list[tuple[str, Location]]:
-    """Kinds a consumer of the channel dispatches on, from consumers with 2+ branches."""
+def dispatch_kinds(graph: EventGraph, channel_id: str, put: frozenset[str] = frozenset()) -> list[tuple[str, Location]]:
+    """Kinds a consumer of the channel dispatches on, from consumers with 2+ branches.  A
+    tag that is an attribute of a class whose objects are put (``job.type is JobTask.type``
+    with ``q.put(JobTask(...))``) is that class's kind."""
     per_function: dict[str, list[tuple[str, Location]]] = defaultdict(list)
     for site in graph.dispatches_on(channel_id):
         dispatch, path = site.dispatch, site.path
@@ -176,14 +178,9 @@ def dispatch_kinds(graph: EventGraph, channel_id: str) -> list[tuple[str, Locati
             continue  # whole-item constants and key tests: see ``control_kinds`` and ``key_set_kinds``
         if dispatch.kind == DispatchKind.TAG:
             label = repr(spell(dispatch.tag, graph))
-        elif dispatch.kind == DispatchKind.VALUE:
-            # the item itself compared with a string (``message == "__TERMINATE__"``) or
-            # tested for a prefix: a string kind; a constant bound to anything else
-            # (``STOP = object()``, a number) is a sentinel test, not a kind
-            tag = dispatch.tag
-            if not tag.text or (tag.named and graph.string_constant(tag.text) is None):
-                continue  # ``line == ""``: an empty read, not a kind
-            label = repr(spell(tag, graph))
+            owner = graph.canonical(dispatch.tag.text).rpartition(".")[0] if dispatch.tag.named else ""
+            if owner in graph.classes and kind_of_class(graph, Value(ValueKind.CLASS, owner)) in put:
+                label = kind_of_class(graph, Value(ValueKind.CLASS, owner))
         else:
             value = graph.resolve(dispatch.ref)
             if value is not None and value.kind == ValueKind.API and value.name.startswith("builtins."):
@@ -294,12 +291,14 @@ def check(graph: EventGraph, config: Config) -> Iterator[Finding]:
     for channel in graph.all_channels():
         if channel.element_type is not None and names_kinds(channel.element_type):
             continue
-        evidence = (payload_kinds(graph, channel.id) + dispatch_kinds(graph, channel.id)
+        put = payload_kinds(graph, channel.id)
+        evidence = (put + dispatch_kinds(graph, channel.id, frozenset(kind for kind, _ in put))
                     + control_kinds(graph, channel.id) + key_set_kinds(graph, channel.id))
         # a subclass's channel replacing a base class's: the base class's code uses it too
         replaced = []
         for base_channel in graph.shadowed_channels(channel.id):
-            inherited = (payload_kinds(graph, base_channel) + dispatch_kinds(graph, base_channel)
+            base_put = payload_kinds(graph, base_channel)
+            inherited = (base_put + dispatch_kinds(graph, base_channel, frozenset(kind for kind, _ in base_put))
                          + control_kinds(graph, base_channel) + key_set_kinds(graph, base_channel))
             if inherited:
                 evidence += inherited

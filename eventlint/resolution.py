@@ -510,6 +510,12 @@ class Resolver:
                 if fn is not None and fn.returns is not None:
                     returned = yield ("ref", fn.returns)
                     if returned is not None and returned.kind == ValueKind.CLASS:
+                        # ``def Client() -> BaseClient: return Urllib3Client()``: the subclass
+                        # the function builds, whose methods are the ones that run
+                        built = yield ("returned", value.name)
+                        if (built is not None and built.kind == ValueKind.INSTANCE and built.name != returned.name
+                                and returned.name in (yield ("mro", built.name))):
+                            return built
                         return Value(ValueKind.INSTANCE, returned.name)
                     if returned is not None and returned.name in ("typing.Any", "typing_extensions.Any"):
                         # ``-> Any``: an item a getter returns (``return self._q.get()``), else opaque

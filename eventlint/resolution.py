@@ -674,32 +674,14 @@ class Resolver:
         the parameter (``Manager(name, (pub, sub))``): the one value they all give there."""
         function, _, name = goal[1].rpartition(":")
         fn = self.functions.get(function)
-        if fn is None:
-            return None
-        index = next((i for i, param in enumerate(fn.params) if param.name == name), None)
+        index = next((i for i, param in enumerate(fn.params) if param.name == name), None) if fn else None
         if index is None:
             return None
-        target = fn.owner_class if fn.owner_class is not None and fn.qualname.endswith(".__init__") else fn.qualname
-        bound = fn.owner_class is not None and fn.params and fn.params[0].name in ("self", "cls")
-        position = str(index - (1 if bound else 0))
-        calls = ((yield ("calls",)) or {}).get(target, ())
-        if len(calls) > _MAX_CALL_SITES:
-            return None
-        values = set()
-        for call in calls:
-            elements = next((refs for key, refs in call.packed if key == name), None)
-            if elements is None:
-                elements = next((refs for key, refs in call.packed if key == position), None)
-            if elements is None or goal[2] >= len(elements) or not elements[goal[2]]:
-                continue
-            value = yield ("ref", elements[goal[2]])
-            if value is not None:
-                values.add(value)
-                if len(values) > 1:
-                    return None
-        return values.pop() if len(values) == 1 else None
+        return (yield from self._argument_value(fn, index, name, goal[2]))
 
-    def _argument_value(self, fn: FunctionFact, index: int, name: str):
+    def _argument_value(self, fn: FunctionFact, index: int, name: str, element: int | None = None):
+        """The one value the project's callers pass for the parameter, or with ``element``
+        the one they pass at that position of a tuple or list literal given for it."""
         target = fn.qualname
         if fn.owner_class is not None and fn.qualname.endswith(".__init__"):
             target = fn.owner_class
@@ -715,17 +697,19 @@ class Resolver:
             return None  # beyond this many callers the answer is rarely one value anyway
         values = set()
         for call in calls:
-            arg = None
-            for key, ref in call.keywords:
-                if key == name:
-                    arg = ref
             at = position
             if bound and fn.params[0].name == "self" and len(call.callee) > 1:
                 receiver = yield ("ref", call.callee[:-1])
                 if receiver is not None and receiver.kind == ValueKind.CLASS:
                     at += 1  # ``Base.method(self, ...)`` passes the instance itself
-            if arg is None and 0 <= at < len(call.args):
-                arg = call.args[at]
+            if element is None:
+                arg = next((ref for key, ref in reversed(call.keywords) if key == name), None)
+                if arg is None and 0 <= at < len(call.args):
+                    arg = call.args[at]
+            else:
+                packed = dict(call.packed)
+                elements = packed.get(name, packed.get(str(at)))
+                arg = elements[element] if elements is not None and element < len(elements) else None
             if not arg:
                 continue
             value = yield ("ref", arg)

@@ -186,11 +186,14 @@ def syntax_problem(text: str, error: cst.ParserSyntaxError) -> Problem:
 def analyze_source(raw: bytes, *, path: str, module: str, aliases: tuple[str, ...], is_package: bool,
                    catalog: Catalog, tag_keys: frozenset[str]) -> FileFacts:
     text, problem = decode(raw)
-    if problem is None:
-        problem = nesting_problem(text)
     if problem is not None:
         return FileFacts(path=path, module=module, aliases=aliases, problem=problem)
     ast_tree, problem = _ast_precheck(text)
+    if problem is None and ast_tree is None:
+        # CPython's tokenizer refuses more than 200 nested brackets (``MAX_NESTING``), so
+        # a file ast accepted needs no count of its own; tokenizing in Python cost a
+        # quarter of the parse
+        problem = nesting_problem(text)
     if problem is not None:
         return FileFacts(path=path, module=module, aliases=aliases, problem=problem)
     try:

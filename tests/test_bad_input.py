@@ -5,6 +5,7 @@ internal error, none blocks the run, none is read twice."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ import pytest
 
 from eventlint import api, engine
 from eventlint.cli import main
+from eventlint.source import MAX_NESTING, nesting_problem
 
 QUEUE_MODULE = "import queue\nQ = queue.Queue()\n"
 
@@ -125,6 +127,29 @@ def test_brackets_nested_deeper_than_the_parser_allows(project):
     assert [(code, path) for code, path, _ in rows(result)] == [("EVT000", "deep.py"), ("EVT001", "good.py")]
     assert "too deeply nested for the parser (more than 200 brackets)" in result.findings[0].message
     assert (result.findings[0].span.line, result.findings[0].span.column) == (1, 205)
+
+
+@pytest.mark.parametrize("depth", [MAX_NESTING, MAX_NESTING + 1])
+def test_the_stdlib_parser_refuses_exactly_the_nesting_eventlint_reports(depth):
+    """A file ``ast`` accepts is not counted again (``nesting_problem`` tokenizes in
+    Python): that holds only while CPython's bracket limit is ``MAX_NESTING``."""
+    text = "x = " + "(" * depth + "1" + ")" * depth + "\n"
+    try:
+        ast.parse(text)
+        accepted = True
+    except SyntaxError:
+        accepted = False
+    assert accepted == (depth <= MAX_NESTING)
+    assert (nesting_problem(text) is None) == accepted
+
+
+def test_deep_brackets_in_syntax_newer_than_the_stdlib_parser_are_still_counted(project):
+    """``type`` statements are newer than Python 3.11's ``ast``: the count runs itself."""
+    (project / "deep.py").write_text("type Pair = tuple[int, int]\nx = " + "[" * 250 + "]" * 250 + "\n")
+    result = api.check(["."], jobs=1, use_cache=False)
+    assert [(code, path) for code, path, _ in rows(result)] == [("EVT000", "deep.py"), ("EVT001", "good.py")]
+    assert "too deeply nested for the parser (more than 200 brackets)" in result.findings[0].message
+    assert (result.findings[0].span.line, result.findings[0].span.column) == (2, 205)
 
 
 def _counting_analyze(marker: Path, slow_name: str, action):

@@ -165,8 +165,7 @@ class EventGraph(PayloadFollower):
         self._factories: dict[tuple[str, int], set[tuple[ChannelApi, CallFact | None, str]]] = {}
         for facts in self.files:
             self.isolated(facts, "finding channels", self._find_channels)
-        # answers given before every channel was known may miss one: start afresh
-        resolver.forget()
+        resolver.forget()  # the answers a channel found since changes, and what asked for them
         if self._factory_calls:
             for facts in self.files:
                 if facts.path in self._factory_calls:
@@ -177,6 +176,7 @@ class EventGraph(PayloadFollower):
             for end in remote_ends(made, self.files, resolver):
                 resolver.bind_remote_end(end.owner, end.name, end.channel, end.heuristic)
             resolver.forget()
+        resolver.settle()
         for facts in self.files:
             self.isolated(facts, "finding channel operations", self._find_operations)
 

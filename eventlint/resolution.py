@@ -8,7 +8,7 @@ which bindings hold channels once it has found them, and the checks decide what 
 mean.
 
 Every answer is memoised and every question terminates, whatever the shape of the project
-(see the note on goals in ``Resolver``).
+(see the note on goals in ``eventlint.solver.GoalSolver``).
 """
 
 from __future__ import annotations
@@ -18,17 +18,13 @@ from dataclasses import dataclass
 
 from .catalog import Catalog
 from .model import Binding, CallFact, ClassFact, End, FileFacts, FunctionFact, Named, Ref, ReturnFact
+from .solver import GoalSolver
 
-_MISSING = object()
 _MAX_CALL_SITES = 64
 _MAX_MRO = 64
-# passes over one cyclic group of goals before it counts as growing along its cycle: on the
-# standard library 864 of 871 groups settle in their second pass, one in its third, and the
-# four still changing after the fourth are attributes copied from themselves
-_GROUP_PASSES = 4
 # what a goal is worth before it has been answered (a cycle back into it, a failed
 # evaluation): nothing, in the shape its askers iterate over
-_UNANSWERED = {"mro": (), "bases": ()}
+_UNANSWERED = {"mro": (), "bases": (), "calls-to": ()}
 
 
 class ValueKind(Named):
@@ -60,29 +56,15 @@ class Value:
 
 _NONE_VALUE = Value(ValueKind.API, "builtins.None")  # what ``return None`` gives
 
+_CALLS = ("calls",)  # the index of every call of a project class or function
+
+
 def _same_value(value: Value) -> tuple:
     """What makes two values one, whichever call made them."""
     return value.kind, value.name, value.end, value.heuristic
 
 
-class _Frame:
-    """One goal being evaluated by ``Resolver._run``."""
-
-    __slots__ = ("goal", "evaluation", "number", "low", "position", "reply", "cyclic", "passes", "previous", "first")
-
-    def __init__(self, goal, evaluation, number: int, position: int):
-        self.goal = goal
-        self.evaluation = evaluation
-        self.number = self.low = number
-        self.position = position  # where the goal sits on the stack of open goals
-        self.reply = None  # the value of the goal it asked for last
-        self.cyclic = False  # it asked for itself
-        self.passes = 1
-        self.previous = None  # the group's values after the previous pass, by goal
-        self.first = None  # and after its first pass, when every request into the cycle had None
-
-
-class Resolver:
+class Resolver(GoalSolver):
     """Resolution over the facts of every file of a run.
 
     Every question is a *goal*, a small tuple such as ("member", module, name) or
@@ -91,24 +73,6 @@ class Resolver:
     no chain of imports, aliases, attributes or callers in the analysed project can deepen
     Python's own stack.  Results are memoised per goal.
     """
-    #
-    # Every question resolution answers is a *goal*, a small tuple such as
-    # ("member", module, name) or ("ref", ref).  Each goal has an evaluator: a generator that
-    # yields the goals it needs and receives their values, so that ``_run`` drives them all
-    # from one explicit stack and no chain of imports, aliases, attributes or callers in the
-    # analysed project can deepen Python's own stack.  Results are memoised per goal.
-    #
-    # Cycles are normal in real code (``from a import x`` inside ``a``, ``self.a = self.b`` and
-    # ``self.b = self.a``, a package and its modules importing each other).  ``_run`` finds the
-    # strongly connected groups of goals as it goes (Tarjan's algorithm): a goal asked for while
-    # its own group is still open gets its value so far (None at first), and when the group
-    # closes it is evaluated again, each such request now answered by the previous pass, until
-    # its values settle.  A group still changing after ``_GROUP_PASSES`` passes holds a value
-    # that grows along its cycle (``self.x = self.x.copy()``): it keeps its first pass, where
-    # the cycle added nothing.  Either way each member holds what the alternatives leading out
-    # of the cycle give, and the group is memoised together, once.  Every goal is evaluated a
-    # bounded number of times, so resolution costs time linear in the goals it visits.
-
     def __init__(self, files: list[FileFacts], catalog: Catalog):
         self.catalog = catalog
         self.files = files  # the caller's order: calls are indexed in it
@@ -131,14 +95,12 @@ class Resolver:
         # the channel's constructor runs at its other end (``remote_exec(module)``)
         self._remote_ends: dict[tuple[str, str], Value] = {}
         self._import_names: dict[str, str] = {}
-        self._memo: dict[tuple, object] = {}
-        self._running = False
-        self._evaluators = {
+        super().__init__({
             "ref": self._eval_ref, "member": self._eval_member, "attr": self._eval_attr, "binding": self._eval_binding,
-            "param": self._eval_param, "calls": self._eval_calls, "mro": self._eval_mro, "bases": self._eval_bases,
-            "channel-class": self._eval_channel_class, "returned": self._eval_returned,
-            "packed": self._eval_packed, "element": self._eval_element,
-        }
+            "param": self._eval_param, "calls": self._eval_calls, "calls-to": self._eval_calls_to,
+            "mro": self._eval_mro, "bases": self._eval_bases, "channel-class": self._eval_channel_class,
+            "returned": self._eval_returned, "packed": self._eval_packed, "element": self._eval_element,
+        }, _UNANSWERED, {_CALLS: "calls-to"})
 
     def add(self, facts: FileFacts) -> None:
         """Index one module's definitions, imports and bindings."""
@@ -174,19 +136,17 @@ class Resolver:
 
     def bind_channel(self, binding: Binding, channel: str, end: End, gets: tuple[str, ...]) -> None:
         """``binding`` makes a channel (``end`` of it); ``gets`` are its get methods (the first
-        binding of a channel id says).  Call ``forget`` once every channel is known: earlier
-        answers may have missed one."""
+        binding of a channel id says).  Call ``forget`` once every channel is known: answers
+        given before may have missed one."""
         self._channels[id(binding)] = (channel, end)
         self._getters.setdefault(channel, gets)
+        self.revoke(("binding", id(binding)))
 
     def bind_remote_end(self, owner: str, name: str, channel: str, heuristic: bool) -> None:
         """In the module or function ``owner``, run at the other end of ``channel``, the
         global or parameter ``name`` is that end.  Call ``forget`` afterwards."""
         self._remote_ends.setdefault((owner, name), Value(ValueKind.CHANNEL, channel, heuristic=heuristic))
-
-    def forget(self) -> None:
-        """Drop every memoised answer."""
-        self._memo.clear()
+        self.revoke(("member", owner, name), ("param", f"{owner}:{name}"))
 
     # ---- names ----------------------------------------------------------------------------
 
@@ -273,103 +233,6 @@ class Resolver:
         derives from (None when it is none)."""
         return self._solve(("channel-class", qualname))
 
-    # ---- the driver -------------------------------------------------------------------------
-
-    def _solve(self, goal: tuple):
-        value = self._memo.get(goal, _MISSING)
-        if value is not _MISSING:
-            return value
-        return self._run(self._evaluators[goal[0]](goal), goal)
-
-    def _run(self, evaluation, goal: tuple | None = None):
-        """Drive ``evaluation`` (the evaluator of ``goal``, or an anonymous question when
-        ``goal`` is None) and every goal it needs to completion; see the note above."""
-        if self._running:
-            raise RuntimeError("resolution re-entered from inside an evaluator")
-        self._running = True
-        memo, evaluators = self._memo, self._evaluators
-        number: dict[tuple, int] = {}  # goal -> its visiting order, while its group is open
-        latest: dict[tuple, object] = {}  # goal -> its value in the current or previous pass
-        open_goals: list[tuple] = []  # Tarjan's stack: goals whose group has not closed yet
-        frames = [_Frame(goal, evaluation, 0, 0)]
-        if goal is not None:
-            number[goal] = 0
-            open_goals.append(goal)
-        counter = 1
-        frame = frames[-1]
-        try:
-            while True:
-                frame = frames[-1]
-                try:
-                    wanted = frame.evaluation.send(frame.reply)
-                except StopIteration as done:
-                    value = done.value
-                    frames.pop()
-                    key = frame.goal
-                    if key is not None:
-                        latest[key] = value
-                        if frame.low == frame.number:
-                            members = open_goals[frame.position:]
-                            settled = latest
-                            if len(members) > 1 or frame.cyclic:
-                                values = {member: latest.get(member) for member in members}
-                                if frame.passes < _GROUP_PASSES and frame.previous != values:
-                                    # evaluate the group again, each back edge now answered by this pass
-                                    for member in members:
-                                        del number[member]
-                                    del open_goals[frame.position:]
-                                    again = _Frame(key, evaluators[key[0]](key), counter, len(open_goals))
-                                    again.passes, again.previous = frame.passes + 1, values
-                                    again.first = values if frame.first is None else frame.first
-                                    number[key] = counter
-                                    counter += 1
-                                    open_goals.append(key)
-                                    frames.append(again)
-                                    continue
-                                if frame.previous != values and frame.first is not None:
-                                    # still changing: a value that grows along the cycle
-                                    # (``self.x = self.x.copy()``), or a parameter whose one
-                                    # caller value comes and goes with its own recursive call
-                                    # (``Traceback(tb.tb_next)``); those keep their first pass,
-                                    # where the cycle added nothing, and the members whose
-                                    # last two passes agree keep what they settled on
-                                    previous, first = frame.previous, frame.first
-                                    settled = {member: value if previous.get(member, _MISSING) == value
-                                               else first.get(member) for member, value in values.items()}
-                            for member in members:
-                                memo[member] = settled.get(member, _UNANSWERED.get(member[0]))
-                                latest.pop(member, None)
-                                del number[member]
-                            del open_goals[frame.position:]
-                            value = memo[key]
-                        elif frames:
-                            parent = frames[-1]
-                            parent.low = min(parent.low, frame.low)
-                    if not frames:
-                        return value
-                    frames[-1].reply = value
-                    continue
-                value = memo.get(wanted, _MISSING)
-                if value is not _MISSING:
-                    frame.reply = value
-                    continue
-                seen = number.get(wanted)
-                if seen is not None:  # a cycle back into the open group
-                    frame.low = min(frame.low, seen)
-                    if wanted == frame.goal:
-                        frame.cyclic = True
-                    frame.reply = latest.get(wanted, _UNANSWERED.get(wanted[0]))
-                    continue
-                number[wanted] = counter
-                frames.append(_Frame(wanted, evaluators[wanted[0]](wanted), counter, len(open_goals)))
-                open_goals.append(wanted)
-                counter += 1
-        except Exception:
-            if frame.goal is not None:
-                memo[frame.goal] = _UNANSWERED.get(frame.goal[0])  # a goal that failed once is not attempted again
-            raise
-        finally:
-            self._running = False
     # ---- evaluators -------------------------------------------------------------------------
 
     def _eval_ref(self, goal):
@@ -687,12 +550,11 @@ class Resolver:
             target = fn.owner_class
         bound = fn.owner_class is not None and fn.params and fn.params[0].name in ("self", "cls")
         position = index - (1 if bound else 0)
-        by_callee = (yield ("calls",)) or {}
-        calls = by_callee.get(target, ())
+        calls = (yield ("calls-to", target)) or ()
         if target != fn.qualname:
             # a subclass's constructor passing it on: ``super().__init__(conn)`` or
             # ``Base.__init__(self, conn)``
-            calls = (*calls, *by_callee.get(fn.qualname, ()))
+            calls = (*calls, *((yield ("calls-to", fn.qualname)) or ()))
         if len(calls) > _MAX_CALL_SITES:
             return None  # beyond this many callers the answer is rarely one value anyway
         values = set()
@@ -738,6 +600,10 @@ class Resolver:
                             found[cls].append(call)
                             break
         return {name: tuple(calls) for name, calls in found.items()}
+
+    def _eval_calls_to(self, goal):
+        """The calls with arguments of one project class or function."""
+        return ((yield _CALLS) or {}).get(goal[1], ())
 
     def _eval_channel_class(self, goal):
         qualname = goal[1]

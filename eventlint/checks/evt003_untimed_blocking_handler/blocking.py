@@ -65,7 +65,7 @@ class Classifier:
         self._blocking: dict[tuple[int, bool], BlockingCall | None] = {}
         self._catalogued: dict[int, bool] = {}
         self._scopes: dict[int, ScopeKind] = {}
-        self._calls_at: dict[tuple[str, Span], CallFact] | None = None
+        self._calls_at: dict[str, dict[Span, CallFact]] = {}  # path -> its calls by span, built on demand
         self._watchdogs: dict[str, bool] = {}
 
     def scope(self, call: CallFact) -> ScopeKind:
@@ -76,13 +76,14 @@ class Classifier:
             return call.timeout_scope
         key = id(call)
         if key not in self._scopes:
-            if self._calls_at is None:
-                self._calls_at = {(self.calls.call_path[id(c)], c.span): c
-                                  for facts in self.graph.files for c in facts.calls}
             path = self.calls.call_path.get(key, "")
+            calls_at = self._calls_at.get(path)
+            if calls_at is None:
+                calls_at = self._calls_at[path] = {c.span: c for facts in self.graph.files if facts.path == path
+                                                   for c in facts.calls}
             kinds = {call.timeout_scope}
             for span in call.scope_candidates:
-                item = self._calls_at.get((path, span))
+                item = calls_at.get(span)
                 value = self.calls.value(item) if item is not None and item is not call else None
                 entry = self.catalog.timeout_scope(value.name) if value is not None and value.kind == "api" else None
                 if entry is not None and (entry.deadline is None or item.has_star

@@ -327,6 +327,13 @@ def attr_text(node) -> str:
 
 def string_value(node) -> str | None:
     if isinstance(node, cst.SimpleString):
+        text = node.value
+        quote = text[-1:]
+        if text[:1] == quote and "\\" not in text and "\r" not in text:
+            # no prefix and no escapes: the text between the quotes (libcst's evaluation
+            # parses the literal again, a twentieth of the facts pass)
+            width = 3 if text[:3] == quote * 3 and len(text) >= 6 else 1
+            return text[width:-width]
         try:
             value = node.evaluated_value
         except Exception:  # noqa: BLE001 - a malformed literal is simply not a tag
@@ -419,6 +426,29 @@ def _child_fields(kind: type) -> tuple[str, ...]:
     return names
 
 
+_NODE_KINDS = frozenset(kind for kind in _subclasses(cst.CSTNode) if not getattr(kind, "__abstractmethods__", None))
+_HANDLED: dict[type, frozenset[type]] = {}
+
+
+_WITH_FIELDS = frozenset(kind for kind in _NODE_KINDS if _child_fields(kind))
+
+
+def _handler(visitor_class: type, name: str) -> bool:
+    """Whether the visitor class defines the method ``name`` itself (libcst's visitor
+    base classes define a no-op ``visit_``/``leave_`` method for every kind)."""
+    return any(name in vars(cls) for cls in visitor_class.__mro__ if not cls.__module__.startswith("libcst"))
+
+
+def _handled_kinds(visitor_class: type) -> frozenset[type]:
+    """The node kinds a visitor class has a ``visit_``/``leave_`` method of its own for."""
+    found = _HANDLED.get(visitor_class)
+    if found is None:
+        found = _HANDLED[visitor_class] = frozenset(
+            kind for kind in _NODE_KINDS
+            if _handler(visitor_class, f"visit_{kind.__name__}") or _handler(visitor_class, f"leave_{kind.__name__}"))
+    return found
+
+
 def traverse(root: cst.CSTNode, visitor: cst.CSTVisitor, ordinals: dict[int, int] | None = None,
           counts: dict[type, int] | None = None) -> None:
     """A read-only traversal in source order that calls ``visit_<Type>``/``leave_<Type>``
@@ -426,39 +456,44 @@ def traverse(root: cst.CSTNode, visitor: cst.CSTVisitor, ordinals: dict[int, int
     descending into whitespace and punctuation (libcst's own traversal cost about as much
     as the parse).  With ``ordinals``, each node of a ``COUNTED`` kind gets its number
     among the nodes of its kind (``counts`` keeps the totals)."""
-    visits: dict[type, object] = {}
-    leaves: dict[type, object] = {}
     counted = COUNTED if ordinals is not None else frozenset()
+    handled = _handled_kinds(type(visitor))
+    # the kinds worth a call: those with fields to descend into, a handler, or a count
+    # (punctuation and operators have none); a set of types, as ``isinstance`` against
+    # libcst's abstract node class goes through the ``abc`` machinery at every child
+    walked = _WITH_FIELDS | handled | counted
+    plans: dict[type, tuple] = {}
 
-    def handlers(kind: type):
-        visit = getattr(visitor, f"visit_{kind.__name__}", None)
-        leave = getattr(visitor, f"leave_{kind.__name__}", None)
-        visits[kind], leaves[kind] = visit, leave
-        return visit, leave
+    def plan(kind: type) -> tuple:
+        visit = leave = None
+        if kind in handled:
+            name = kind.__name__
+            if _handler(type(visitor), f"visit_{name}"):
+                visit = getattr(visitor, f"visit_{name}")
+            if _handler(type(visitor), f"leave_{name}"):
+                leave = getattr(visitor, f"leave_{name}")
+        entry = plans[kind] = (visit, leave, _CHILD_FIELDS.get(kind) or _child_fields(kind), kind in counted)
+        return entry
 
     # ``walk`` gets itself as an argument: a function that called itself through its
     # closure would form a cycle keeping the visitor, and with it the tree, alive
     def walk(node: cst.CSTNode, walk) -> None:
         kind = type(node)
-        if kind in counted:
+        visit, leave, fields, count = plans.get(kind) or plan(kind)
+        if count:
             number = counts.get(kind, 0)
             ordinals[id(node)] = number
             counts[kind] = number + 1
-        if kind in visits:
-            visit, leave = visits[kind], leaves[kind]
-        else:
-            visit, leave = handlers(kind)
         if visit is None or visit(node) is not False:
-            for name in _CHILD_FIELDS.get(kind) or _child_fields(kind):
+            for name in fields:
                 child = getattr(node, name)
-                if child is None or isinstance(child, str):
-                    continue
-                if isinstance(child, (list, tuple)):
-                    for item in child:
-                        if isinstance(item, cst.CSTNode):
-                            walk(item, walk)
-                elif isinstance(child, cst.CSTNode):
+                child_kind = type(child)
+                if child_kind in walked:
                     walk(child, walk)
+                elif child_kind is tuple or child_kind is list:
+                    for item in child:
+                        if type(item) in walked:
+                            walk(item, walk)
         if leave is not None:
             leave(node)
 

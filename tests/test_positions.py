@@ -198,3 +198,54 @@ def test_a_form_feed_keeps_libcsts_columns():
     call = next((node, span) for node, span, _ in extractor.requests if isinstance(node, cst.Call))
     (line, column), _ = table[call[0]]
     assert (call[1].line, call[1].column) == (line, column + 1)
+
+
+def _recorder_init(self):
+    cst.CSTVisitor.__init__(self)
+    self.seen = []
+
+
+def _recorder_class():
+    """A visitor noting every visit and leave of the kinds the facts pass handles, and of names."""
+    from eventlint.facts import _Extractor
+
+    own = {name for cls in _Extractor.__mro__ if not cls.__module__.startswith("libcst") for name in vars(cls)}
+    kinds = sorted({name.split("_", 1)[1] for name in own if name.startswith(("visit_", "leave_"))} | {"Name"})
+    methods = {}
+    for kind in kinds:
+        methods[f"visit_{kind}"] = lambda self, node, kind=kind: self.seen.append(("visit", kind))
+        methods[f"leave_{kind}"] = lambda self, node, kind=kind: self.seen.append(("leave", kind))
+    return type("KindRecorder", (cst.CSTVisitor,), {**methods, "__init__": _recorder_init})
+
+
+@pytest.mark.parametrize("source", SAMPLES)
+def test_the_fast_traversal_visits_what_libcsts_visits_in_the_same_order(source):
+    """``traverse`` skips punctuation and trivia; every node kind a visitor handles is
+    still visited and left, in libcst's order."""
+    from eventlint.syntax import traverse
+
+    module = cst.parse_module((STDLIB / source).read_text(encoding="utf-8"))
+    recorder_class = _recorder_class()
+    ours, theirs = recorder_class(), recorder_class()
+    traverse(module, ours)
+    module.visit(theirs)
+    assert len(ours.seen) > 1000
+    assert ours.seen == theirs.seen
+
+
+@pytest.mark.parametrize("source", SAMPLES)
+def test_strings_are_read_as_python_reads_them(source):
+    from eventlint.syntax import string_value
+
+    strings = []
+
+    class Strings(cst.CSTVisitor):
+        def visit_SimpleString(self, node):
+            strings.append(node)
+
+    cst.parse_module((STDLIB / source).read_text(encoding="utf-8")).visit(Strings())
+    extra = [cst.parse_expression(text) for text in ('""', "''''''", '"""a"b"""', 'b"x"', 'u"x"', 'r"a\\b"', "'a\\nb'")]
+    assert len(strings) > 30
+    for node in [*strings, *extra]:
+        value = node.evaluated_value
+        assert string_value(node) == (value if isinstance(value, str) else None), node.value

@@ -67,6 +67,11 @@ class ChannelApi:
     # the global or parameter ``remote_name`` is that end of the channel
     remote: ParamSpec | None = None
     remote_name: str = ""
+    # the argument naming the address the constructor connects to (``Client(address)``), which
+    # the constructor of the listener whose ``accepted_by`` method returns the other end takes
+    # in the same place (``Listener(address).accept()``)
+    address: ParamSpec | None = None
+    accepted_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,7 +420,7 @@ def _names(raw: dict, where: str) -> list[str]:
 
 _SECTION_KEYS = {
     "channel": {"name", "names", "family", "put", "get", "ends", "maxsize", "types", "callbacks", "remote",
-                "remote-name"},
+                "remote-name", "address", "accepted-by"},
     "subscription": {"name", "names", "handler", "by-name", "decorator", "call-result", "override", "callback"},
     "blocking": {"name", "names", "timeout", "default", "fix", "reason", "context", "by-name", "requires",
                  "role"},
@@ -453,10 +458,14 @@ def _entry(key: str, name: str, raw: dict, where: str):
             if (remote is None) != (not remote_name) or not isinstance(remote_name, str):
                 raise CatalogError(f"{where}: remote and remote-name go together, like remote = {{ position = 0 }}, "
                                    f"remote-name = \"channel\"")
+            address, accepted_by = _param(raw.get("address"), where), _strings(raw, "accepted-by", where)
+            if (address is None) != (not accepted_by):
+                raise CatalogError(f"{where}: address and accepted-by go together, like address = {{ position = 0 }}, "
+                                   f"accepted-by = [\"pkg.Listener().accept\"]")
             return ChannelApi(
                 name, raw.get("family", name.split(".")[0]), _strings(raw, "put", where), _strings(raw, "get", where),
                 _ends(raw, where), _param(raw.get("maxsize"), where), _strings(raw, "types", where),
-                _strings(raw, "callbacks", where), remote, remote_name,
+                _strings(raw, "callbacks", where), remote, remote_name, address, accepted_by,
             )
         if key == "subscription":
             handler = _param(raw.get("handler", {"position": 0}), where)

@@ -125,7 +125,7 @@ class Resolver:
         # (function, index) -> the elements at that index of the tuples it returns
         self.returned_elements: dict[tuple[str, int], list[ReturnFact]] = defaultdict(list)
         self._bindings: dict[int, Binding] = {}
-        self._channels: dict[int, tuple[str, End]] = {}  # id(binding) -> (channel id, end)
+        self._channels: dict[int, tuple[str, End, bool]] = {}  # id(binding) -> (channel id, end, heuristic)
         self._getters: dict[str, tuple[str, ...]] = {}  # channel id -> its get methods
         # (module, global) or (function, parameter) -> the channel end that name is in code
         # the channel's constructor runs at its other end (``remote_exec(module)``)
@@ -172,12 +172,15 @@ class Resolver:
             self._bindings[id(binding)] = binding
         self.path_of[facts.module] = facts.path
 
-    def bind_channel(self, binding: Binding, channel: str, end: End, gets: tuple[str, ...]) -> None:
-        """``binding`` makes a channel (``end`` of it); ``gets`` are its get methods (the first
+    def bind_channel(self, binding: Binding, channel: str, end: End, gets: tuple[str, ...],
+                     heuristic: bool = False) -> None:
+        """``binding`` makes a channel (``end`` of it), or holds one end of one made elsewhere
+        (``heuristic`` when only a guess ties them); ``gets`` are its get methods (the first
         binding of a channel id says).  Call ``forget`` once every channel is known: earlier
         answers may have missed one."""
-        self._channels[id(binding)] = (channel, end)
-        self._getters.setdefault(channel, gets)
+        self._channels[id(binding)] = (channel, end, heuristic)
+        if gets:
+            self._getters.setdefault(channel, gets)
 
     def bind_remote_end(self, owner: str, name: str, channel: str, heuristic: bool) -> None:
         """In the module or function ``owner``, run at the other end of ``channel``, the
@@ -635,7 +638,8 @@ class Resolver:
         binding = self._bindings[goal[1]]
         channel = self._channels.get(goal[1])
         if channel is not None:
-            return Value(ValueKind.CHANNELS if binding.container else ValueKind.CHANNEL, channel[0], channel[1])
+            return Value(ValueKind.CHANNELS if binding.container else ValueKind.CHANNEL, channel[0], channel[1],
+                         heuristic=channel[2])
         value = (yield ("ref", binding.value)) if binding.value else None
         if value is not None and value.kind == ValueKind.API and binding.call is not None and value.origin is None:
             value = Value(ValueKind.API, value.name, value.end, value.heuristic, binding.call)

@@ -254,6 +254,18 @@ class Catalog:
                 return ".".join([module, *parts[cut:]])
         return None
 
+    def implements_channels(self, module: str) -> bool:
+        """``module`` stands in (``[[module-alias]]``) for a module that defines catalogued
+        channels (billiard's ``connection`` for ``multiprocessing.connection``): its code is
+        those channels' own implementation, not a program using them."""
+        replaced = self.replaced(f"{module}.*")
+        if replaced is None:
+            return False
+        modules = self._index.get("channel_modules")
+        if modules is None:
+            modules = self._index["channel_modules"] = {api.name.split("().")[0].rpartition(".")[0] for api in self.channels}
+        return replaced[:-2] in modules
+
     def _lookup(self, section: str, dotted: str):
         entry = self._matcher(section).get(dotted)
         if entry is None:

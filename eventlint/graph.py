@@ -229,12 +229,10 @@ class EventGraph(PayloadFollower):
         return self.resolver.resolve_param(spec)
 
     def argument_value(self, fn: FunctionFact, index: int, name: str, depth: int = 0) -> Value | None:
-        """The one value every known call of ``fn`` passes for this parameter."""
-        return self.resolver.argument_value(fn, index, name)
+        return self.resolver.argument_value(fn, index, name)  # the one value every known call passes
 
     def mro(self, qualname: str) -> list[str]:
-        """The class and its project base classes, breadth first, without repeats."""
-        return self.resolver.mro(qualname)
+        return self.resolver.mro(qualname)  # the class and its project base classes, breadth first, without repeats
 
     def external_bases(self, qualname: str) -> list[str]:
         """The outside (non-project) base classes anywhere in the class's hierarchy."""
@@ -730,6 +728,8 @@ class EventGraph(PayloadFollower):
         return self._dispatches.get(channel_id, [])
 
     def _dispatches_in(self, facts: FileFacts) -> list[tuple[str, Dispatch]]:
+        if self.catalog.implements_channels(facts.module):
+            return []  # billiard's own connection module testing an address's type is no consumer
         found = []
         for dispatch in facts.dispatches:
             if dispatch.returned or dispatch.source[0].startswith("P:"):

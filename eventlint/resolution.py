@@ -378,6 +378,12 @@ class Resolver:
     def _eval_ref(self, goal):
         ref = goal[1]
         tag, _, rest = ref[0].partition(":")
+        if tag == "G" and len(ref) > 2 and ref[1] == "[]" and ref[2][:1] == "#":
+            # ``listener_client[key][1]`` of a dict literal of tuples (``eventlint.nested``)
+            table = self.module_bindings.get((rest.rpartition(".")[0], f"{rest.rpartition('.')[2]}[]{ref[2]}"))
+            if table is not None:
+                tag, ref = "", ("", *ref[3:])
+                value = yield ("binding", id(table))
         if tag == "G":
             # ``import google.cloud.pkg.mod`` then ``google.cloud.pkg.mod.X``: the root may be a
             # namespace package, so start from the longest dotted prefix naming a project module
@@ -407,7 +413,7 @@ class Resolver:
             function, _, name = rest.rpartition(":")
             binding = self.local_bindings.get((function, name))
             value = (yield ("binding", id(binding))) if binding is not None else None
-        else:
+        elif tag:
             value = None
         steps, index = ref[1:], 0
         while index < len(steps):
@@ -415,6 +421,12 @@ class Resolver:
                 return None
             step = steps[index]
             index += 1
+            if value.kind == ValueKind.INSTANCE and step[:1] == "." and index < len(steps) and steps[index][:1] == ".":
+                # ``self._tls.connection`` stored as the instance binding ``_tls.connection``
+                nested = yield from self._nested_attribute(value.name, f"{step[1:]}.{steps[index][1:]}")
+                if nested is not None:
+                    value, index = nested, index + 1
+                    continue
             if step == "()" and value.kind == ValueKind.FUNCTION and index < len(steps) and steps[index].startswith("#"):
                 # ``inq, outq = self.get_queues()``: the element of the tuple the function returns
                 element = yield ("element", value.name, int(steps[index][1:]))
@@ -423,6 +435,15 @@ class Resolver:
                     continue
             value = yield from self._step(value, step)
         return value
+
+    def _nested_attribute(self, cls: str, name: str):
+        """The value stored as ``self.a.b`` (``name`` "a.b") in the class or its bases, or None."""
+        for current in (yield ("mro", cls)):
+            for binding in self.class_bindings.get((current, name), ()):
+                value = yield ("binding", id(binding))
+                if value is not None:
+                    return value
+        return None
 
     def _global(self, name: str):
         if name in ("builtins.None", "builtins.NotImplemented"):

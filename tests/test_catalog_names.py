@@ -131,3 +131,11 @@ def test_a_connection_to_an_address_knows_the_listener_that_accepts_its_other_en
 def test_an_address_and_its_listener_go_together(entry):
     with pytest.raises(CatalogError, match="address and accepted-by go together"):
         load_catalog({"channel": [entry]})
+
+
+def test_a_fork_of_a_module_that_defines_channels_implements_them():
+    catalog = load_catalog()
+    assert catalog.implements_channels("billiard.connection")  # multiprocessing.connection.Client
+    assert catalog.implements_channels("multiprocess.queues")
+    assert not catalog.implements_channels("billiard.pool")  # a program using the channels
+    assert not catalog.implements_channels("app.connection")

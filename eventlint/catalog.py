@@ -67,6 +67,11 @@ class ChannelApi:
     # the global or parameter ``remote_name`` is that end of the channel
     remote: ParamSpec | None = None
     remote_name: str = ""
+    # the argument naming the address the constructor connects to (``Client(address)``), which
+    # the constructor of the listener whose ``accepted_by`` method returns the other end takes
+    # in the same place (``Listener(address).accept()``)
+    address: ParamSpec | None = None
+    accepted_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +254,18 @@ class Catalog:
                 return ".".join([module, *parts[cut:]])
         return None
 
+    def implements_channels(self, module: str) -> bool:
+        """``module`` stands in (``[[module-alias]]``) for a module that defines catalogued
+        channels (billiard's ``connection`` for ``multiprocessing.connection``): its code is
+        those channels' own implementation, not a program using them."""
+        replaced = self.replaced(f"{module}.*")
+        if replaced is None:
+            return False
+        modules = self._index.get("channel_modules")
+        if modules is None:
+            modules = self._index["channel_modules"] = {api.name.split("().")[0].rpartition(".")[0] for api in self.channels}
+        return replaced[:-2] in modules
+
     def _lookup(self, section: str, dotted: str):
         entry = self._matcher(section).get(dotted)
         if entry is None:
@@ -415,7 +432,7 @@ def _names(raw: dict, where: str) -> list[str]:
 
 _SECTION_KEYS = {
     "channel": {"name", "names", "family", "put", "get", "ends", "maxsize", "types", "callbacks", "remote",
-                "remote-name"},
+                "remote-name", "address", "accepted-by"},
     "subscription": {"name", "names", "handler", "by-name", "decorator", "call-result", "override", "callback"},
     "blocking": {"name", "names", "timeout", "default", "fix", "reason", "context", "by-name", "requires",
                  "role"},
@@ -453,10 +470,14 @@ def _entry(key: str, name: str, raw: dict, where: str):
             if (remote is None) != (not remote_name) or not isinstance(remote_name, str):
                 raise CatalogError(f"{where}: remote and remote-name go together, like remote = {{ position = 0 }}, "
                                    f"remote-name = \"channel\"")
+            address, accepted_by = _param(raw.get("address"), where), _strings(raw, "accepted-by", where)
+            if (address is None) != (not accepted_by):
+                raise CatalogError(f"{where}: address and accepted-by go together, like address = {{ position = 0 }}, "
+                                   f"accepted-by = [\"pkg.Listener().accept\"]")
             return ChannelApi(
                 name, raw.get("family", name.split(".")[0]), _strings(raw, "put", where), _strings(raw, "get", where),
                 _ends(raw, where), _param(raw.get("maxsize"), where), _strings(raw, "types", where),
-                _strings(raw, "callbacks", where), remote, remote_name,
+                _strings(raw, "callbacks", where), remote, remote_name, address, accepted_by,
             )
         if key == "subscription":
             handler = _param(raw.get("handler", {"position": 0}), where)

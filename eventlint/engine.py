@@ -275,7 +275,8 @@ def _extractor_digest() -> str:
     cache entries (the version alone does not change between commits)."""
     digest = hashlib.blake2b(digest_size=8)
     here = Path(__file__).resolve().parent
-    for name in ("facts.py", "items.py", "branching.py", "loops.py", "alternatives.py", "syntax.py", "source.py", "model.py"):
+    for name in ("facts.py", "items.py", "branching.py", "loops.py", "alternatives.py", "syntax.py", "source.py", "model.py",
+                 "guards.py", "passthrough.py", "frames.py", "nested.py"):
         try:
             digest.update((here / name).read_bytes())
         except OSError:

@@ -20,6 +20,7 @@ from .model import (  # noqa: F401 - dotted and is_public_name are also this mod
 from .alternatives import AlternativesReader, container_element
 from .frames import Frame as _Frame
 from .guards import GuardReader
+from .nested import NestedReader
 from .loops import GET_METHODS, LoopReader
 from .items import PUT_METHODS, ItemReader
 from .passthrough import PassThroughReader
@@ -34,7 +35,7 @@ UNDECLARED = frozenset({"Any", "object", "typing.Any", "t.Any"})
 _ADDERS = frozenset({"append", "appendleft", "add", "insert", "setdefault"})
 
 
-class _Extractor(ItemReader, GuardReader, AlternativesReader, LoopReader, PassThroughReader, cst.CSTVisitor):
+class _Extractor(ItemReader, GuardReader, AlternativesReader, LoopReader, PassThroughReader, NestedReader, cst.CSTVisitor):
 
     def __init__(self, module: str, is_package: bool, catalog: Catalog, tag_keys: frozenset[str]):
         super().__init__()
@@ -209,7 +210,7 @@ class _Extractor(ItemReader, GuardReader, AlternativesReader, LoopReader, PassTh
                 steps.append("()")
                 node = self.run_function(node) or node.func
             elif isinstance(node, cst.Subscript):
-                steps.append("[]")
+                steps.append(self.subscript_step(node))
                 node = node.value
             elif isinstance(node, cst.Await):
                 node = node.expression
@@ -438,6 +439,7 @@ class _Extractor(ItemReader, GuardReader, AlternativesReader, LoopReader, PassTh
             fn.tuples[target.value] = value  # ``args = (q, n)`` … ``Process(target=work, args=args)``
         if isinstance(value, cst.Dict) and value.elements:
             self.note_table(target, value)
+            self.bind_tuple_table(target, value, stmt)
         value_ref, call, element_type = self.value_of(value, annotation)
         element = container_element(value)
         if element is not None:
@@ -600,6 +602,7 @@ class _Extractor(ItemReader, GuardReader, AlternativesReader, LoopReader, PassTh
                 public = self.chain_public() and is_public_name(name)
                 scope = BindingScope.INSTANCE if root[0][0] == "I" else BindingScope.CLASS
                 self.bindings.append(Binding(scope, owner, name, value_ref, self.span(stmt), public, call, element_type))
+        self.bind_nested_attribute(target, value_ref, call, element_type, stmt)
 
     def receive_source(self, value: cst.BaseExpression) -> Ref | None:
         """The channel ref when ``value`` is ``ch.get()`` / ``await ch.get()`` and the like."""

@@ -22,7 +22,7 @@ from .catalog import Catalog, ChannelApi
 from .model import (Binding, BindingScope, CallFact, Dispatch, End, FileFacts, FunctionFact, Named, Payload,
                     PayloadShape, Ref, Span, TableKey, dotted)
 from .payloads import PayloadFollower, PayloadSite
-from .peers import remote_ends
+from .peers import accepted_ends, remote_ends
 from .resolution import Resolver, Value, ValueKind
 
 __all__ = ["Channel", "ChannelReturn", "Direction", "DispatchSite", "EventGraph", "Failure", "Operation", "PayloadSite",
@@ -171,10 +171,12 @@ class EventGraph(PayloadFollower):
                 if facts.path in self._factory_calls:
                     self.isolated(facts, "finding channels made by factories", self._find_factory_channels)
             resolver.forget()
-        if any(channel.api.remote is not None for channel in self.channels.values()):
-            made = [(channel.id, channel.api, channel.creation) for channel in self.channels.values()]
+        made = [(channel.id, channel.api, channel.creation) for channel in self.channels.values()]
+        if any(api.remote is not None or api.address is not None for _, api, _ in made):  # far ends
             for end in remote_ends(made, self.files, resolver):
                 resolver.bind_remote_end(end.owner, end.name, end.channel, end.heuristic)
+            for accepted in accepted_ends(made, self.files, resolver, catalog):
+                resolver.bind_channel(accepted.binding, accepted.channel, End.NONE, (), accepted.heuristic)
             resolver.forget()
         resolver.settle()
         for facts in self.files:
@@ -205,8 +207,7 @@ class EventGraph(PayloadFollower):
     # ---- resolution, asked of the resolver (see ``eventlint.resolution.Resolver``) -------------
 
     def resolve(self, ref: Ref | None, depth: int = 0) -> Value | None:
-        """What ``ref`` names (None when unknown).  ``depth`` is accepted for callers of
-        older versions and ignored."""
+        """What ``ref`` names (None when unknown); ``depth`` is ignored (older callers pass it)."""
         return self.resolver.resolve(ref)
 
     def resolve_global(self, name: str, depth: int = 0) -> Value | None:
@@ -228,12 +229,10 @@ class EventGraph(PayloadFollower):
         return self.resolver.resolve_param(spec)
 
     def argument_value(self, fn: FunctionFact, index: int, name: str, depth: int = 0) -> Value | None:
-        """The one value every known call of ``fn`` passes for this parameter."""
-        return self.resolver.argument_value(fn, index, name)
+        return self.resolver.argument_value(fn, index, name)  # the one value every known call passes
 
     def mro(self, qualname: str) -> list[str]:
-        """The class and its project base classes, breadth first, without repeats."""
-        return self.resolver.mro(qualname)
+        return self.resolver.mro(qualname)  # the class and its project base classes, breadth first, without repeats
 
     def external_bases(self, qualname: str) -> list[str]:
         """The outside (non-project) base classes anywhere in the class's hierarchy."""
@@ -729,6 +728,8 @@ class EventGraph(PayloadFollower):
         return self._dispatches.get(channel_id, [])
 
     def _dispatches_in(self, facts: FileFacts) -> list[tuple[str, Dispatch]]:
+        if self.catalog.implements_channels(facts.module):
+            return []  # billiard's own connection module testing an address's type is no consumer
         found = []
         for dispatch in facts.dispatches:
             if dispatch.returned or dispatch.source[0].startswith("P:"):

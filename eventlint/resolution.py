@@ -89,7 +89,7 @@ class Resolver(GoalSolver):
         # (function, index) -> the elements at that index of the tuples it returns
         self.returned_elements: dict[tuple[str, int], list[ReturnFact]] = defaultdict(list)
         self._bindings: dict[int, Binding] = {}
-        self._channels: dict[int, tuple[str, End]] = {}  # id(binding) -> (channel id, end)
+        self._channels: dict[int, tuple[str, End, bool]] = {}  # id(binding) -> (channel id, end, heuristic)
         self._getters: dict[str, tuple[str, ...]] = {}  # channel id -> its get methods
         # (module, global) or (function, parameter) -> the channel end that name is in code
         # the channel's constructor runs at its other end (``remote_exec(module)``)
@@ -134,12 +134,15 @@ class Resolver(GoalSolver):
             self._bindings[id(binding)] = binding
         self.path_of[facts.module] = facts.path
 
-    def bind_channel(self, binding: Binding, channel: str, end: End, gets: tuple[str, ...]) -> None:
-        """``binding`` makes a channel (``end`` of it); ``gets`` are its get methods (the first
+    def bind_channel(self, binding: Binding, channel: str, end: End, gets: tuple[str, ...],
+                     heuristic: bool = False) -> None:
+        """``binding`` makes a channel (``end`` of it), or holds one end of one made elsewhere
+        (``heuristic`` when only a guess ties them); ``gets`` are its get methods (the first
         binding of a channel id says).  Call ``forget`` once every channel is known: answers
         given before may have missed one."""
-        self._channels[id(binding)] = (channel, end)
-        self._getters.setdefault(channel, gets)
+        self._channels[id(binding)] = (channel, end, heuristic)
+        if gets:
+            self._getters.setdefault(channel, gets)
         self.revoke(("binding", id(binding)))
 
     def bind_remote_end(self, owner: str, name: str, channel: str, heuristic: bool) -> None:
@@ -238,6 +241,12 @@ class Resolver(GoalSolver):
     def _eval_ref(self, goal):
         ref = goal[1]
         tag, _, rest = ref[0].partition(":")
+        if tag == "G" and len(ref) > 2 and ref[1] == "[]" and ref[2][:1] == "#":
+            # ``listener_client[key][1]`` of a dict literal of tuples (``eventlint.nested``)
+            table = self.module_bindings.get((rest.rpartition(".")[0], f"{rest.rpartition('.')[2]}[]{ref[2]}"))
+            if table is not None:
+                tag, ref = "", ("", *ref[3:])
+                value = yield ("binding", id(table))
         if tag == "G":
             # ``import google.cloud.pkg.mod`` then ``google.cloud.pkg.mod.X``: the root may be a
             # namespace package, so start from the longest dotted prefix naming a project module
@@ -267,7 +276,7 @@ class Resolver(GoalSolver):
             function, _, name = rest.rpartition(":")
             binding = self.local_bindings.get((function, name))
             value = (yield ("binding", id(binding))) if binding is not None else None
-        else:
+        elif tag:
             value = None
         steps, index = ref[1:], 0
         while index < len(steps):
@@ -275,6 +284,12 @@ class Resolver(GoalSolver):
                 return None
             step = steps[index]
             index += 1
+            if value.kind == ValueKind.INSTANCE and step[:1] == "." and index < len(steps) and steps[index][:1] == ".":
+                # ``self._tls.connection`` stored as the instance binding ``_tls.connection``
+                nested = yield from self._nested_attribute(value.name, f"{step[1:]}.{steps[index][1:]}")
+                if nested is not None:
+                    value, index = nested, index + 1
+                    continue
             if step == "()" and value.kind == ValueKind.FUNCTION and index < len(steps) and steps[index].startswith("#"):
                 # ``inq, outq = self.get_queues()``: the element of the tuple the function returns
                 element = yield ("element", value.name, int(steps[index][1:]))
@@ -283,6 +298,15 @@ class Resolver(GoalSolver):
                     continue
             value = yield from self._step(value, step)
         return value
+
+    def _nested_attribute(self, cls: str, name: str):
+        """The value stored as ``self.a.b`` (``name`` "a.b") in the class or its bases, or None."""
+        for current in (yield ("mro", cls)):
+            for binding in self.class_bindings.get((current, name), ()):
+                value = yield ("binding", id(binding))
+                if value is not None:
+                    return value
+        return None
 
     def _global(self, name: str):
         if name in ("builtins.None", "builtins.NotImplemented"):
@@ -498,7 +522,8 @@ class Resolver(GoalSolver):
         binding = self._bindings[goal[1]]
         channel = self._channels.get(goal[1])
         if channel is not None:
-            return Value(ValueKind.CHANNELS if binding.container else ValueKind.CHANNEL, channel[0], channel[1])
+            return Value(ValueKind.CHANNELS if binding.container else ValueKind.CHANNEL, channel[0], channel[1],
+                         heuristic=channel[2])
         value = (yield ("ref", binding.value)) if binding.value else None
         if value is not None and value.kind == ValueKind.API and binding.call is not None and value.origin is None:
             value = Value(ValueKind.API, value.name, value.end, value.heuristic, binding.call)

@@ -115,3 +115,27 @@ def test_an_execnet_channel_knows_its_end_type_its_callbacks_and_its_remote_code
 def test_remote_code_and_its_name_go_together(entry):
     with pytest.raises(CatalogError, match="remote and remote-name go together"):
         load_catalog({"channel": [entry]})
+
+
+def test_a_connection_to_an_address_knows_the_listener_that_accepts_its_other_end():
+    catalog = load_catalog()
+    made = catalog.channel("multiprocessing.connection.Client")
+    assert made is not None and made.address is not None and made.address.keyword == "address"
+    assert "multiprocessing.connection.Listener().accept" in made.accepted_by
+    assert catalog.channel("billiard.connection.Client") is made
+    assert catalog.channel("multiprocess.connection.Client") is made
+
+
+@pytest.mark.parametrize("entry", [{"name": "corp.rpc.dial", "address": {"position": 0}},
+                                   {"name": "corp.rpc.dial", "accepted-by": ["corp.rpc.Server().accept"]}])
+def test_an_address_and_its_listener_go_together(entry):
+    with pytest.raises(CatalogError, match="address and accepted-by go together"):
+        load_catalog({"channel": [entry]})
+
+
+def test_a_fork_of_a_module_that_defines_channels_implements_them():
+    catalog = load_catalog()
+    assert catalog.implements_channels("billiard.connection")  # multiprocessing.connection.Client
+    assert catalog.implements_channels("multiprocess.queues")
+    assert not catalog.implements_channels("billiard.pool")  # a program using the channels
+    assert not catalog.implements_channels("app.connection")

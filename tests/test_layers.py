@@ -11,7 +11,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "eventlint"
 
 LAYERS = [
     {"model", "catalog", "config"},
-    {"facts", "source", "discovery", "paths", "syntax", "branching", "items", "alternatives", "loops", "passthrough", "guards", "frames"},
+    {"facts", "source", "discovery", "paths", "syntax", "branching", "items", "alternatives", "loops", "passthrough", "guards", "frames",
+     "nested"},
     {"resolution", "peers", "solver"},
     {"graph", "callgraph", "payloads"},
     {"checks"},

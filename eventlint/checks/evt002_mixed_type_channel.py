@@ -319,7 +319,7 @@ def check(graph: EventGraph, config: Config) -> Iterator[Finding]:
             message += f" (it replaces the base class's {', '.join(replaced)}, so the base class's code uses it)"
         if heuristic:
             message += (" (some uses were matched to this channel by a name: its unique attribute name, the one"
-                        " function that returns it, or the one module that runs at its other end)")
+                        " function that returns it, or the one module or listener at its other end)")
         yield Finding(CODE, NAME, message, channel.path, channel.span, symbol=channel.id, related=tuple(related),
                       fix=FIX)
 

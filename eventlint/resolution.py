@@ -60,6 +60,22 @@ class Value:
 
 _NONE_VALUE = Value(ValueKind.API, "builtins.None")  # what ``return None`` gives
 
+_CHANNEL_KINDS = (ValueKind.CHANNEL, ValueKind.CHANNELS)
+
+
+def _one_value(values: set[Value]) -> Value | None:
+    """The one value callers pass; when they differ, the one channel among them (a pipe's
+    ends count as one: a class holding either end), else None."""
+    if len(values) == 1:
+        return next(iter(values))
+    channels = [value for value in values if value.kind in _CHANNEL_KINDS]
+    if not channels or len({(value.kind, value.name) for value in channels}) > 1:
+        return None
+    ends = {value.end for value in channels}
+    return Value(channels[0].kind, channels[0].name, ends.pop() if len(ends) == 1 else End.NONE,
+                 heuristic=all(value.heuristic for value in channels))
+
+
 def _same_value(value: Value) -> tuple:
     """What makes two values one, whichever call made them."""
     return value.kind, value.name, value.end, value.heuristic
@@ -91,12 +107,6 @@ class Resolver:
     no chain of imports, aliases, attributes or callers in the analysed project can deepen
     Python's own stack.  Results are memoised per goal.
     """
-    #
-    # Every question resolution answers is a *goal*, a small tuple such as
-    # ("member", module, name) or ("ref", ref).  Each goal has an evaluator: a generator that
-    # yields the goals it needs and receives their values, so that ``_run`` drives them all
-    # from one explicit stack and no chain of imports, aliases, attributes or callers in the
-    # analysed project can deepen Python's own stack.  Results are memoised per goal.
     #
     # Cycles are normal in real code (``from a import x`` inside ``a``, ``self.a = self.b`` and
     # ``self.b = self.a``, a package and its modules importing each other).  ``_run`` finds the
@@ -137,7 +147,7 @@ class Resolver:
             "ref": self._eval_ref, "member": self._eval_member, "attr": self._eval_attr, "binding": self._eval_binding,
             "param": self._eval_param, "calls": self._eval_calls, "mro": self._eval_mro, "bases": self._eval_bases,
             "channel-class": self._eval_channel_class, "returned": self._eval_returned,
-            "packed": self._eval_packed, "element": self._eval_element,
+            "packed": self._eval_packed, "element": self._eval_element, "made": self._eval_made,
         }
 
     def add(self, facts: FileFacts) -> None:
@@ -523,6 +533,9 @@ class Resolver:
                         if item is not None and item.kind == ValueKind.ITEM:
                             return item
                     if returned is not None and returned.kind == ValueKind.API:
+                        built = (yield ("returned", value.name)) if returned.name.endswith("Callable") else None
+                        if built is not None and built.kind == ValueKind.FUNCTION:
+                            return built  # ``-> Callable``: the function it returns (``return unix_send``)
                         return Value(ValueKind.API, returned.name + "()")
                 return (yield ("returned", value.name)) if fn is not None else None
             if kind == ValueKind.API:
@@ -537,13 +550,16 @@ class Resolver:
         or none is known.  Outside values of one name made by different calls (a socket
         made on each branch) are one value, the first return's."""
         values: dict[tuple, Value] = {}
-        items = set()
+        items, closures = set(), {}
         for ret in self.returns_of.get(goal[1], ()):
             if not ret.value:  # a returned tagged tuple or dict: no value to resolve
                 continue
             value = yield ("ref", ret.value)
             if value is not None and value.kind == ValueKind.ITEM:
                 items.add(value)  # ``return self._tasks.get(timeout=0.1)``: what a channel gave
+                continue
+            if value is not None and value.kind == ValueKind.FUNCTION and value.name.startswith(goal[1] + "."):
+                closures.setdefault(value.name, value)  # ``return unix_send``: a function it defines
                 continue
             if value is None or value.kind not in (ValueKind.API, ValueKind.INSTANCE, ValueKind.CLASS):
                 continue
@@ -552,6 +568,8 @@ class Resolver:
             values.setdefault(_same_value(value), value)
         if len(items) == 1 and set(values.values()) <= {_NONE_VALUE}:
             return items.pop()  # a getter that returns None when it gives up waiting is still a getter
+        if closures and not items and not values and len({self.functions[name].params for name in closures}) == 1:
+            return next(iter(closures.values()))  # variants of one signature (per platform): calls reach the first
         if items or len(values) > 1:
             return None
         return next(iter(values.values()), None)
@@ -622,7 +640,7 @@ class Resolver:
                     value = yield ("binding", id(binding))
                     if value is not None:
                         return value
-                return None
+                return (yield ("made", cls, attr))
             if method in self.classes:
                 return Value(ValueKind.CLASS, method)
         bases = yield ("bases", cls)
@@ -679,9 +697,13 @@ class Resolver:
             return None
         return (yield from self._argument_value(fn, index, name, goal[2]))
 
-    def _argument_value(self, fn: FunctionFact, index: int, name: str, element: int | None = None):
+    def _argument_value(self, fn: FunctionFact, index: int, name: str, element: int | None = None,
+                        within: str | None = None):
         """The one value the project's callers pass for the parameter, or with ``element``
-        the one they pass at that position of a tuple or list literal given for it."""
+        the one they pass at that position of a tuple or list literal given for it; with
+        ``within`` (a class, ``fn`` a constructor of it or of a base class) only the callers
+        that construct an instance of that class or of its subclasses.  Callers passing one
+        channel (either end of a pipe among them) beside other objects pass that channel."""
         target = fn.qualname
         if fn.owner_class is not None and fn.qualname.endswith(".__init__"):
             target = fn.owner_class
@@ -697,6 +719,8 @@ class Resolver:
             return None  # beyond this many callers the answer is rarely one value anyway
         values = set()
         for call in calls:
+            if within is not None and not (yield from self._constructs(call, fn, within)):
+                continue
             at = position
             if bound and fn.params[0].name == "self" and len(call.callee) > 1:
                 receiver = yield ("ref", call.callee[:-1])
@@ -715,9 +739,32 @@ class Resolver:
             value = yield ("ref", arg)
             if value is not None:
                 values.add(value)
-                if len(values) > 1:
-                    return None
-        return values.pop() if len(values) == 1 else None
+        return _one_value(values)
+
+    def _eval_made(self, goal):
+        """The attribute of the instances of a class (and of its subclasses) that a constructor
+        in its hierarchy binds from a parameter (``self.writer = writer``), as the
+        constructions of that class fill it: ``WorkerChannel(read0, write1)`` passing its ends
+        on through ``super().__init__(reader, writer)``, while ``Channel(read1, write0)`` fills
+        the base class's instances with other ends."""
+        _, cls, attr = goal
+        for current in (yield ("mro", cls)):
+            fn = self.functions.get(f"{current}.__init__")
+            for binding in self.class_bindings.get((current, attr), ()) if fn is not None else ():
+                name = binding.value[0].rpartition(":")[2] if len(binding.value) == 1 else ""
+                index = next((i for i, param in enumerate(fn.params) if param.name == name), None)
+                if binding.value[0] == f"P:{fn.qualname}:{name}" and index is not None:
+                    return (yield from self._argument_value(fn, index, name, within=cls))
+        return None
+
+    def _constructs(self, call: CallFact, fn: FunctionFact, within: str):
+        """``call`` (of the constructor ``fn``) makes an instance of ``within`` or of one of its
+        subclasses: ``Sub(...)``, or ``super().__init__(...)`` in such a class's methods."""
+        callee = yield ("ref", call.callee)
+        if callee is not None and callee.kind == ValueKind.CLASS:
+            return within in (yield ("mro", callee.name))
+        caller = self.functions.get(call.caller)
+        return caller is not None and caller.owner_class is not None and within in (yield ("mro", caller.owner_class))
 
     def _eval_calls(self, goal):
         """The calls with arguments of each project class and function, by qualname."""

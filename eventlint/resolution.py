@@ -14,10 +14,14 @@ Every answer is memoised and every question terminates, whatever the shape of th
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from dataclasses import dataclass
 
 from .catalog import Catalog
-from .model import Binding, CallFact, ClassFact, End, FileFacts, FunctionFact, Named, Ref, ReturnFact
+from .instances import InstanceGoals
+from .model import Binding, CallFact, ClassFact, End, FileFacts, FunctionFact, Ref, ReturnFact
+from .values import NONE_VALUE as _NONE_VALUE
+from .values import Value, ValueKind
+from .values import one_value as _one_value
+from .values import same_value as _same_value
 
 _MISSING = object()
 _MAX_CALL_SITES = 64
@@ -29,56 +33,6 @@ _GROUP_PASSES = 4
 # what a goal is worth before it has been answered (a cycle back into it, a failed
 # evaluation): nothing, in the shape its askers iterate over
 _UNANSWERED = {"mro": (), "bases": ()}
-
-
-class ValueKind(Named):
-    """What a resolved value is; ``Value.name`` says which one."""
-
-    MODULE = "module"  # a project module: its canonical name
-    CLASS = "class"  # a class object: a project class's qualname
-    INSTANCE = "instance"  # an instance of a project class: the class's qualname
-    FUNCTION = "function"  # a project function or method: its qualname
-    CHANNEL = "channel"  # a channel (or one end of one): the channel's id
-    CHANNELS = "channels"  # a dict, list or set of channels made alike: the channel's id
-    GETTER = "getter"  # a channel's get method, not yet called (``get = q.get``): the channel's id
-    ITEM = "item"  # an item received from a channel: the channel's id
-    # anything outside the project, by its dotted name as the code reaches it: "()" after a
-    # call, "#i" for the i-th element of an unpacked result (``"httpx.Client()"``)
-    API = "api"
-
-
-@dataclass(frozen=True, slots=True)
-class Value:
-    """A value an expression may hold."""
-
-    kind: ValueKind
-    name: str  # see ``ValueKind``
-    end: End = End.NONE  # CHANNEL: the end of a pipe or memory channel the name holds
-    heuristic: bool = False  # found through the one channel with that attribute name, not by resolution
-    origin: CallFact | None = None  # API: the call that made an outside instance, when it was bound from one
-
-
-_NONE_VALUE = Value(ValueKind.API, "builtins.None")  # what ``return None`` gives
-
-_CHANNEL_KINDS = (ValueKind.CHANNEL, ValueKind.CHANNELS)
-
-
-def _one_value(values: set[Value]) -> Value | None:
-    """The one value callers pass; when they differ, the one channel among them (a pipe's
-    ends count as one: a class holding either end), else None."""
-    if len(values) == 1:
-        return next(iter(values))
-    channels = [value for value in values if value.kind in _CHANNEL_KINDS]
-    if not channels or len({(value.kind, value.name) for value in channels}) > 1:
-        return None
-    ends = {value.end for value in channels}
-    return Value(channels[0].kind, channels[0].name, ends.pop() if len(ends) == 1 else End.NONE,
-                 heuristic=all(value.heuristic for value in channels))
-
-
-def _same_value(value: Value) -> tuple:
-    """What makes two values one, whichever call made them."""
-    return value.kind, value.name, value.end, value.heuristic
 
 
 class _Frame:
@@ -98,7 +52,7 @@ class _Frame:
         self.first = None  # and after its first pass, when every request into the cycle had None
 
 
-class Resolver:
+class Resolver(InstanceGoals):
     """Resolution over the facts of every file of a run.
 
     Every question is a *goal*, a small tuple such as ("member", module, name) or
@@ -740,31 +694,6 @@ class Resolver:
             if value is not None:
                 values.add(value)
         return _one_value(values)
-
-    def _eval_made(self, goal):
-        """The attribute of the instances of a class (and of its subclasses) that a constructor
-        in its hierarchy binds from a parameter (``self.writer = writer``), as the
-        constructions of that class fill it: ``WorkerChannel(read0, write1)`` passing its ends
-        on through ``super().__init__(reader, writer)``, while ``Channel(read1, write0)`` fills
-        the base class's instances with other ends."""
-        _, cls, attr = goal
-        for current in (yield ("mro", cls)):
-            fn = self.functions.get(f"{current}.__init__")
-            for binding in self.class_bindings.get((current, attr), ()) if fn is not None else ():
-                name = binding.value[0].rpartition(":")[2] if len(binding.value) == 1 else ""
-                index = next((i for i, param in enumerate(fn.params) if param.name == name), None)
-                if binding.value[0] == f"P:{fn.qualname}:{name}" and index is not None:
-                    return (yield from self._argument_value(fn, index, name, within=cls))
-        return None
-
-    def _constructs(self, call: CallFact, fn: FunctionFact, within: str):
-        """``call`` (of the constructor ``fn``) makes an instance of ``within`` or of one of its
-        subclasses: ``Sub(...)``, or ``super().__init__(...)`` in such a class's methods."""
-        callee = yield ("ref", call.callee)
-        if callee is not None and callee.kind == ValueKind.CLASS:
-            return within in (yield ("mro", callee.name))
-        caller = self.functions.get(call.caller)
-        return caller is not None and caller.owner_class is not None and within in (yield ("mro", caller.owner_class))
 
     def _eval_calls(self, goal):
         """The calls with arguments of each project class and function, by qualname."""

@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "eventlint"
 LAYERS = [
     {"model", "catalog", "config"},
     {"facts", "source", "discovery", "paths", "syntax", "branching", "items", "alternatives", "loops", "passthrough", "guards", "frames"},
-    {"resolution", "peers"},
+    {"resolution", "peers", "values", "instances"},
     {"graph", "callgraph", "payloads"},
     {"checks"},
     {"engine", "baseline", "cache"},

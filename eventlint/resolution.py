@@ -102,6 +102,7 @@ class Resolver(InstanceGoals):
             "param": self._eval_param, "calls": self._eval_calls, "mro": self._eval_mro, "bases": self._eval_bases,
             "channel-class": self._eval_channel_class, "returned": self._eval_returned,
             "packed": self._eval_packed, "element": self._eval_element, "made": self._eval_made,
+            "made-by": self._eval_made_by, "returned-by": self._eval_returned_by,
         }
 
     def add(self, facts: FileFacts) -> None:
@@ -370,7 +371,11 @@ class Resolver(InstanceGoals):
             value = (yield ("binding", id(binding))) if binding is not None else None
         else:
             value = None
-        steps, index = ref[1:], 0
+        return (yield from self._follow(value, ref[1:]))
+
+    def _follow(self, value: Value | None, steps: Ref):
+        """What the steps of a reference (".attr", "()", "#0"...) give from ``value``."""
+        index = 0
         while index < len(steps):
             if value is None:
                 return None
@@ -462,7 +467,16 @@ class Resolver(InstanceGoals):
             if kind == ValueKind.MODULE:
                 return (yield ("member", value.name, attr))
             if kind == ValueKind.CLASS or kind == ValueKind.INSTANCE:
-                return (yield ("attr", value.name, attr))
+                found = yield ("attr", value.name, attr)
+                if kind == ValueKind.INSTANCE and value.origin is not None:
+                    # the instance one constructor call made: its methods run on it, its
+                    # constructor's parameters hold what that call passes
+                    if found is None or found.kind == ValueKind.API:  # unknown, or known by an annotation
+                        made = yield ("made-by", value.name, attr, value.origin)
+                        return made if made is not None else found
+                    if found.kind == ValueKind.FUNCTION:
+                        return Value(ValueKind.FUNCTION, found.name, origin=value.origin)
+                return found
             if kind == ValueKind.API:
                 return Value(ValueKind.API, f"{value.name}.{attr}", origin=value.origin)
             return None
@@ -470,6 +484,9 @@ class Resolver(InstanceGoals):
             if kind == ValueKind.CLASS:
                 return Value(ValueKind.INSTANCE, value.name, heuristic=value.heuristic)
             if kind == ValueKind.FUNCTION:
+                bound = (yield ("returned-by", value.name, value.origin)) if value.origin is not None else None
+                if bound is not None:
+                    return bound  # ``return self.reader.recv()`` on the instance ``Channel(read1, write0)``
                 fn = self.functions.get(value.name)
                 if fn is not None and fn.returns is not None:
                     returned = yield ("ref", fn.returns)
@@ -537,6 +554,8 @@ class Resolver(InstanceGoals):
             value = yield ("ref", ret.value)
             if value is None:
                 continue
+            if value.kind == ValueKind.INSTANCE and value.origin is None:
+                value = Value(value.kind, value.name, origin=self.element_call(ret))  # ``return (Channel(r, w), ...)``
             values.setdefault(_same_value(value), value)  # a socket made on each branch is one value
             if len(values) > 1:
                 return None
@@ -609,8 +628,10 @@ class Resolver(InstanceGoals):
         if channel is not None:
             return Value(ValueKind.CHANNELS if binding.container else ValueKind.CHANNEL, channel[0], channel[1])
         value = (yield ("ref", binding.value)) if binding.value else None
-        if value is not None and value.kind == ValueKind.API and binding.call is not None and value.origin is None:
-            value = Value(ValueKind.API, value.name, value.end, value.heuristic, binding.call)
+        if (value is not None and value.kind in (ValueKind.API, ValueKind.INSTANCE) and binding.call is not None
+                and value.origin is None and (value.kind == ValueKind.API or binding.value[-1] == "()")):
+            # the call that made it: an instance of a project class remembers its construction
+            value = Value(value.kind, value.name, value.end, value.heuristic, binding.call)
         return value
 
     def _eval_param(self, goal):
@@ -652,18 +673,17 @@ class Resolver(InstanceGoals):
         return (yield from self._argument_value(fn, index, name, goal[2]))
 
     def _argument_value(self, fn: FunctionFact, index: int, name: str, element: int | None = None,
-                        within: str | None = None):
+                        within: str | None = None, only: CallFact | None = None):
         """The one value the project's callers pass for the parameter, or with ``element``
         the one they pass at that position of a tuple or list literal given for it; with
         ``within`` (a class, ``fn`` a constructor of it or of a base class) only the callers
         that construct an instance of that class or of its subclasses.  Callers passing one
-        channel (either end of a pipe among them) beside other objects pass that channel."""
+        channel (either end of a pipe among them) beside other objects pass that channel.
+        With ``only``, what that one call passes."""
         target = fn.qualname
         if fn.owner_class is not None and fn.qualname.endswith(".__init__"):
             target = fn.owner_class
-        bound = fn.owner_class is not None and fn.params and fn.params[0].name in ("self", "cls")
-        position = index - (1 if bound else 0)
-        by_callee = (yield ("calls",)) or {}
+        by_callee = {target: (only,)} if only is not None else ((yield ("calls",)) or {})
         calls = by_callee.get(target, ())
         if target != fn.qualname:
             # a subclass's constructor passing it on: ``super().__init__(conn)`` or
@@ -675,25 +695,27 @@ class Resolver(InstanceGoals):
         for call in calls:
             if within is not None and not (yield from self._constructs(call, fn, within)):
                 continue
-            at = position
-            if bound and fn.params[0].name == "self" and len(call.callee) > 1:
-                receiver = yield ("ref", call.callee[:-1])
-                if receiver is not None and receiver.kind == ValueKind.CLASS:
-                    at += 1  # ``Base.method(self, ...)`` passes the instance itself
-            if element is None:
-                arg = next((ref for key, ref in reversed(call.keywords) if key == name), None)
-                if arg is None and 0 <= at < len(call.args):
-                    arg = call.args[at]
-            else:
-                packed = dict(call.packed)
-                elements = packed.get(name, packed.get(str(at)))
-                arg = elements[element] if elements is not None and element < len(elements) else None
+            arg = yield from self._argument_ref(fn, index, name, call, element)
             if not arg:
                 continue
             value = yield ("ref", arg)
             if value is not None:
                 values.add(value)
         return _one_value(values)
+
+    def _argument_ref(self, fn: FunctionFact, index: int, name: str, call: CallFact, element: int | None = None):
+        """The argument ``call`` passes for the parameter (None when it passes none)."""
+        bound = fn.owner_class is not None and fn.params and fn.params[0].name in ("self", "cls")
+        at = index - (1 if bound else 0)
+        if bound and fn.params[0].name == "self" and len(call.callee) > 1:
+            receiver = yield ("ref", call.callee[:-1])
+            if receiver is not None and receiver.kind == ValueKind.CLASS:
+                at += 1  # ``Base.method(self, ...)`` passes the instance itself
+        if element is None:
+            arg = next((ref for key, ref in reversed(call.keywords) if key == name), None)
+            return arg if arg is not None or not 0 <= at < len(call.args) else call.args[at]
+        elements = dict(call.packed).get(name, dict(call.packed).get(str(at)))
+        return elements[element] if elements is not None and element < len(elements) else None
 
     def _eval_calls(self, goal):
         """The calls with arguments of each project class and function, by qualname."""

@@ -44,6 +44,9 @@ def one_value(values: set[Value]) -> Value | None:
     ends count as one: a class holding either end), else None."""
     if len(values) == 1:
         return next(iter(values))
+    first = next(iter(values), None)
+    if first is not None and first.kind == ValueKind.INSTANCE and len({same_value(value) for value in values}) == 1:
+        return Value(first.kind, first.name, first.end, first.heuristic)  # instances of one class, made apart
     channels = [value for value in values if value.kind in CHANNEL_KINDS]
     if not channels or len({(value.kind, value.name) for value in channels}) > 1:
         return None

@@ -10,8 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from .loops import GET_METHODS
-from .model import CallFact, Dispatch, FileFacts, FunctionFact, Payload, PayloadShape, Ref
+from .model import GET_METHODS, CallFact, Dispatch, FileFacts, FunctionFact, Payload, PayloadShape, Ref
 from .resolution import ValueKind
 
 

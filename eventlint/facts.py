@@ -629,11 +629,11 @@ class _Extractor(ItemReader, GuardReader, AlternativesReader, LoopReader, PassTh
                     if ref is not None and ref != ("G:builtins.None",):
                         self.returns.append(ReturnFact(fn.qualname, ref, self.span(node), position=position))
             return
-        ref = self.ref(node.value)
-        if ref is None:
-            return
-        call = self.call_fact(node.value) if ref[-1] == "()" and isinstance(node.value, cst.Call) else None
-        self.returns.append(ReturnFact(fn.qualname, ref, self.span(node), call))
+        # ``return unix_send if os.name != "nt" else windows_send``: either branch is returned
+        for value in (node.value.body, node.value.orelse) if isinstance(node.value, cst.IfExp) else (node.value,):
+            if (ref := self.ref(value)) is not None:
+                call = self.call_fact(value) if ref[-1] == "()" and isinstance(value, cst.Call) else None
+                self.returns.append(ReturnFact(fn.qualname, ref, self.span(node), call))
 
     def visit_Await(self, node: cst.Await) -> None:
         self.awaited.add(id(node.expression))

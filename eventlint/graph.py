@@ -95,6 +95,7 @@ class Operation:
     path: str
     function: str  # qualname of the enclosing function (or module/class)
     heuristic: bool = False  # the receiver was matched to the channel by its unique attribute or factory name
+    through: bool = False  # a call of a project method that puts its argument (``Channel.send`` of ``self.writer``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -475,6 +476,8 @@ class EventGraph(PayloadFollower):
             if receiver is not None:
                 self._add_operation(facts, call, method, receiver.name, receiver.heuristic)
                 continue
+            for channel_id in self.puts_through_method(call):  # ``self.pool_channel.send(task)`` of ``Channel.send``
+                self._add_operation(facts, call, method, channel_id, False, through=True)
             # ``self.put(event)`` in a method of a project subclass of a channel class puts
             # on every channel made from that class: the class's own puts, kept apart from
             # the uses of the channel (they are the channel's own code)
@@ -484,7 +487,8 @@ class EventGraph(PayloadFollower):
                     self._own_puts[channel_id].append(
                         Operation(channel_id, Direction.PUT, method, call, facts.path, call.caller))
 
-    def _add_operation(self, facts: FileFacts, call: CallFact, method: str, channel_id: str, heuristic: bool) -> None:
+    def _add_operation(self, facts: FileFacts, call: CallFact, method: str, channel_id: str, heuristic: bool,
+                       through: bool = False) -> None:
         channel = self.channels.get(channel_id)
         if channel is None:
             return
@@ -494,7 +498,7 @@ class EventGraph(PayloadFollower):
             direction = Direction.GET
         else:
             return
-        operation = Operation(channel.id, direction, method, call, facts.path, call.caller, heuristic)
+        operation = Operation(channel.id, direction, method, call, facts.path, call.caller, heuristic, through)
         self.operations.append(operation)
         function_node = f"function:{call.caller}"
         where = f"{facts.path}:{call.span.line}:{call.span.column}"
@@ -726,24 +730,6 @@ class EventGraph(PayloadFollower):
                     index[channel].append(DispatchSite(dispatch, facts.path))
             self._dispatches = index
         return self._dispatches.get(channel_id, [])
-
-    def _dispatches_in(self, facts: FileFacts) -> list[tuple[str, Dispatch]]:
-        if self.catalog.implements_channels(facts.module):
-            return []  # billiard's own connection module testing an address's type is no consumer
-        found = []
-        for dispatch in facts.dispatches:
-            if dispatch.returned or dispatch.source[0].startswith("P:"):
-                # a parameter holding an item handed over, the channel the function receives
-                # from (``def supervise(channel): kind, data = channel.get()``), or the result
-                # of a call: an item when it resolves to one
-                value = self.resolve(dispatch.source)
-                channel = value.name if value is not None and value.kind in (ValueKind.ITEM, ValueKind.CHANNEL) else None
-            else:
-                value = self.resolve_channel(dispatch.source)
-                channel = value.name if value is not None else None
-            if channel is not None:
-                found.append((channel, dispatch))
-        return found
 
     def method_names(self, ref: Ref, prefix: str) -> list[str]:
         """The names of the methods spelled ``prefix`` + something of the project class (or

@@ -10,10 +10,9 @@ from typing import Callable, Protocol
 
 import libcst as cst
 
-from .model import LoopFact, Ref, Span
+from .model import GET_METHODS, LoopFact, Ref, Span
 
 _Takes = Callable[[cst.BaseExpression], bool]
-GET_METHODS = frozenset({"get", "get_nowait", "receive", "receive_nowait", "recv", "recv_bytes"})
 _TAKE_METHODS = GET_METHODS | {"wait", "accept"}  # ``accept``: a server loop's next connection
 
 

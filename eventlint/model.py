@@ -103,6 +103,10 @@ class TextEdit:
     replacement: str
 
 
+# the method names a receive is read under, whatever the receiver (``item = q.get()``)
+GET_METHODS = frozenset({"get", "get_nowait", "receive", "receive_nowait", "recv", "recv_bytes"})
+
+
 class End(Named):
     """Which end of a pipe or memory channel a name holds, as the catalogue's ``ends`` name
     the items of the tuple its constructor returns."""

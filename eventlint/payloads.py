@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from .model import CallFact, FunctionFact, Payload, PayloadShape, Ref
+from .model import GET_METHODS, CallFact, Dispatch, FileFacts, FunctionFact, Payload, PayloadShape, Ref
 from .resolution import ValueKind
 
 
@@ -194,6 +194,58 @@ class PayloadFollower:
                     elif param:
                         found.extend(self._from_callers(op.function, PayloadShape.TAG_PARAM, param, 1, op.channel))
         return found
+
+    def _dispatches_in(self, facts: FileFacts) -> list[tuple[str, Dispatch]]:
+        if self.catalog.implements_channels(facts.module):
+            return []  # billiard's own connection module testing an address's type is no consumer
+        found = []
+        for dispatch in facts.dispatches:
+            if dispatch.returned or dispatch.source[0].startswith("P:"):
+                # a parameter holding an item handed over, the channel the function receives
+                # from (``def supervise(channel): kind, data = channel.get()``), or the result
+                # of a call: an item when it resolves to one
+                value = self.resolve(dispatch.source)
+                channel = value.name if value is not None and value.kind in (ValueKind.ITEM, ValueKind.CHANNEL) else None
+            else:
+                value = self.resolve_channel(dispatch.source)
+                channel = value.name if value is not None else self._received_through_method(dispatch.source)
+            if channel is not None:
+                found.append((channel, dispatch))
+        return found
+
+    def puts_through_method(self, call: CallFact) -> list[str]:
+        """The channels a call of a project method named like a put (``send``) puts on, when
+        the method puts its first parameter on an attribute of ``self`` (``def send(self, obj):
+        self.writer.send(obj)``) and the receiver is an instance whose construction is known
+        (``self.pool_channel.send(WorkerTask(...))`` on ``Channel(read1, write0)``)."""
+        receiver = self.resolve(call.callee[:-1])
+        method = self.resolve(call.callee) if receiver is not None and receiver.origin is not None else None
+        fn = self.functions.get(method.name) if method is not None and method.kind == ValueKind.FUNCTION else None
+        if fn is None or receiver.kind != ValueKind.INSTANCE or fn.owner_class is None or len(fn.params) < 2:
+            return []
+        found = []
+        for inner in self.resolver.calls_in(fn.qualname):
+            payload, callee = inner.payload, inner.callee
+            if payload is None or payload.param != fn.params[1].name or len(callee) != 3 or callee[0] != f"I:{fn.owner_class}":
+                continue
+            channel = self.resolve((*call.callee[:-1], callee[1]))
+            if channel is not None and channel.kind == ValueKind.CHANNEL and channel.name not in found:
+                found.append(channel.name)
+        return found
+
+    def _received_through_method(self, source: Ref) -> str | None:
+        """The channel whose items a project object's get-like method returns, for a dispatch
+        on what it gave (``message = self.worker_manager.receive(timeout)`` with ``return
+        self.pool_channel.recv()``): when exactly one such method of the object gives one."""
+        owner = self.resolve(source)
+        if owner is None or owner.kind != ValueKind.INSTANCE:
+            return None
+        items = set()
+        for method in sorted(GET_METHODS):
+            item = self.resolve((*source, f".{method}", "()"))
+            if item is not None and item.kind == ValueKind.ITEM:
+                items.add(item.name)
+        return items.pop() if len(items) == 1 else None
 
     def string_constant(self, qualname: str) -> str | None:
         """The string the project's module constant ``qualname`` is bound to (``USER =

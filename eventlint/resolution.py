@@ -14,11 +14,15 @@ Every answer is memoised and every question terminates, whatever the shape of th
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from dataclasses import dataclass
 
 from .catalog import Catalog
-from .model import Binding, CallFact, ClassFact, End, FileFacts, FunctionFact, Named, Ref, ReturnFact
+from .instances import InstanceGoals
+from .model import Binding, CallFact, ClassFact, End, FileFacts, FunctionFact, Ref, ReturnFact
 from .solver import GoalSolver
+from .values import NONE_VALUE as _NONE_VALUE
+from .values import Value, ValueKind
+from .values import one_value as _one_value
+from .values import same_value as _same_value
 
 _MAX_CALL_SITES = 64
 _MAX_MRO = 64
@@ -27,44 +31,10 @@ _MAX_MRO = 64
 _UNANSWERED = {"mro": (), "bases": (), "calls-to": ()}
 
 
-class ValueKind(Named):
-    """What a resolved value is; ``Value.name`` says which one."""
-
-    MODULE = "module"  # a project module: its canonical name
-    CLASS = "class"  # a class object: a project class's qualname
-    INSTANCE = "instance"  # an instance of a project class: the class's qualname
-    FUNCTION = "function"  # a project function or method: its qualname
-    CHANNEL = "channel"  # a channel (or one end of one): the channel's id
-    CHANNELS = "channels"  # a dict, list or set of channels made alike: the channel's id
-    GETTER = "getter"  # a channel's get method, not yet called (``get = q.get``): the channel's id
-    ITEM = "item"  # an item received from a channel: the channel's id
-    # anything outside the project, by its dotted name as the code reaches it: "()" after a
-    # call, "#i" for the i-th element of an unpacked result (``"httpx.Client()"``)
-    API = "api"
-
-
-@dataclass(frozen=True, slots=True)
-class Value:
-    """A value an expression may hold."""
-
-    kind: ValueKind
-    name: str  # see ``ValueKind``
-    end: End = End.NONE  # CHANNEL: the end of a pipe or memory channel the name holds
-    heuristic: bool = False  # found through the one channel with that attribute name, not by resolution
-    origin: CallFact | None = None  # API: the call that made an outside instance, when it was bound from one
-
-
-_NONE_VALUE = Value(ValueKind.API, "builtins.None")  # what ``return None`` gives
-
 _CALLS = ("calls",)  # the index of every call of a project class or function
 
 
-def _same_value(value: Value) -> tuple:
-    """What makes two values one, whichever call made them."""
-    return value.kind, value.name, value.end, value.heuristic
-
-
-class Resolver(GoalSolver):
+class Resolver(InstanceGoals, GoalSolver):
     """Resolution over the facts of every file of a run.
 
     Every question is a *goal*, a small tuple such as ("member", module, name) or
@@ -100,6 +70,7 @@ class Resolver(GoalSolver):
             "param": self._eval_param, "calls": self._eval_calls, "calls-to": self._eval_calls_to,
             "mro": self._eval_mro, "bases": self._eval_bases, "channel-class": self._eval_channel_class,
             "returned": self._eval_returned, "packed": self._eval_packed, "element": self._eval_element,
+            "made": self._eval_made, "made-by": self._eval_made_by, "returned-by": self._eval_returned_by,
         }, _UNANSWERED, {_CALLS: "calls-to"})
 
     def add(self, facts: FileFacts) -> None:
@@ -278,7 +249,11 @@ class Resolver(GoalSolver):
             value = (yield ("binding", id(binding))) if binding is not None else None
         elif tag:
             value = None
-        steps, index = ref[1:], 0
+        return (yield from self._follow(value, ref[1:]))
+
+    def _follow(self, value: Value | None, steps: Ref):
+        """What the steps of a reference (".attr", "()", "#0"...) give from ``value``."""
+        index = 0
         while index < len(steps):
             if value is None:
                 return None
@@ -385,7 +360,16 @@ class Resolver(GoalSolver):
             if kind == ValueKind.MODULE:
                 return (yield ("member", value.name, attr))
             if kind == ValueKind.CLASS or kind == ValueKind.INSTANCE:
-                return (yield ("attr", value.name, attr))
+                found = yield ("attr", value.name, attr)
+                if kind == ValueKind.INSTANCE and value.origin is not None:
+                    # the instance one constructor call made: its methods run on it, its
+                    # constructor's parameters hold what that call passes
+                    if found is None or found.kind == ValueKind.API:  # unknown, or known by an annotation
+                        made = yield ("made-by", value.name, attr, value.origin)
+                        return made if made is not None else found
+                    if found.kind == ValueKind.FUNCTION:
+                        return Value(ValueKind.FUNCTION, found.name, origin=value.origin)
+                return found
             if kind == ValueKind.API:
                 return Value(ValueKind.API, f"{value.name}.{attr}", origin=value.origin)
             return None
@@ -393,6 +377,9 @@ class Resolver(GoalSolver):
             if kind == ValueKind.CLASS:
                 return Value(ValueKind.INSTANCE, value.name, heuristic=value.heuristic)
             if kind == ValueKind.FUNCTION:
+                bound = (yield ("returned-by", value.name, value.origin)) if value.origin is not None else None
+                if bound is not None:
+                    return bound  # ``return self.reader.recv()`` on the instance ``Channel(read1, write0)``
                 fn = self.functions.get(value.name)
                 if fn is not None and fn.returns is not None:
                     returned = yield ("ref", fn.returns)
@@ -410,6 +397,9 @@ class Resolver(GoalSolver):
                         if item is not None and item.kind == ValueKind.ITEM:
                             return item
                     if returned is not None and returned.kind == ValueKind.API:
+                        built = (yield ("returned", value.name)) if returned.name.endswith("Callable") else None
+                        if built is not None and built.kind == ValueKind.FUNCTION:
+                            return built  # ``-> Callable``: the function it returns (``return unix_send``)
                         return Value(ValueKind.API, returned.name + "()")
                 return (yield ("returned", value.name)) if fn is not None else None
             if kind == ValueKind.API:
@@ -424,13 +414,16 @@ class Resolver(GoalSolver):
         or none is known.  Outside values of one name made by different calls (a socket
         made on each branch) are one value, the first return's."""
         values: dict[tuple, Value] = {}
-        items = set()
+        items, closures = set(), {}
         for ret in self.returns_of.get(goal[1], ()):
             if not ret.value:  # a returned tagged tuple or dict: no value to resolve
                 continue
             value = yield ("ref", ret.value)
             if value is not None and value.kind == ValueKind.ITEM:
                 items.add(value)  # ``return self._tasks.get(timeout=0.1)``: what a channel gave
+                continue
+            if value is not None and value.kind == ValueKind.FUNCTION and value.name.startswith(goal[1] + "."):
+                closures.setdefault(value.name, value)  # ``return unix_send``: a function it defines
                 continue
             if value is None or value.kind not in (ValueKind.API, ValueKind.INSTANCE, ValueKind.CLASS):
                 continue
@@ -439,6 +432,8 @@ class Resolver(GoalSolver):
             values.setdefault(_same_value(value), value)
         if len(items) == 1 and set(values.values()) <= {_NONE_VALUE}:
             return items.pop()  # a getter that returns None when it gives up waiting is still a getter
+        if closures and not items and not values and len({self.functions[name].params for name in closures}) == 1:
+            return next(iter(closures.values()))  # variants of one signature (per platform): calls reach the first
         if items or len(values) > 1:
             return None
         return next(iter(values.values()), None)
@@ -452,6 +447,8 @@ class Resolver(GoalSolver):
             value = yield ("ref", ret.value)
             if value is None:
                 continue
+            if value.kind == ValueKind.INSTANCE and value.origin is None:
+                value = Value(value.kind, value.name, origin=self.element_call(ret))  # ``return (Channel(r, w), ...)``
             values.setdefault(_same_value(value), value)  # a socket made on each branch is one value
             if len(values) > 1:
                 return None
@@ -509,7 +506,7 @@ class Resolver(GoalSolver):
                     value = yield ("binding", id(binding))
                     if value is not None:
                         return value
-                return None
+                return (yield ("made", cls, attr))
             if method in self.classes:
                 return Value(ValueKind.CLASS, method)
         bases = yield ("bases", cls)
@@ -525,8 +522,10 @@ class Resolver(GoalSolver):
             return Value(ValueKind.CHANNELS if binding.container else ValueKind.CHANNEL, channel[0], channel[1],
                          heuristic=channel[2])
         value = (yield ("ref", binding.value)) if binding.value else None
-        if value is not None and value.kind == ValueKind.API and binding.call is not None and value.origin is None:
-            value = Value(ValueKind.API, value.name, value.end, value.heuristic, binding.call)
+        if (value is not None and value.kind in (ValueKind.API, ValueKind.INSTANCE) and binding.call is not None
+                and value.origin is None and (value.kind == ValueKind.API or binding.value[-1] == "()")):
+            # the call that made it: an instance of a project class remembers its construction
+            value = Value(value.kind, value.name, value.end, value.heuristic, binding.call)
         return value
 
     def _eval_param(self, goal):
@@ -567,44 +566,49 @@ class Resolver(GoalSolver):
             return None
         return (yield from self._argument_value(fn, index, name, goal[2]))
 
-    def _argument_value(self, fn: FunctionFact, index: int, name: str, element: int | None = None):
+    def _argument_value(self, fn: FunctionFact, index: int, name: str, element: int | None = None,
+                        within: str | None = None, only: CallFact | None = None):
         """The one value the project's callers pass for the parameter, or with ``element``
-        the one they pass at that position of a tuple or list literal given for it."""
+        the one they pass at that position of a tuple or list literal given for it; with
+        ``within`` (a class, ``fn`` a constructor of it or of a base class) only the callers
+        that construct an instance of that class or of its subclasses.  Callers passing one
+        channel (either end of a pipe among them) beside other objects pass that channel.
+        With ``only``, what that one call passes."""
         target = fn.qualname
         if fn.owner_class is not None and fn.qualname.endswith(".__init__"):
             target = fn.owner_class
-        bound = fn.owner_class is not None and fn.params and fn.params[0].name in ("self", "cls")
-        position = index - (1 if bound else 0)
-        calls = (yield ("calls-to", target)) or ()
+        calls = (only,) if only is not None else ((yield ("calls-to", target)) or ())
         if target != fn.qualname:
             # a subclass's constructor passing it on: ``super().__init__(conn)`` or
             # ``Base.__init__(self, conn)``
-            calls = (*calls, *((yield ("calls-to", fn.qualname)) or ()))
+            calls = (*calls, *(() if only is not None else ((yield ("calls-to", fn.qualname)) or ())))
         if len(calls) > _MAX_CALL_SITES:
             return None  # beyond this many callers the answer is rarely one value anyway
         values = set()
         for call in calls:
-            at = position
-            if bound and fn.params[0].name == "self" and len(call.callee) > 1:
-                receiver = yield ("ref", call.callee[:-1])
-                if receiver is not None and receiver.kind == ValueKind.CLASS:
-                    at += 1  # ``Base.method(self, ...)`` passes the instance itself
-            if element is None:
-                arg = next((ref for key, ref in reversed(call.keywords) if key == name), None)
-                if arg is None and 0 <= at < len(call.args):
-                    arg = call.args[at]
-            else:
-                packed = dict(call.packed)
-                elements = packed.get(name, packed.get(str(at)))
-                arg = elements[element] if elements is not None and element < len(elements) else None
+            if within is not None and not (yield from self._constructs(call, fn, within)):
+                continue
+            arg = yield from self._argument_ref(fn, index, name, call, element)
             if not arg:
                 continue
             value = yield ("ref", arg)
             if value is not None:
                 values.add(value)
-                if len(values) > 1:
-                    return None
-        return values.pop() if len(values) == 1 else None
+        return _one_value(values)
+
+    def _argument_ref(self, fn: FunctionFact, index: int, name: str, call: CallFact, element: int | None = None):
+        """The argument ``call`` passes for the parameter (None when it passes none)."""
+        bound = fn.owner_class is not None and fn.params and fn.params[0].name in ("self", "cls")
+        at = index - (1 if bound else 0)
+        if bound and fn.params[0].name == "self" and len(call.callee) > 1:
+            receiver = yield ("ref", call.callee[:-1])
+            if receiver is not None and receiver.kind == ValueKind.CLASS:
+                at += 1  # ``Base.method(self, ...)`` passes the instance itself
+        if element is None:
+            arg = next((ref for key, ref in reversed(call.keywords) if key == name), None)
+            return arg if arg is not None or not 0 <= at < len(call.args) else call.args[at]
+        elements = dict(call.packed).get(name, dict(call.packed).get(str(at)))
+        return elements[element] if elements is not None and element < len(elements) else None
 
     def _eval_calls(self, goal):
         """The calls with arguments of each project class and function, by qualname."""

@@ -28,6 +28,8 @@ def outside_uses(graph: EventGraph, channel: Channel) -> list[Location]:
     uses = []
     bases = graph.mro(channel.owner) if channel.scope in ("class", "instance") else ()
     for op in graph.operations_on(channel.id):
+        if op.through:
+            continue  # a call of the owner's own method (``buffer.put(fut)``), not a direct use
         if not graph.is_inside_owner(channel, op.function, op.path) and graph.enclosing_class(op.function) not in bases:
             verb = "puts to" if op.direction == Direction.PUT else "gets from"
             where = graph.short_name(op.function, op.path) if op.function in graph.functions else "module code"

@@ -256,6 +256,12 @@ class Resolver:
         """The one value every known call of ``fn`` passes for this parameter."""
         return self._run(self._argument_value(fn, index, name))
 
+    def argument_values(self, fn: FunctionFact, index: int, name: str) -> tuple[tuple[bool, Value | None], ...]:
+        """For each of the project's calls of ``fn``: whether it passes an argument for this
+        parameter (``Base.__init__(self, *args)`` passes none of its own), and its value
+        (None when not known)."""
+        return self._run(self._argument_values(fn, index, name))
+
     def mro(self, qualname: str) -> list[str]:
         """The class and its project base classes, breadth first, without repeats."""
         return self._solve(("mro", qualname))
@@ -679,9 +685,10 @@ class Resolver:
             return None
         return (yield from self._argument_value(fn, index, name, goal[2]))
 
-    def _argument_value(self, fn: FunctionFact, index: int, name: str, element: int | None = None):
-        """The one value the project's callers pass for the parameter, or with ``element``
-        the one they pass at that position of a tuple or list literal given for it."""
+    def _passed(self, fn: FunctionFact, index: int, name: str, element: int | None = None):
+        """The argument each of the project's calls of ``fn`` passes for the parameter (an
+        empty reference where a call passes none), or with ``element`` the one at that
+        position of a tuple or list literal given for it; None beyond ``_MAX_CALL_SITES``."""
         target = fn.qualname
         if fn.owner_class is not None and fn.qualname.endswith(".__init__"):
             target = fn.owner_class
@@ -695,7 +702,7 @@ class Resolver:
             calls = (*calls, *by_callee.get(fn.qualname, ()))
         if len(calls) > _MAX_CALL_SITES:
             return None  # beyond this many callers the answer is rarely one value anyway
-        values = set()
+        passed = []
         for call in calls:
             at = position
             if bound and fn.params[0].name == "self" and len(call.callee) > 1:
@@ -710,6 +717,14 @@ class Resolver:
                 packed = dict(call.packed)
                 elements = packed.get(name, packed.get(str(at)))
                 arg = elements[element] if elements is not None and element < len(elements) else None
+            passed.append(arg or ())
+        return passed
+
+    def _argument_value(self, fn: FunctionFact, index: int, name: str, element: int | None = None):
+        """The one value the project's callers pass for the parameter, or with ``element``
+        the one they pass at that position of a tuple or list literal given for it."""
+        values = set()
+        for arg in (yield from self._passed(fn, index, name, element)) or ():
             if not arg:
                 continue
             value = yield ("ref", arg)
@@ -718,6 +733,12 @@ class Resolver:
                 if len(values) > 1:
                     return None
         return values.pop() if len(values) == 1 else None
+
+    def _argument_values(self, fn: FunctionFact, index: int, name: str):
+        values = []
+        for arg in (yield from self._passed(fn, index, name)) or ():
+            values.append((True, (yield ("ref", arg))) if arg else (False, None))
+        return tuple(values)
 
     def _eval_calls(self, goal):
         """The calls with arguments of each project class and function, by qualname."""

@@ -33,6 +33,7 @@ class Handler:
     via: str
     is_async: bool
     loop: LoopFact | None = None
+    own_flow: bool = False  # registered to run in a thread, task, process or green thread of its own
 
 
 _BUILT: "weakref.WeakKeyDictionary[EventGraph, CallGraph]" = weakref.WeakKeyDictionary()
@@ -135,11 +136,12 @@ class CallGraph:
             self._handlers = [found[key] for key in sorted(found)]
         return self._handlers
 
-    def _handler(self, function: str, path: str, span: Span, via: str) -> Handler | None:
+    def _handler(self, function: str, path: str, span: Span, via: str, own_flow: bool = False) -> Handler | None:
         fn = self.graph.functions.get(function)
         if fn is None:
             return None
-        return Handler(function, function, Location(path, span, f"registered via {via}"), via, fn.is_async)
+        return Handler(function, function, Location(path, span, f"registered via {via}"), via, fn.is_async,
+                       own_flow=own_flow)
 
     def _handlers_in(self, facts: FileFacts) -> list[Handler]:
         return list(self._find_handlers(facts))
@@ -167,7 +169,8 @@ class CallGraph:
                     ref = ref[:-1]
                 function = self.function_value(ref)
                 if function is not None:
-                    handler = self._handler(function, facts.path, call.span, entry.name.replace("**.", ""))
+                    handler = self._handler(function, facts.path, call.span, entry.name.replace("**.", ""),
+                                            entry.own_flow)
                     if handler is not None:
                         yield handler
             for name, ref in call.keywords:
@@ -192,7 +195,7 @@ class CallGraph:
                     if entry.decorator:
                         shown = value.name if value.kind == "api" else self.graph.import_name(value.name)
                         yield Handler(fn.qualname, fn.qualname, Location(facts.path, fn.span, f"registered by @{shown}"),
-                                      f"@{entry.name.replace('**.', '')}", fn.is_async)
+                                      f"@{entry.name.replace('**.', '')}", fn.is_async, own_flow=entry.own_flow)
                         break
         for cls in facts.classes:
             bases = [(self.graph.import_name(base), self.subscription_entries(Value(ValueKind.CLASS, base)))
@@ -205,7 +208,7 @@ class CallGraph:
                         fn = self.graph.functions.get(method)
                         if fn is not None:
                             yield Handler(method, method, Location(facts.path, fn.span, f"overrides {base}.{entry.override}"),
-                                          f"{base}.{entry.override} override", fn.is_async)
+                                          f"{base}.{entry.override} override", fn.is_async, own_flow=entry.own_flow)
         for loop in facts.loops:
             channels = self.loop_channels(loop)
             if channels:

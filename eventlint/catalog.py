@@ -85,6 +85,9 @@ class SubscriptionApi:
     call_result: bool = False  # the handler argument is a call: ``create_task(fn())``
     override: str = ""  # subclasses' method of this name is a handler (``Thread.run``)
     callback: bool = False  # the name is a callback keyword or attribute (``on_message=fn``)
+    # the function runs in a thread, task, process or green thread of its own
+    # (``Thread(target=fn)``, ``create_task(fn())``), not in whichever flow dispatches an event
+    own_flow: bool = False
 
 
 class ApiContext(Named):
@@ -433,7 +436,8 @@ def _names(raw: dict, where: str) -> list[str]:
 _SECTION_KEYS = {
     "channel": {"name", "names", "family", "put", "get", "ends", "maxsize", "types", "callbacks", "remote",
                 "remote-name", "address", "accepted-by"},
-    "subscription": {"name", "names", "handler", "by-name", "decorator", "call-result", "override", "callback"},
+    "subscription": {"name", "names", "handler", "by-name", "decorator", "call-result", "override", "callback",
+                     "own-flow"},
     "blocking": {"name", "names", "timeout", "default", "fix", "reason", "context", "by-name", "requires",
                  "role"},
     "timeout-scope": {"name", "names", "kind", "deadline"},
@@ -483,7 +487,7 @@ def _entry(key: str, name: str, raw: dict, where: str):
             handler = _param(raw.get("handler", {"position": 0}), where)
             return SubscriptionApi(name, handler, bool(raw.get("by-name", False)), bool(raw.get("decorator", False)),
                                    bool(raw.get("call-result", False)), str(raw.get("override", "")),
-                                   bool(raw.get("callback", False)))
+                                   bool(raw.get("callback", False)), bool(raw.get("own-flow", False)))
         if key == "blocking":
             return BlockingApi(name, _param(raw.get("timeout"), where), _seconds(raw, where),
                                _choice(raw, "fix", Safety.UNSAFE, where), raw.get("reason", ""),

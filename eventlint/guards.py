@@ -1,9 +1,10 @@
 """Syntax reader for the facts pass: what the enclosing ``if`` tests say of the
-function's own parameters.
+function's own parameters (and of their attributes: ``if self._final_q:``).
 
 ``if try_hard: self.save_file()`` runs the call only when ``try_hard`` is truthy, and
 ``if timeout is None: await done.wait()`` only when no timeout was given.  The facts pass
-records such conditions on each call (``CallFact.guards``) as (parameter, state) pairs;
+records such conditions on each call (``CallFact.guards``) as (parameter, state) pairs
+(``("self._final_q", TRUE)`` for an attribute of one);
 whether a caller's arguments make a guarded call dead is for the reader of the facts to
 decide.  Only tests of a parameter not rebound before the test are read: a conjunction
 guards its body with each of its parameter tests, and an ``else`` gets the opposite of
@@ -19,22 +20,33 @@ from .model import GUARD_FALSE as FALSE, GUARD_NONE as NONE, GUARD_SET as SET, G
 _OPPOSITE = {NONE: SET, SET: NONE, TRUE: FALSE, FALSE: TRUE}
 
 
+def _subject(node: cst.BaseExpression, params) -> str | None:
+    """``p`` for a parameter ``p``, ``"p.attr"`` for an attribute of one (``self._final_q``)."""
+    if isinstance(node, cst.Name):
+        return node.value if node.value in params else None
+    if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value in params:
+        return f"{node.value.value}.{node.attr.value}"
+    return None
+
+
 def _param_test(test: cst.BaseExpression, params) -> tuple[str, str] | None:
     """(parameter, state) for ``p``, ``not p``, ``p is None``, ``p is not None`` (and
-    ``==``/``!=`` None), where ``p`` is one of ``params``; else None."""
-    if isinstance(test, cst.Name):
-        return (test.value, TRUE) if test.value in params else None
+    ``==``/``!=`` None), where ``p`` is one of ``params`` or an attribute of one
+    (``"self.attr"``); else None."""
+    subject = _subject(test, params)
+    if subject is not None:
+        return subject, TRUE
     if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
         inner = _param_test(test.expression, params)
         return (inner[0], _OPPOSITE[inner[1]]) if inner is not None and inner[1] == TRUE else None
-    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1 and isinstance(test.left, cst.Name):
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
         target = test.comparisons[0]
-        if (test.left.value in params and isinstance(target.comparator, cst.Name)
-                and target.comparator.value == "None"):
+        subject = _subject(test.left, params)
+        if subject is not None and isinstance(target.comparator, cst.Name) and target.comparator.value == "None":
             if isinstance(target.operator, (cst.Is, cst.Equal)):
-                return test.left.value, NONE
+                return subject, NONE
             if isinstance(target.operator, (cst.IsNot, cst.NotEqual)):
-                return test.left.value, SET
+                return subject, SET
     return None
 
 

@@ -190,6 +190,12 @@ class Resolver(InstanceGoals, GoalSolver):
         """The one value every known call of ``fn`` passes for this parameter."""
         return self._run(self._argument_value(fn, index, name))
 
+    def argument_values(self, fn: FunctionFact, index: int, name: str) -> tuple[tuple[bool, Value | None], ...]:
+        """For each of the project's calls of ``fn``: whether it passes an argument for this
+        parameter (``Base.__init__(self, *args)`` passes none of its own), and its value
+        (None when not known)."""
+        return self._run(self._argument_values(fn, index, name))
+
     def mro(self, qualname: str) -> list[str]:
         """The class and its project base classes, breadth first, without repeats."""
         return self._solve(("mro", qualname))
@@ -566,14 +572,9 @@ class Resolver(InstanceGoals, GoalSolver):
             return None
         return (yield from self._argument_value(fn, index, name, goal[2]))
 
-    def _argument_value(self, fn: FunctionFact, index: int, name: str, element: int | None = None,
-                        within: str | None = None, only: CallFact | None = None):
-        """The one value the project's callers pass for the parameter, or with ``element``
-        the one they pass at that position of a tuple or list literal given for it; with
-        ``within`` (a class, ``fn`` a constructor of it or of a base class) only the callers
-        that construct an instance of that class or of its subclasses.  Callers passing one
-        channel (either end of a pipe among them) beside other objects pass that channel.
-        With ``only``, what that one call passes."""
+    def _callers(self, fn: FunctionFact, only: CallFact | None = None):
+        """The project's calls of ``fn`` with arguments (``only``: that one call); None
+        beyond ``_MAX_CALL_SITES``."""
         target = fn.qualname
         if fn.owner_class is not None and fn.qualname.endswith(".__init__"):
             target = fn.owner_class
@@ -582,7 +583,18 @@ class Resolver(InstanceGoals, GoalSolver):
             # a subclass's constructor passing it on: ``super().__init__(conn)`` or
             # ``Base.__init__(self, conn)``
             calls = (*calls, *(() if only is not None else ((yield ("calls-to", fn.qualname)) or ())))
-        if len(calls) > _MAX_CALL_SITES:
+        return calls if len(calls) <= _MAX_CALL_SITES else None
+
+    def _argument_value(self, fn: FunctionFact, index: int, name: str, element: int | None = None,
+                        within: str | None = None, only: CallFact | None = None):
+        """The one value the project's callers pass for the parameter, or with ``element``
+        the one they pass at that position of a tuple or list literal given for it; with
+        ``within`` (a class, ``fn`` a constructor of it or of a base class) only the callers
+        that construct an instance of that class or of its subclasses.  Callers passing one
+        channel (either end of a pipe among them) beside other objects pass that channel.
+        With ``only``, what that one call passes."""
+        calls = yield from self._callers(fn, only)
+        if calls is None:
             return None  # beyond this many callers the answer is rarely one value anyway
         values = set()
         for call in calls:
@@ -609,6 +621,13 @@ class Resolver(InstanceGoals, GoalSolver):
             return arg if arg is not None or not 0 <= at < len(call.args) else call.args[at]
         elements = dict(call.packed).get(name, dict(call.packed).get(str(at)))
         return elements[element] if elements is not None and element < len(elements) else None
+
+    def _argument_values(self, fn: FunctionFact, index: int, name: str):
+        values = []
+        for call in (yield from self._callers(fn)) or ():
+            arg = yield from self._argument_ref(fn, index, name, call)
+            values.append((True, (yield ("ref", arg))) if arg else (False, None))
+        return tuple(values)
 
     def _eval_calls(self, goal):
         """The calls with arguments of each project class and function, by qualname."""

@@ -5,12 +5,17 @@ A deque is a container; appending and popping it from code that runs in one thre
 is ordinary bookkeeping (a rolling window, an undo stack).  It becomes a queue in all but
 name when one function appends to it and *another* function takes from it (``popleft`` or
 ``pop``), and one of the two runs as a handler, thread or task (``Thread(target=...)``, a
-``run`` override, a task, a registered callback): items then cross from one flow of control
+``run`` override, a task, a green thread): items then cross from one flow of control
 to another through the public name, exactly as with ``queue.Queue`` — without its locking.
 
-A callback the event loop runs (``call_soon``, ``call_later``, ``call_at``, a future's done
-callback) is not another flow of control: it runs to its end in the loop's own thread, between
-the steps of the code that appends, so a deque it flushes is the loop's buffer, not a hand-off.
+Only a registration that starts a flow of control of its own counts (the catalogue's
+``own-flow``: a thread, task, process or green thread).  A registered callback runs in whichever
+flow dispatches its events: a callback the event loop runs (``call_soon``, ``call_later``, a
+future's done callback) runs to its end in the loop's own thread, between the steps of the code
+that appends; a message callback (``consumer.register_callback(self._receive)``) runs in the
+thread that drains the consumer, which may well be the taker itself (``get()`` drains the
+connection until the callback has filled the buffer).  Which flow dispatches is not seen, so a
+callback on one side is no evidence that the items cross to another thread or task.
 """
 
 from __future__ import annotations
@@ -27,18 +32,18 @@ _DEQUE = "collections.deque()"
 _ADD = frozenset({"append", "appendleft", "extend", "extendleft"})
 _TAKE = frozenset({"popleft", "pop"})
 _SCOPES = (BindingScope.MODULE, BindingScope.CLASS, BindingScope.INSTANCE)
-_LOOP_CALLBACKS = frozenset({"call_soon", "call_soon_threadsafe", "call_later", "call_at", "add_done_callback"})
 
 
 @dataclass(frozen=True, slots=True)
 class Handoff:
-    """A public deque that one function fills and another, run as a handler, empties."""
+    """A public deque that one function fills and another empties, one of them run as a
+    thread or task of its own."""
 
     binding: Binding
     path: str
     adder: str  # qualname of a function that appends to it
     taker: str  # qualname of a function that takes from it
-    handler: str  # which of the two runs as a handler, thread or task
+    handler: str  # which of the two runs as a thread or task of its own
     via: str  # how it is run ("threading.Thread target"...)
     related: tuple[Location, ...]  # the appends and takes
 
@@ -84,7 +89,7 @@ def deque_handoffs(graph: EventGraph) -> Iterator[Handoff]:
             (adds if method in _ADD else takes)[id(value.origin)].append(site)
     handlers = {}
     for handler in call_graph(graph).handlers():
-        if handler.via.rpartition(".")[2] not in _LOOP_CALLBACKS:
+        if handler.own_flow:
             handlers.setdefault(handler.function, handler.via)
     for key, (binding, path) in deques.items():
         pair = next(((adder, taker, run) for adder, _ in adds.get(key, ()) for taker, _ in takes.get(key, ())

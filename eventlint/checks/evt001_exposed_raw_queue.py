@@ -11,6 +11,7 @@ from ..model import (Finding, Fix, FunctionFact, Location, MigrateChannel, NotFi
                      is_public_name)
 from . import Fixable, Rule
 from .evt001_deque_handoff import deque_handoffs
+from .evt001_handed_in import handed_in_channels
 
 CODE = "EVT001"
 NAME = "exposed-raw-queue"
@@ -118,6 +119,16 @@ def check(graph: EventGraph, config: Config) -> Iterator[Finding]:
                        f"or take from it without going through {owner} — make it private and expose methods instead")
             symbol = f"{graph.canonical(binding.owner)}.{binding.name}"
         yield Finding(CODE, NAME, message, handoff.path, binding.span, symbol=symbol, related=handoff.related)
+    for handed in handed_in_channels(graph):
+        owner = handed.owner.rsplit(".", 1)[-1]
+        kinds = " or ".join(sorted({channel.constructor + (" end" if channel.api.ends else "")
+                                    for channel in handed.channels}))
+        first = handed.related[0]
+        message = (f"public attribute `{owner}.{handed.binding.name}` holds the raw {kinds} its callers create and hand "
+                   f"to the constructor (first at {first.path}:{first.span.line}): the public name lets any caller put "
+                   f"to or get from it without going through {owner} — make it private and expose methods instead")
+        yield Finding(CODE, NAME, message, handed.path, handed.binding.span,
+                      symbol=f"{graph.canonical(handed.owner)}.{handed.binding.name}", related=handed.related)
     for method, channel, attr, span in returned_channels(graph):
         if not method.public or is_public_name(attr) or channel.scope == "local":
             continue

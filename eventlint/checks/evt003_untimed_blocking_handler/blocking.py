@@ -3,7 +3,7 @@
 A call blocks when the catalogue says so (a blocking API, a client's method, a channel
 operation) and nothing bounds it: no timeout argument (``None`` is none), no library
 default at most ``max-default-timeout``, no timeout scope around it, no non-blocking flag,
-no timeout set on the client after it was created.  An ``await``-only API blocks only when
+no timeout set on the client after it was created, no ``connection_lost`` that ends it.  An ``await``-only API blocks only when
 awaited without a deadline; an async-context API only stalls a running event loop.  The
 wait that gates a consumer loop's next unit of work is the loop's input, not a hang.
 """
@@ -28,6 +28,11 @@ def _display(name: str) -> str:
     shown = _CALLED.sub(lambda m: m.group(0) if m.group(1)[0].islower() else m.group(1), name)
     shown = _ITEM.sub(r"[\1]", shown)
     return shown[:-2] if shown.endswith("()") else shown
+
+
+# asyncio's protocol callback for the end of a connection (``asyncio.BaseProtocol``): the
+# transport calls it whether the peer closed, the connection broke or the server closed it
+_CONNECTION_LOST = "connection_lost"
 
 
 def _arms_timer(call: CallFact) -> bool:
@@ -67,6 +72,7 @@ class Classifier:
         self._scopes: dict[int, ScopeKind] = {}
         self._calls_at: dict[str, dict[Span, CallFact]] = {}  # path -> its calls by span, built on demand
         self._watchdogs: dict[str, bool] = {}
+        self._lost_sets: set | None = None
 
     def scope(self, call: CallFact) -> ScopeKind:
         """What the timeout scopes around ``call`` bound: the ones the facts named, or
@@ -233,7 +239,7 @@ class Classifier:
         if awaited_kind:
             if not call.awaited:
                 return None
-            if self.scope(call) or self.keeps_watchdog(call.caller):
+            if self.scope(call) or self.keeps_watchdog(call.caller) or self.ends_with_connection(call):
                 return None
             fix = entry.fix
             return BlockingCall(call, path, display, "waits forever (awaited, no deadline)", fix, entry.reason, None,
@@ -272,6 +278,29 @@ class Classifier:
                         break
             self._watchdogs[function] = known
         return known
+
+    def ends_with_connection(self, call: CallFact) -> bool:
+        """``await self.handshake_done.wait()`` on an event that the protocol's
+        ``connection_lost`` sets too: the wait ends when the connection does, so it lasts no
+        longer than the connection, which the server's own timeouts bound (idle, ping,
+        handshake); a wait that outlived them would be theirs to report, not the handler's."""
+        if len(call.callee) < 2 or call.callee[-1] != ".wait":
+            return False
+        if self._lost_sets is None:
+            found = set()
+            for function, calls in self.calls.calls_in.items():
+                if function.rpartition(".")[2] != _CONNECTION_LOST:
+                    continue
+                for inner in calls:
+                    if len(inner.callee) > 1 and inner.callee[-1] == ".set":
+                        event = self.graph.resolve(inner.callee[:-1])
+                        if event is not None and event.origin is not None:
+                            found.add((event.name, id(event.origin)))
+            self._lost_sets = found
+        if not self._lost_sets:
+            return False
+        event = self.graph.resolve(call.callee[:-1])
+        return event is not None and event.origin is not None and (event.name, id(event.origin)) in self._lost_sets
 
     def _client_of(self, name: str) -> ClientApi | None:
         """The catalogued client a value named ``name`` is: one a constructor made

@@ -11,6 +11,7 @@ from ...catalog import WaitRole
 from ...model import GUARD_FALSE as FALSE, GUARD_NONE as NONE, GUARD_SET as SET, GUARD_TRUE as TRUE
 from ...model import CallFact, ParamKind, dotted
 from .blocking import BlockingCall, Classifier
+from .roles import ProcessRoles
 
 # what an argument's literal text says of its value: None, falsy (not None) or truthy
 _LITERALS = {"None": NONE, "False": FALSE, "True": TRUE, "0": FALSE, "0.0": FALSE, "''": FALSE, '""': FALSE}
@@ -49,6 +50,7 @@ class Paths:
         self.graph = calls.graph
         self.classifier = classifier
         self._guarded_params: dict[str, frozenset[str]] = {}
+        self.roles = ProcessRoles(calls)
 
     def edge_timed(self, call: CallFact, callee: str) -> bool:
         scope = self.classifier.scope(call)
@@ -81,7 +83,7 @@ class Paths:
             in_async = bool(fn and fn.is_async)
             known = dict(context)
             for call in calls:
-                if call.guards and not self._runs(call, known):
+                if call.guards and not self._runs(call, known, handler):
                     continue  # the enclosing test rules it out for these arguments
                 blocking = self.classifier.blocking(call, in_async)
                 if blocking is not None and not (state in taking and blocking.role == WaitRole.INPUT):
@@ -101,13 +103,18 @@ class Paths:
                     queue.append(entered)
         return results
 
-    @staticmethod
-    def _runs(call: CallFact, known: dict[str, str]) -> bool:
+    def _runs(self, call: CallFact, known: dict[str, str], handler) -> bool:
         """Whether the call's guards allow the known values of its function's parameters.
         A timeout parameter left to the caller (its value not known here) is the caller's
         choice: the branch that waits when it is None is that API's untimed mode, which the
-        caller asked for, not a wait the function adds (``get(timeout=None)``)."""
+        caller asked for, not a wait the function adds (``get(timeout=None)``).  A guard
+        asking that an attribute of ``self`` be set (``if self._final_q:``) rules the call
+        out when only child processes ever set it and the handler runs in the parent."""
         for param, state in call.guards:
+            if "." in param:
+                if state in (TRUE, SET) and self._set_only_elsewhere(call.caller, param, handler):
+                    return False
+                continue
             value = known.get(param)
             if not value:
                 if state == NONE and _is_timeout(param):
@@ -116,6 +123,15 @@ class Paths:
             if value not in _ALLOWS[state]:
                 return False
         return True
+
+    def _set_only_elsewhere(self, function: str, subject: str, handler) -> bool:
+        owner, _, attr = subject.partition(".")
+        fn = self.graph.functions.get(function)
+        if fn is None or fn.owner_class is None or not fn.params or fn.params[0].name != owner or "." in attr:
+            return False
+        if any((dotted(d) or "").rpartition(".")[2] in ("staticmethod", "classmethod") for d in fn.decorators):
+            return False
+        return self.roles.unset_in_parent(function, attr) and self.roles.runs_in_parent(handler)
 
     def _guarded(self, function: str) -> frozenset[str]:
         found = self._guarded_params.get(function)

@@ -69,6 +69,7 @@ class CallGraph:
         self._handlers: list[Handler] | None = None
         self._by_method: dict[str, list[str]] | None = None
         self._in_project: dict[str, list[SubscriptionApi]] | None = None
+        self._entries: dict[tuple[str, str], list[SubscriptionApi]] = {}  # a project callee's entries
 
     # ---- resolution helpers ---------------------------------------------------------------
 
@@ -114,6 +115,13 @@ class CallGraph:
             return self.catalog.subscriptions_for(value.name)
         if value.kind not in ("function", "class"):
             return []
+        key = (value.kind, value.name)
+        found = self._entries.get(key)
+        if found is None:
+            found = self._entries[key] = self._project_subscription_entries(value)
+        return found
+
+    def _project_subscription_entries(self, value) -> list[SubscriptionApi]:
         names = [self.graph.import_name(value.name)]
         fn = self.graph.functions.get(value.name) if value.kind == "function" else None
         if fn is not None and fn.owner_class is not None:

@@ -279,6 +279,9 @@ class Catalog:
 
     def subscriptions_for(self, dotted: str) -> list[SubscriptionApi]:
         """Every subscription entry whose name matches (a name may have several roles)."""
+        memo = self._index.get("subscriptions_memo")
+        if memo is not None and dotted in memo:
+            return memo[dotted]
         index = self._index.get("subscriptions_all")
         if index is None:
             index = {}

@@ -193,6 +193,13 @@ class _Matcher:
             else:
                 self.exact[name] = entry
         self.memo: dict[str, object] = {}
+        # one regular expression matching what any pattern matches: most names match none,
+        # and are told so by one match instead of one per pattern
+        self.any = re.compile("|".join(f"(?:{regex.pattern})" for regex, _ in self.patterns)) if self.patterns else None
+
+    def matches(self, dotted: str) -> bool:
+        """Whether the name is an entry's, exactly or by a pattern."""
+        return dotted in self.exact or (self.any is not None and self.any.match(dotted) is not None)
 
     def get(self, dotted: str):
         entry = self.exact.get(dotted)
@@ -200,7 +207,8 @@ class _Matcher:
             return entry
         found = self.memo.get(dotted, _NOT_SEEN)
         if found is _NOT_SEEN:
-            found = next((candidate for regex, candidate in self.patterns if regex.match(dotted)), None)
+            found = None if not self.any.match(dotted) else \
+                next((candidate for regex, candidate in self.patterns if regex.match(dotted)), None)
             self.memo[dotted] = found
         return found
 
@@ -291,6 +299,8 @@ class Catalog:
             self._index["subscriptions_patterns"] = [
                 (_Matcher({entry.name: entry}), entry) for entry in self.subscriptions if "*" in entry.name
             ]
+            self._index["subscriptions_any"] = _Matcher(
+                {entry.name: entry for entry in self.subscriptions if "*" in entry.name})
         memo = self._index.setdefault("subscriptions_memo", {})
         found = memo.get(dotted)
         if found is None:
@@ -299,6 +309,8 @@ class Catalog:
                 if name is None or found:
                     continue
                 found = list(index.get(name, ()))
+                if not self._index["subscriptions_any"].matches(name):
+                    continue
                 for matcher, entry in self._index["subscriptions_patterns"]:
                     if matcher.get(name) is not None:
                         found.append(entry)

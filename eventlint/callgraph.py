@@ -56,12 +56,11 @@ class CallGraph:
         self.graph = graph
         self.catalog = graph.catalog
         self.call_path: dict[int, str] = {}
-        self.calls_in: dict[str, list[CallFact]] = defaultdict(list)
+        self.calls_in: dict[str, list[CallFact]] = graph.resolver.calls_by_caller()
         self.values: dict[int, "Value | None"] = {}
         for facts in graph.files:
             for call in facts.calls:
                 self.call_path[id(call)] = facts.path
-                self.calls_in[call.caller].append(call)
         self._loops_by_function: dict[str, list[tuple[LoopFact, set[str]]]] = defaultdict(list)
         self._loop_inputs: set[tuple[str, str, int, int]] = {
             (facts.path, loop.function, span.line, span.column)

@@ -17,14 +17,18 @@ class InstanceGoals:
 
     _calls_by_caller: dict[str, list[CallFact]] | None = None
 
-    def calls_in(self, function: str) -> list[CallFact]:
-        """The calls made in the body of ``function``."""
+    def calls_by_caller(self) -> dict[str, list[CallFact]]:
+        """The calls made in the body of each function, by the function's qualname."""
         if self._calls_by_caller is None:
             self._calls_by_caller = defaultdict(list)
             for facts in self.files:
                 for call in facts.calls:
                     self._calls_by_caller[call.caller].append(call)
-        return self._calls_by_caller.get(function, [])
+        return self._calls_by_caller
+
+    def calls_in(self, function: str) -> list[CallFact]:
+        """The calls made in the body of ``function``."""
+        return self.calls_by_caller().get(function, [])
 
     def element_call(self, ret: ReturnFact) -> CallFact | None:
         """The call that makes an element of a returned tuple (``return (Channel(r, w), ...)``)."""

@@ -36,7 +36,6 @@ _ADDERS = frozenset({"append", "appendleft", "add", "insert", "setdefault"})
 
 
 class _Extractor(ItemReader, GuardReader, AlternativesReader, LoopReader, PassThroughReader, NestedReader, cst.CSTVisitor):
-
     def __init__(self, module: str, is_package: bool, catalog: Catalog, tag_keys: frozenset[str]):
         super().__init__()
         self.module = module
@@ -653,11 +652,12 @@ class _Extractor(ItemReader, GuardReader, AlternativesReader, LoopReader, PassTh
         arg_texts: list[str] = []
         keywords: list[tuple[str, Ref | None]] = []
         keyword_texts: list[tuple[str, str]] = []
-        has_star = False
+        stars: list[tuple[int, str]] = []
         packed: list[tuple[str, tuple[Ref | None, ...]]] = []
         for arg in node.args:
-            if arg.star:
-                has_star = True
+            if arg.star:  # ``*args`` handed on: where, and its name when a plain one
+                if arg.star == "*":
+                    stars.append((len(args), arg.value.value if isinstance(arg.value, cst.Name) else ""))
                 continue
             elements = self.packed_elements(arg.value)
             if elements is not None:
@@ -673,11 +673,11 @@ class _Extractor(ItemReader, GuardReader, AlternativesReader, LoopReader, PassTh
             payload = self.payload(node.args[0].value)
         fact = CallFact(
             caller=self.caller(), callee=callee, span=self.span(node), args=tuple(args), keywords=tuple(keywords),
-            arg_texts=tuple(arg_texts), keyword_texts=tuple(keyword_texts), has_star=has_star,
+            has_star=any(arg.star for arg in node.args),
+            arg_texts=tuple(arg_texts), keyword_texts=tuple(keyword_texts), star_args=tuple(stars),
             awaited=id(node) in self.awaited, timeout_scope=self.scope_stack[-1] if self.scope_stack else ScopeKind.NONE,
             payload=payload, passed=self.passed(node) if node.args else (), scope_candidates=tuple(self.scope_candidates),
-            guards=self.current_guards(),
-            packed=tuple(packed),
+            guards=self.current_guards(), packed=tuple(packed),
         )
         self._call_cache[id(node)] = fact
         return fact

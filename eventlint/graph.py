@@ -96,6 +96,7 @@ class Operation:
     function: str  # qualname of the enclosing function (or module/class)
     heuristic: bool = False  # the receiver was matched to the channel by its unique attribute or factory name
     through: bool = False  # a call of a project method that puts its argument (``Channel.send`` of ``self.writer``)
+    union: bool = False  # through a name its callers fill with this and other channels (``self.conn``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -478,6 +479,9 @@ class EventGraph(PayloadFollower):
                 continue
             for channel_id in self.puts_through_method(call):  # ``self.pool_channel.send(task)`` of ``Channel.send``
                 self._add_operation(facts, call, method, channel_id, False, through=True)
+            for value in self.resolver.channel_union(callee[:-1]):  # ``self.conn`` given several channels
+                if value.kind == ValueKind.CHANNEL:
+                    self._add_operation(facts, call, method, value.name, False, union=True)
             # ``self.put(event)`` in a method of a project subclass of a channel class puts
             # on every channel made from that class: the class's own puts, kept apart from
             # the uses of the channel (they are the channel's own code)
@@ -488,7 +492,7 @@ class EventGraph(PayloadFollower):
                         Operation(channel_id, Direction.PUT, method, call, facts.path, call.caller))
 
     def _add_operation(self, facts: FileFacts, call: CallFact, method: str, channel_id: str, heuristic: bool,
-                       through: bool = False) -> None:
+                       through: bool = False, union: bool = False) -> None:
         channel = self.channels.get(channel_id)
         if channel is None:
             return
@@ -498,7 +502,7 @@ class EventGraph(PayloadFollower):
             direction = Direction.GET
         else:
             return
-        operation = Operation(channel.id, direction, method, call, facts.path, call.caller, heuristic, through)
+        operation = Operation(channel.id, direction, method, call, facts.path, call.caller, heuristic, through, union)
         self.operations.append(operation)
         function_node = f"function:{call.caller}"
         where = f"{facts.path}:{call.span.line}:{call.span.column}"

@@ -315,7 +315,9 @@ class CallFact:
     keywords: tuple[tuple[str, Ref | None], ...] = ()
     arg_texts: tuple[str, ...] = ()
     keyword_texts: tuple[tuple[str, str], ...] = ()
-    has_star: bool = False
+    has_star: bool = False  # a ``*x`` or ``**x`` argument
+    # the ``*x`` arguments: (the number of positional arguments before it, ``x`` when a plain name)
+    star_args: tuple[tuple[int, str], ...] = ()
     awaited: bool = False
     timeout_scope: ScopeKind = ScopeKind.NONE  # the innermost enclosing timeout scope's kind
     # the calls of the ``with`` items around it that are not catalogued scopes by the name the

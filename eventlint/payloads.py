@@ -22,6 +22,7 @@ class Operation(Protocol):
     function: str  # the function making it
     path: str
     channel: str  # the channel's id
+    union: bool  # through a name the callers fill with this and other channels
 
 _FORWARDED = (PayloadShape.PARAM, PayloadShape.TAG_PARAM, PayloadShape.NEW_PARAM)
 _MAX_FORWARDS = 3  # functions passing their own parameter on, followed from a put
@@ -61,6 +62,12 @@ class PayloadFollower:
         payload = op.call.payload
         if payload is None:
             return []
+        sites = self._forwarded_sites(op, payload)
+        # a put through a name holding several channels: a caller whose receiver's construction
+        # is known puts on the channel of that construction (``puts_through_method``)
+        return [site for site in sites if not self._on_known_instance(site)] if op.union else sites
+
+    def _forwarded_sites(self, op: Operation, payload: Payload) -> list[PayloadSite]:
         if payload.shape in _FORWARDED:
             return self._from_callers(op.function, payload.shape, payload.param, 0, op.channel)
         if payload.shape == PayloadShape.CALL and payload.param:
@@ -209,9 +216,18 @@ class PayloadFollower:
             else:
                 value = self.resolve_channel(dispatch.source)
                 channel = value.name if value is not None else self._received_through_method(dispatch.source)
+                if channel is None:  # ``self.conn.recv()`` where the callers hand several channels to ``conn``
+                    found.extend((value.name, dispatch) for value in sorted(self.resolver.channel_union(dispatch.source),
+                                                                            key=lambda value: value.name)
+                                 if value.kind == ValueKind.CHANNEL)
             if channel is not None:
                 found.append((channel, dispatch))
         return found
+
+    def _on_known_instance(self, site: PayloadSite) -> bool:
+        """The site is a call of a method on an instance whose construction is known."""
+        receiver = self.resolve(site.call.callee[:-1]) if len(site.call.callee) > 1 else None
+        return receiver is not None and receiver.kind == ValueKind.INSTANCE and receiver.origin is not None
 
     def puts_through_method(self, call: CallFact) -> list[str]:
         """The channels a call of a project method named like a put (``send``) puts on, when

@@ -19,6 +19,7 @@ from .catalog import Catalog
 from .instances import InstanceGoals
 from .model import Binding, CallFact, ClassFact, End, FileFacts, FunctionFact, Ref, ReturnFact
 from .solver import GoalSolver
+from .unions import UnionGoals
 from .values import NONE_VALUE as _NONE_VALUE
 from .values import Value, ValueKind
 from .values import one_value as _one_value
@@ -28,13 +29,13 @@ _MAX_CALL_SITES = 64
 _MAX_MRO = 64
 # what a goal is worth before it has been answered (a cycle back into it, a failed
 # evaluation): nothing, in the shape its askers iterate over
-_UNANSWERED = {"mro": (), "bases": (), "calls-to": ()}
+_UNANSWERED = {"mro": (), "bases": (), "calls-to": (), "union": frozenset()}
 
 
 _CALLS = ("calls",)  # the index of every call of a project class or function
 
 
-class Resolver(InstanceGoals, GoalSolver):
+class Resolver(InstanceGoals, UnionGoals, GoalSolver):
     """Resolution over the facts of every file of a run.
 
     Every question is a *goal*, a small tuple such as ("member", module, name) or
@@ -71,6 +72,7 @@ class Resolver(InstanceGoals, GoalSolver):
             "mro": self._eval_mro, "bases": self._eval_bases, "channel-class": self._eval_channel_class,
             "returned": self._eval_returned, "packed": self._eval_packed, "element": self._eval_element,
             "made": self._eval_made, "made-by": self._eval_made_by, "returned-by": self._eval_returned_by,
+            "union": self._eval_union, "handed": self._eval_handed,
         }, _UNANSWERED, {_CALLS: "calls-to"})
 
     def add(self, facts: FileFacts) -> None:
@@ -601,9 +603,12 @@ class Resolver(InstanceGoals, GoalSolver):
             if within is not None and not (yield from self._constructs(call, fn, within)):
                 continue
             arg = yield from self._argument_ref(fn, index, name, call, element)
-            if not arg:
+            if arg:
+                value = yield ("ref", arg)
+            elif element is None and (handed := (yield from self._handed_on(fn, index, call))) is not None:
+                value = yield ("handed", handed[0].qualname, handed[1])  # ``Base.__init__(self, *args)``
+            else:
                 continue
-            value = yield ("ref", arg)
             if value is not None:
                 values.add(value)
         return _one_value(values)

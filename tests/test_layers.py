@@ -13,7 +13,7 @@ LAYERS = [
     {"model", "catalog", "config"},
     {"facts", "source", "discovery", "paths", "syntax", "branching", "items", "alternatives", "loops", "passthrough", "guards", "frames",
      "nested"},
-    {"resolution", "peers", "values", "instances", "solver"},
+    {"resolution", "peers", "values", "instances", "solver", "unions"},
     {"graph", "callgraph", "payloads"},
     {"checks"},
     {"engine", "baseline", "cache"},

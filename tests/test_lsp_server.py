@@ -1,0 +1,300 @@
+"""``eventlint server`` end to end: a real LSP client (pytest-lsp) drives the server in a
+subprocess over stdio, on small workspaces made in ``tmp_path``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig
+
+REPO = Path(__file__).resolve().parent.parent
+SERVER = [sys.executable, "-m", "eventlint", "server"]
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+RUN_DONE = "eventlint: checked"
+
+HUB = """\
+import queue
+
+
+class Hub:
+    def __init__(self):
+        self.inbox = queue.Queue()
+
+
+hub = Hub()
+"""
+
+WORKERS = """\
+import threading
+
+import requests
+
+from app.hub import hub
+
+
+def handle():
+    while True:
+        item = hub.inbox.get()
+        requests.post("https://example.invalid/hook", json=item)
+
+
+threading.Thread(target=handle).start()
+"""
+
+
+def make_workspace(root: Path, settings: str = "") -> Path:
+    (root / "app").mkdir(parents=True)
+    (root / "pyproject.toml").write_text(f"[tool.eventlint]\n{settings}", encoding="utf-8")
+    (root / "app" / "__init__.py").write_text("", encoding="utf-8")
+    (root / "app" / "hub.py").write_text(HUB, encoding="utf-8")
+    (root / "app" / "workers.py").write_text(WORKERS, encoding="utf-8")
+    return root
+
+
+def runs(client) -> int:
+    return sum(1 for m in client.log_messages if m.message.startswith(RUN_DONE))
+
+
+async def wait_for_runs(client, count: int, limit: float = 120.0) -> None:
+    """Until the server has logged ``count`` finished runs (each run publishes its
+    diagnostics before its log line, in order)."""
+    deadline = asyncio.get_running_loop().time() + limit
+    while runs(client) < count:
+        assert client.error is None, client.error
+        assert asyncio.get_running_loop().time() < deadline, [m.message for m in client.log_messages]
+        await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def session(root: Path, options: dict | None = None, command: list[str] | None = None):
+    client = await ClientServerConfig(server_command=command or SERVER, server_env=ENV).start()
+    try:
+        await client.initialize_session(types.InitializeParams(
+            capabilities=types.ClientCapabilities(), root_uri=root.as_uri(),
+            workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name=root.name)],
+            initialization_options=options))
+        await wait_for_runs(client, 1)
+        yield client
+    finally:
+        with contextlib.suppress(Exception):
+            await client.shutdown_session()
+        await client.stop()
+
+
+def shown(client, root: Path) -> dict[str, list[tuple[str, int, int]]]:
+    """Every file's diagnostics as (code, 1-based line, 1-based column), by root-relative path."""
+    out = {}
+    for uri, diagnostics in client.diagnostics.items():
+        rel = Path(uri.removeprefix("file://")).relative_to(root).as_posix()
+        out[rel] = [(d.code, d.range.start.line + 1, d.range.start.character + 1) for d in diagnostics]
+    return out
+
+
+def diagnostics_of(client, path: Path) -> list[types.Diagnostic]:
+    return list(client.diagnostics[path.as_uri()])
+
+
+async def save(client, path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+    client.text_document_did_save(types.DidSaveTextDocumentParams(
+        text_document=types.TextDocumentIdentifier(uri=path.as_uri())))
+
+
+async def code_actions(client, path: Path, diagnostic: types.Diagnostic) -> list[types.CodeAction]:
+    return await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=path.as_uri()), range=diagnostic.range,
+        context=types.CodeActionContext(diagnostics=[diagnostic])))
+
+
+def apply_edits(text: str, edits: list[types.TextEdit]) -> str:
+    """The text after ``edits`` (positions in UTF-16 units; the fixtures are ASCII)."""
+    lines = text.splitlines(keepends=True)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+
+    def offset(position: types.Position) -> int:
+        return starts[position.line] + position.character
+
+    for edit in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
+        text = text[:offset(edit.range.start)] + edit.new_text + text[offset(edit.range.end):]
+    return text
+
+
+def fixed_by_cli(root: Path, copy: Path, *args: str) -> dict[str, str]:
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns(".eventlint_cache"))
+    subprocess.run([sys.executable, "-m", "eventlint", "fix", "--no-cache", *args, "."], cwd=copy, env=ENV,
+                   capture_output=True, check=False)
+    return {rel: (copy / rel).read_text(encoding="utf-8") for rel in ("app/hub.py", "app/workers.py")}
+
+
+@pytest.mark.asyncio
+async def test_diagnostics_for_the_whole_workspace_with_related_information(tmp_path):
+    root = make_workspace(tmp_path / "ws")
+    async with session(root) as client:
+        assert shown(client, root) == {"app/hub.py": [("EVT001", 6, 9)], "app/workers.py": [("EVT003", 11, 9)]}
+        [exposed] = diagnostics_of(client, root / "app" / "hub.py")
+        assert exposed.source == "eventlint"
+        assert exposed.severity == types.DiagnosticSeverity.Warning
+        assert (exposed.range.end.line, exposed.range.end.character) == (5, 34)
+        [related] = exposed.related_information
+        assert related.location.uri == (root / "app" / "workers.py").as_uri()
+        assert (related.location.range.start.line, related.location.range.start.character) == (9, 15)
+        assert related.message == "handle gets from it directly (.get())"
+        [blocking] = diagnostics_of(client, root / "app" / "workers.py")
+        assert [(r.location.range.start.line, r.message) for r in blocking.related_information] == [
+            (13, "handle registered here (threading.Thread)")]
+
+
+@pytest.mark.asyncio
+async def test_a_save_refreshes_the_findings_it_changes_in_other_files_and_clears_fixed_ones(tmp_path):
+    root = make_workspace(tmp_path / "ws")
+    hub, workers = root / "app" / "hub.py", root / "app" / "workers.py"
+    async with session(root) as client:
+        before = diagnostics_of(client, hub)
+        assert "1 place outside Hub" in before[0].message
+        # the outside get goes, and the blocking call gets its timeout
+        await save(client, workers, WORKERS.replace("hub.inbox.get()", "{}").replace("json=item)", "json=item, timeout=5)"))
+        await wait_for_runs(client, 2)
+        assert shown(client, root) == {"app/hub.py": [("EVT001", 6, 9)], "app/workers.py": []}
+        [after] = diagnostics_of(client, hub)
+        assert after.message != before[0].message and "outside Hub" not in after.message
+        assert after.related_information is None
+        # it comes back in hub.py when another file uses the queue again
+        await save(client, workers, WORKERS)
+        await wait_for_runs(client, 3)
+        assert shown(client, root) == {"app/hub.py": [("EVT001", 6, 9)], "app/workers.py": [("EVT003", 11, 9)]}
+        assert diagnostics_of(client, hub)[0].message == before[0].message
+
+
+@pytest.mark.asyncio
+async def test_code_actions_are_safe_fixes_unless_unsafe_ones_are_asked_for(tmp_path):
+    root = make_workspace(tmp_path / "ws")
+    hub, workers = root / "app" / "hub.py", root / "app" / "workers.py"
+    async with session(root) as client:
+        [blocking] = diagnostics_of(client, workers)
+        [action] = await code_actions(client, workers, blocking)
+        assert action.title == ("EVT003: pass timeout=10 (requests raises Timeout, a RequestException callers "
+                                "already handle) (safe fix)")
+        assert action.kind == types.CodeActionKind.QuickFix
+        assert [d.code for d in action.diagnostics] == ["EVT003"]
+        assert list(await code_actions(client, hub, diagnostics_of(client, hub)[0])) == []
+        expected = fixed_by_cli(root, tmp_path / "cli-safe")
+        assert set(action.edit.changes) == {workers.as_uri()}
+        assert apply_edits(WORKERS, action.edit.changes[workers.as_uri()]) == expected["app/workers.py"]
+        assert expected["app/workers.py"] != WORKERS
+
+
+@pytest.mark.asyncio
+async def test_unsafe_fixes_when_the_client_asks_and_their_edits_match_eventlint_fix(tmp_path):
+    root = make_workspace(tmp_path / "ws")
+    hub, workers = root / "app" / "hub.py", root / "app" / "workers.py"
+    async with session(root, options={"unsafeFixes": True}) as client:
+        [action] = await code_actions(client, hub, diagnostics_of(client, hub)[0])
+        assert action.title == "EVT001: privatize-queues: rename to a private name and add methods (unsafe fix)"
+        expected = fixed_by_cli(root, tmp_path / "cli-unsafe", "--unsafe-fixes", "--select", "EVT001")
+        changes = action.edit.changes
+        assert set(changes) == {hub.as_uri(), workers.as_uri()}
+        assert apply_edits(HUB, changes[hub.as_uri()]) == expected["app/hub.py"]
+        assert apply_edits(WORKERS, changes[workers.as_uri()]) == expected["app/workers.py"]
+        assert "self._inbox = queue.Queue()" in expected["app/hub.py"]
+        [safe] = await code_actions(client, workers, diagnostics_of(client, workers)[0])
+        assert safe.title.endswith("(safe fix)")
+
+
+@pytest.mark.asyncio
+async def test_hover_on_a_finding_shows_its_rule_summary(tmp_path):
+    root = make_workspace(tmp_path / "ws")
+    hub = root / "app" / "hub.py"
+    async with session(root) as client:
+        async def hover(line: int, character: int):
+            return await client.text_document_hover_async(types.HoverParams(
+                text_document=types.TextDocumentIdentifier(uri=hub.as_uri()),
+                position=types.Position(line=line, character=character)))
+
+        found = await hover(5, 20)
+        assert found.contents.kind == types.MarkupKind.Markdown
+        text = found.contents.value
+        assert text.startswith("**EVT001 exposed-raw-queue**\n\n")
+        assert "\n\nFinds a raw channel — `queue.Queue` and its variants" in text
+        assert text.endswith("`eventlint explain EVT001` shows the whole page.")
+        assert (found.range.start.line, found.range.start.character) == (5, 8)
+        assert await hover(0, 0) is None
+        assert await hover(5, 40) is None
+
+
+@pytest.mark.asyncio
+async def test_a_file_that_does_not_parse_is_evt000_and_the_others_are_still_checked(tmp_path):
+    root = make_workspace(tmp_path / "ws")
+    (root / "app" / "broken.py").write_text("def broken(:\n    pass\n", encoding="utf-8")
+    (root / "app" / "latin.py").write_bytes(b"x = '\xff\xfe'\n")
+    async with session(root) as client:
+        assert shown(client, root) == {"app/broken.py": [("EVT000", 1, 12)], "app/hub.py": [("EVT001", 6, 9)],
+                                       "app/latin.py": [("EVT000", 1, 6)], "app/workers.py": [("EVT003", 11, 9)]}
+        [problem] = diagnostics_of(client, root / "app" / "broken.py")
+        assert problem.severity == types.DiagnosticSeverity.Error
+        # the file is repaired: its EVT000 goes, the rest stays
+        await save(client, root / "app" / "broken.py", "def broken():\n    pass\n")
+        await wait_for_runs(client, 2)
+        assert shown(client, root)["app/broken.py"] == []
+        assert shown(client, root)["app/hub.py"] == [("EVT001", 6, 9)]
+
+
+@pytest.mark.asyncio
+async def test_settings_come_from_the_workspace_pyproject_and_are_read_again_on_save(tmp_path):
+    root = make_workspace(tmp_path / "ws", settings='ignore = ["EVT003"]\n')
+    async with session(root) as client:
+        assert shown(client, root) == {"app/hub.py": [("EVT001", 6, 9)]}
+        (root / "pyproject.toml").write_text('[tool.eventlint]\nselect = ["EVT003"]\n', encoding="utf-8")
+        await save(client, root / "app" / "workers.py", WORKERS)
+        await wait_for_runs(client, 2)
+        assert shown(client, root) == {"app/hub.py": [], "app/workers.py": [("EVT003", 11, 9)]}
+
+
+CRASH_ONCE = """\
+import sys
+from eventlint import api
+real = api.analyse_project
+calls = []
+def analyse_project(project, **options):
+    calls.append(1)
+    if len(calls) == 1:
+        raise RuntimeError("injected failure")
+    return real(project, **options)
+api.analyse_project = analyse_project
+from eventlint.cli import main
+sys.exit(main(["server"]))
+"""
+
+
+@pytest.mark.asyncio
+async def test_a_run_that_fails_is_logged_and_the_server_goes_on(tmp_path):
+    root = make_workspace(tmp_path / "ws")
+    client = await ClientServerConfig(server_command=[sys.executable, "-c", CRASH_ONCE], server_env=ENV).start()
+    try:
+        await client.initialize_session(types.InitializeParams(capabilities=types.ClientCapabilities(),
+                                                               root_uri=root.as_uri()))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 120
+        while not any("injected failure" in m.message for m in client.log_messages):
+            assert loop.time() < deadline
+            await asyncio.sleep(0.02)
+        [failure] = [m for m in client.log_messages if "injected failure" in m.message]
+        assert failure.type == types.MessageType.Error
+        assert failure.message.startswith("eventlint: internal error (start): RuntimeError: injected failure\n")
+        assert client.diagnostics == {}
+        await save(client, root / "app" / "workers.py", WORKERS)
+        await wait_for_runs(client, 1)
+        assert shown(client, root) == {"app/hub.py": [("EVT001", 6, 9)], "app/workers.py": [("EVT003", 11, 9)]}
+    finally:
+        with contextlib.suppress(Exception):
+            await client.shutdown_session()
+        await client.stop()

@@ -338,7 +338,8 @@ def analyse_project(project: Project, *, use_cache: bool = True) -> _Analysed:
     return _analyse(project, select=(), ignore=(), jobs=jobs, cache_folder=_cache_folder(project, use_cache, None))
 
 
-def spell_out_fixes(analysed: _Analysed, project: Project, findings: list[Finding]) -> tuple[list[Finding], list[RunWarning]]:
+def spell_out_fixes(analysed: _Analysed, project: Project,
+                    findings: list[Finding]) -> tuple[list[Finding], list[RunWarning]]:
     """``findings`` (of ``analysed``) with each fix spelled out as the text edits its codemod
     makes for that finding alone, as ``check(fix_edits=True)`` does; and what went wrong."""
     warnings: list[RunWarning] = []

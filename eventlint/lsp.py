@@ -153,7 +153,13 @@ class EventlintServer(LanguageServer):
 
     def check(self, reason: str) -> None:
         """Analyse the workspace and publish what changed; a failure is logged, and the
-        diagnostics already shown stay."""
+        diagnostics already shown stay.
+
+        A run happens inside the handler, on the thread that reads the client's messages,
+        and not in a thread of its own: pygls reads the next message only once a handler
+        has returned, so no thread holds stdin's lock or is writing to stdout while the
+        analysis forks its worker processes (a forked child closes its copy of stdin, and
+        a lock held in the parent at the fork would never be released in the child)."""
         if self.folder is None:
             return
         started = time.monotonic()
@@ -196,7 +202,8 @@ class EventlintServer(LanguageServer):
 
     def diagnostic(self, finding: Finding) -> types.Diagnostic:
         related = [types.DiagnosticRelatedInformation(
-            location=types.Location(uri=self.uri(location.path), range=self.file_lines(location.path).range(location.span)),
+            location=types.Location(uri=self.uri(location.path),
+                                    range=self.file_lines(location.path).range(location.span)),
             message=location.message or finding.message) for location in finding.related]
         severity = types.DiagnosticSeverity.Error if finding.code == "EVT000" else types.DiagnosticSeverity.Warning
         return types.Diagnostic(

@@ -77,7 +77,7 @@ async def wait_for_runs(client, count: int, limit: float = 120.0) -> None:
 async def session(root: Path, options: dict | None = None, command: list[str] | None = None):
     client = await ClientServerConfig(server_command=command or SERVER, server_env=ENV).start()
     try:
-        await client.initialize_session(types.InitializeParams(
+        client.initialize_result = await client.initialize_session(types.InitializeParams(
             capabilities=types.ClientCapabilities(), root_uri=root.as_uri(),
             workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name=root.name)],
             initialization_options=options))
@@ -155,6 +155,31 @@ async def test_diagnostics_for_the_whole_workspace_with_related_information(tmp_
 
 
 @pytest.mark.asyncio
+async def test_the_server_announces_save_hover_and_quick_fixes_and_checks_a_new_file_when_opened(tmp_path):
+    root = make_workspace(tmp_path / "ws")
+    async with session(root) as client:
+        capabilities = client.initialize_result.capabilities
+        assert capabilities.text_document_sync.save is True
+        assert capabilities.hover_provider is True
+        assert list(capabilities.code_action_provider.code_action_kinds) == [types.CodeActionKind.QuickFix]
+        assert client.initialize_result.server_info.name == "eventlint"
+        extra = root / "app" / "extra.py"
+        extra.write_text("from app.hub import hub\n\nhub.inbox.put(1)\n", encoding="utf-8")
+        client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
+            uri=extra.as_uri(), language_id="python", version=1, text=extra.read_text(encoding="utf-8"))))
+        await wait_for_runs(client, 2)
+        [exposed] = diagnostics_of(client, root / "app" / "hub.py")
+        assert [r.location.uri for r in exposed.related_information] == [
+            extra.as_uri(), (root / "app" / "workers.py").as_uri()]
+        # opening a file the last run saw starts no run
+        client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
+            uri=extra.as_uri(), language_id="python", version=2, text=extra.read_text(encoding="utf-8"))))
+        await client.text_document_hover_async(types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=extra.as_uri()), position=types.Position(0, 0)))
+        assert runs(client) == 2
+
+
+@pytest.mark.asyncio
 async def test_a_save_refreshes_the_findings_it_changes_in_other_files_and_clears_fixed_ones(tmp_path):
     root = make_workspace(tmp_path / "ws")
     hub, workers = root / "app" / "hub.py", root / "app" / "workers.py"
@@ -162,7 +187,8 @@ async def test_a_save_refreshes_the_findings_it_changes_in_other_files_and_clear
         before = diagnostics_of(client, hub)
         assert "1 place outside Hub" in before[0].message
         # the outside get goes, and the blocking call gets its timeout
-        await save(client, workers, WORKERS.replace("hub.inbox.get()", "{}").replace("json=item)", "json=item, timeout=5)"))
+        repaired = WORKERS.replace("hub.inbox.get()", "{}").replace("json=item)", "json=item, timeout=5)")
+        await save(client, workers, repaired)
         await wait_for_runs(client, 2)
         assert shown(client, root) == {"app/hub.py": [("EVT001", 6, 9)], "app/workers.py": []}
         [after] = diagnostics_of(client, hub)
@@ -191,6 +217,19 @@ async def test_code_actions_are_safe_fixes_unless_unsafe_ones_are_asked_for(tmp_
         assert set(action.edit.changes) == {workers.as_uri()}
         assert apply_edits(WORKERS, action.edit.changes[workers.as_uri()]) == expected["app/workers.py"]
         assert expected["app/workers.py"] != WORKERS
+        # an edited buffer differs from the file the fix was spelled out for: no fix until it matches again
+        client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
+            uri=workers.as_uri(), language_id="python", version=1, text="# edited\n" + WORKERS)))
+        assert list(await code_actions(client, workers, blocking)) == []
+        client.text_document_did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=workers.as_uri(), version=2),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=WORKERS)]))
+        assert [a.title for a in await code_actions(client, workers, blocking)] == [action.title]
+        # the settings can ask for unsafe fixes later too
+        client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+            settings={"eventlint": {"unsafeFixes": True}}))
+        [unsafe] = await code_actions(client, hub, diagnostics_of(client, hub)[0])
+        assert unsafe.title.endswith("(unsafe fix)")
 
 
 @pytest.mark.asyncio

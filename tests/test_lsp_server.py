@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 import pytest
 from lsprotocol import types
@@ -337,3 +344,59 @@ async def test_a_run_that_fails_is_logged_and_the_server_goes_on(tmp_path):
         with contextlib.suppress(Exception):
             await client.shutdown_session()
         await client.stop()
+
+
+def editor_snippets() -> dict[str, str]:
+    """The code blocks of the README's "Editors" section, by language."""
+    section = (REPO / "README.md").read_text(encoding="utf-8").split("\n## Editors\n", 1)[1].split("\n## ", 1)[0]
+    return dict(re.findall(r"^```(\w+)\n(.*?)^```$", section, re.S | re.M))
+
+
+def _lua_table(text: str, key: str) -> str:
+    return re.search(rf"\b{key} = (\{{[^}}]*\}})", text).group(1)
+
+
+def snippet_commands() -> dict[str, tuple[list[str], dict]]:
+    """What each editor's snippet starts, and the initialisation options it sends."""
+    blocks = editor_snippets()
+    assert set(blocks) == {"json", "lua", "toml"}
+    vscode = json.loads(blocks["json"])
+    helix = tomllib.loads(blocks["toml"])
+    [python] = [language for language in helix["language"] if language["name"] == "python"]
+    assert "eventlint" in python["language-servers"] and vscode["glspc.server.languageId"] == ["python"]
+    lua = blocks["lua"]
+    assert 'pattern = "python"' in lua and "vim.lsp.start(" in lua
+    neovim_options = dict(re.findall(r"(\w+) = (true|false)", _lua_table(lua, "init_options")))
+    server = helix["language-server"]["eventlint"]
+    return {
+        "vscode": ([vscode["glspc.server.command"], *vscode["glspc.server.commandArguments"]],
+                   vscode["glspc.server.initializationOptions"]),
+        "neovim": (re.findall(r'"([^"]*)"', _lua_table(lua, "cmd")),
+                   {key: value == "true" for key, value in neovim_options.items()}),
+        "helix": ([server["command"], *server["args"]], server["config"]),
+    }
+
+
+def test_every_editor_snippet_starts_eventlint_server():
+    commands = snippet_commands()
+    assert {editor: command for editor, (command, _) in commands.items()} == {
+        "vscode": ["eventlint", "server"], "neovim": ["eventlint", "server"], "helix": ["eventlint", "server"]}
+    assert {editor: options for editor, (_, options) in commands.items()} == {
+        "vscode": {"unsafeFixes": False}, "neovim": {"unsafeFixes": False}, "helix": {"unsafeFixes": False}}
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert "Its dependencies are an extra: `pip install 'eventlint[lsp]'`." in readme.split("\n## Editors\n")[1]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("editor", ["vscode", "neovim", "helix"])
+async def test_the_server_as_each_editor_snippet_starts_it(tmp_path, editor):
+    """The snippet's command (``eventlint`` run as this checkout's module) and options,
+    with unsafe fixes turned on as the README says to."""
+    command, options = snippet_commands()[editor]
+    root = make_workspace(tmp_path / "ws")
+    server = [sys.executable, "-m", "eventlint", *command[1:]]
+    async with session(root, options={**options, "unsafeFixes": True}, command=server) as client:
+        assert shown(client, root) == {"app/hub.py": [("EVT001", 6, 9)], "app/workers.py": [("EVT003", 11, 9)]}
+        hub = root / "app" / "hub.py"
+        [action] = await code_actions(client, hub, diagnostics_of(client, hub)[0])
+        assert action.title.endswith("(unsafe fix)")

@@ -12,6 +12,7 @@ and the server goes on with the diagnostics it had."""
 from __future__ import annotations
 
 import re
+import sys
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -157,9 +158,9 @@ class EventlintServer(LanguageServer):
 
         A run happens inside the handler, on the thread that reads the client's messages,
         and not in a thread of its own: pygls reads the next message only once a handler
-        has returned, so no thread holds stdin's lock or is writing to stdout while the
-        analysis forks its worker processes (a forked child closes its copy of stdin, and
-        a lock held in the parent at the fork would never be released in the child)."""
+        has returned, and writes each message whole from this thread, so no other thread
+        holds a stream's lock while the analysis forks its worker processes (a lock held in
+        the parent at the fork would never be released in the child)."""
         if self.folder is None:
             return
         started = time.monotonic()
@@ -334,4 +335,10 @@ def create_server() -> EventlintServer:
 
 
 def serve() -> None:
-    create_server().start_io()
+    """Serve on this process's stdin and stdout.  Everything else that would write to
+    stdout (a stray print) goes to stderr instead, where it cannot corrupt a message; and
+    ``sys.stdin`` is let go of, so that a forked analysis worker does not try to close the
+    stream the server is reading (``multiprocessing`` closes ``sys.stdin`` in each child)."""
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout, sys.stdin = sys.stderr, None
+    create_server().start_io(stdin, stdout)

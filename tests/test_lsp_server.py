@@ -305,6 +305,33 @@ async def test_settings_come_from_the_workspace_pyproject_and_are_read_again_on_
         assert shown(client, root) == {"app/hub.py": [], "app/workers.py": [("EVT003", 11, 9)]}
 
 
+@pytest.mark.asyncio
+async def test_a_settings_mistake_is_shown_and_the_next_save_after_the_repair_checks_again(tmp_path):
+    root = make_workspace(tmp_path / "ws", settings='selec = ["EVT001"]\n')
+    client = await ClientServerConfig(server_command=SERVER, server_env=ENV).start()
+    try:
+        await client.initialize_session(types.InitializeParams(capabilities=types.ClientCapabilities(),
+                                                               root_uri=root.as_uri()))
+        problem = f"{root / 'pyproject.toml'}: [tool.eventlint] unknown setting `selec` (did you mean `select`?)"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 120
+        while not client.messages:
+            assert loop.time() < deadline
+            await asyncio.sleep(0.02)
+        assert [(m.type, m.message) for m in client.messages] == [(types.MessageType.Error, f"eventlint: {problem}")]
+        assert [(m.type, m.message) for m in client.log_messages] == [
+            (types.MessageType.Error, f"eventlint: error: {problem}")]
+        assert client.diagnostics == {}
+        (root / "pyproject.toml").write_text('[tool.eventlint]\nselect = ["EVT001"]\n', encoding="utf-8")
+        await save(client, root / "app" / "hub.py", HUB)
+        await wait_for_runs(client, 1)
+        assert shown(client, root) == {"app/hub.py": [("EVT001", 6, 9)]}
+    finally:
+        with contextlib.suppress(Exception):
+            await client.shutdown_session()
+        await client.stop()
+
+
 CRASH_ONCE = """\
 import sys
 from eventlint import api

@@ -119,6 +119,7 @@ class EventlintServer(LanguageServer):
         self.run: Run | None = None
         self.published: dict[str, tuple[Finding, ...]] = {}  # root-relative path -> what its diagnostics show
         self.lines: dict[str, Lines] = {}
+        self.left_out: set[str] = set()  # files opened that a run did not analyse
 
     # ---- paths -------------------------------------------------------------------------
 
@@ -315,8 +316,11 @@ def create_server() -> EventlintServer:
                 return
             ls.folder = Path(path).parent
         rel = ls.rel(uri)
-        if ls.run is None or (rel is not None and rel not in ls.run.files and rel.endswith(".py")):
+        if ls.run is None or (rel is not None and rel.endswith(".py") and rel not in ls.run.files
+                              and rel not in ls.left_out):
             ls.check("open")
+            if ls.run is not None and rel is not None and rel not in ls.run.files:
+                ls.left_out.add(rel)  # excluded by the settings: opening it again starts no run
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: EventlintServer, params: types.DidSaveTextDocumentParams) -> None:

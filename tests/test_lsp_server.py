@@ -184,6 +184,18 @@ async def test_the_server_announces_save_hover_and_quick_fixes_and_checks_a_new_
         await client.text_document_hover_async(types.HoverParams(
             text_document=types.TextDocumentIdentifier(uri=extra.as_uri()), position=types.Position(0, 0)))
         assert runs(client) == 2
+        # a file the settings exclude is checked for once, not at every opening
+        (root / "pyproject.toml").write_text('[tool.eventlint]\nexclude = ["gen"]\n', encoding="utf-8")
+        (root / "gen").mkdir()
+        generated = root / "gen" / "made.py"
+        generated.write_text("import queue\nEVENTS = queue.Queue()\n", encoding="utf-8")
+        for version in (1, 2):
+            client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
+                uri=generated.as_uri(), language_id="python", version=version, text=generated.read_text())))
+            await client.text_document_hover_async(types.HoverParams(
+                text_document=types.TextDocumentIdentifier(uri=generated.as_uri()), position=types.Position(0, 0)))
+        assert runs(client) == 3
+        assert generated.as_uri() not in client.diagnostics
 
 
 @pytest.mark.asyncio

@@ -327,3 +327,20 @@ def fix(paths: list[str], *, select: tuple[str, ...] = (), ignore: tuple[str, ..
     shown_errors = [replace(s, path=rewrite(s.path)) for s in errors]
     return FixResult(project, [rewrite(rel) for rel in changed], fixed, shown_skips, notes,
                      with_paths(remaining, rewrite), hidden, codes, diff_text, ran, shown_errors)
+
+
+def analyse_project(project: Project, *, use_cache: bool = True) -> _Analysed:
+    """Analyse every file of ``project`` with its settings, keeping the graph: the one call
+    the language server makes per run (root-relative paths; the facts cache is shared with
+    ``check``, so a run after one file changed extracts the facts of that file alone)."""
+    config = project.config
+    jobs = config.jobs or os.cpu_count() or 1
+    return _analyse(project, select=(), ignore=(), jobs=jobs, cache_folder=_cache_folder(project, use_cache, None))
+
+
+def spell_out_fixes(analysed: _Analysed, project: Project,
+                    findings: list[Finding]) -> tuple[list[Finding], list[RunWarning]]:
+    """``findings`` (of ``analysed``) with each fix spelled out as the text edits its codemod
+    makes for that finding alone, as ``check(fix_edits=True)`` does; and what went wrong."""
+    warnings: list[RunWarning] = []
+    return _with_fix_edits(replace(analysed, findings=list(findings)), project, warnings), warnings

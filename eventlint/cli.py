@@ -333,6 +333,22 @@ def graph_command(paths, output_format, output_file, jobs, config_file, no_cache
     _emit(render(nodes, edges, flagged), output_file)
 
 
+@cli.command("server", short_help="Run the language server (LSP over stdio) for editors.")
+def server_command():
+    """Run the language server for editors: LSP over stdin and stdout, with the
+    diagnostics of the whole workspace, fixes as code actions and rule summaries on hover
+    (needs `pip install 'eventlint[lsp]'`)."""
+    try:
+        from . import lsp
+    except ImportError as error:
+        if (error.name or "").split(".")[0] not in ("pygls", "lsprotocol", "cattrs"):
+            raise
+        _fail(f"the language server needs {error.name.split('.')[0]}, which is not installed: "
+              "pip install 'eventlint[lsp]'")
+        sys.exit(EXIT_ERROR)
+    lsp.serve()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code instead of exiting."""
     try:

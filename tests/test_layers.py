@@ -19,7 +19,7 @@ LAYERS = [
     {"engine", "baseline", "cache"},
     {"report", "codemods", "fixer"},
     {"api"},
-    {"cli", "__main__"},
+    {"cli", "__main__", "lsp"},
 ]
 
 

@@ -103,7 +103,8 @@ class _Analysed:
 
 def _analyse(project: Project, *, select: tuple[str, ...], ignore: tuple[str, ...], jobs: int,
              cache_folder: Path | None, progress: ProgressFn | None = None, report_unused: bool = False,
-             contents: dict[str, bytes] | None = None, lines=None, reuse_results: bool = False) -> _Analysed:
+             contents: dict[str, bytes] | None = None, lines=None, reuse_results: bool = False,
+             memo: dict | None = None) -> _Analysed:
     from .engine import ResultsCache
     from .graph import EventGraph
 
@@ -114,7 +115,7 @@ def _analyse(project: Project, *, select: tuple[str, ...], ignore: tuple[str, ..
     results_salt = repr((config, select, ignore, report_unused)) if reuse_results and contents is None else None
     try:
         analysis = analyze_files(project.sources, config, jobs=jobs, cache_dir=cache_folder, progress=progress,
-                                 contents=contents, results_salt=results_salt)
+                                 contents=contents, results_salt=results_salt, memo=memo)
     except CatalogError as error:
         raise UsageError(f"catalogue: {error}") from None
     if analysis.findings is not None:
@@ -329,13 +330,15 @@ def fix(paths: list[str], *, select: tuple[str, ...] = (), ignore: tuple[str, ..
                      with_paths(remaining, rewrite), hidden, codes, diff_text, ran, shown_errors)
 
 
-def analyse_project(project: Project, *, use_cache: bool = True) -> _Analysed:
+def analyse_project(project: Project, *, use_cache: bool = True, memo: dict | None = None) -> _Analysed:
     """Analyse every file of ``project`` with its settings, keeping the graph: the one call
     the language server makes per run (root-relative paths; the facts cache is shared with
-    ``check``, so a run after one file changed extracts the facts of that file alone)."""
+    ``check``, so a run after one file changed extracts the facts of that file alone, and
+    ``memo``, kept by the caller between runs, holds the facts of the last run in memory)."""
     config = project.config
     jobs = config.jobs or os.cpu_count() or 1
-    return _analyse(project, select=(), ignore=(), jobs=jobs, cache_folder=_cache_folder(project, use_cache, None))
+    return _analyse(project, select=(), ignore=(), jobs=jobs, cache_folder=_cache_folder(project, use_cache, None),
+                    memo=memo)
 
 
 def spell_out_fixes(analysed: _Analysed, project: Project,

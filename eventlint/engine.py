@@ -286,9 +286,12 @@ def _extractor_digest() -> str:
 
 def analyze_files(sources: list[SourceFile], config: Config, *, jobs: int, cache_dir: Path | None,
                   progress: ProgressFn | None = None, contents: dict[str, bytes] | None = None,
-                  results_salt: str | None = None) -> Analysis:
+                  results_salt: str | None = None, memo: dict[str, FileFacts] | None = None) -> Analysis:
     """``contents`` (root-relative path -> bytes) replaces what is on disk: ``fix`` analyses
-    the text it read, and the text earlier codemods produced, before anything is written."""
+    the text it read, and the text earlier codemods produced, before anything is written.
+    ``memo`` (cache key -> facts) keeps the facts of a long-lived process's earlier runs in
+    memory: a file whose content and settings are unchanged is neither read back from the
+    cache nor analysed again; the memo is left holding this run's files alone."""
     catalog = load_catalog(config.catalog)
     salt = f"{__version__}\0{_extractor_digest()}\0{catalog.digest}\0{','.join(config.tag_keys)}"
     cache = FactsCache(cache_dir, salt)
@@ -321,10 +324,15 @@ def analyze_files(sources: list[SourceFile], config: Config, *, jobs: int, cache
         if stored is not None:
             files, findings = stored
             return Analysis(files, catalog, len(files), run_key, findings)
+    earlier = memo.copy() if memo is not None else {}
+    if memo is not None:
+        memo.clear()
     for job, raw, key in read:
-        cached = cache.get(key)
+        cached = earlier.get(key) or cache.get(key)
         if cached is not None:
             facts_by_path[job.rel] = cached
+            if memo is not None:
+                memo[key] = cached
             hits += 1
             continue
         keys[job.rel] = key
@@ -335,6 +343,8 @@ def analyze_files(sources: list[SourceFile], config: Config, *, jobs: int, cache
         def store(facts: FileFacts) -> None:
             cache.put(keys[facts.path], facts)
             stored.append(facts.path)
+            if memo is not None:
+                memo[keys[facts.path]] = facts
 
         fresh = _run_pool(pending, max(1, jobs), config, progress, len(facts_by_path), len(sources), store)
         facts_by_path.update(fresh)

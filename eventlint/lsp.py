@@ -120,6 +120,7 @@ class EventlintServer(LanguageServer):
         self.published: dict[str, tuple[Finding, ...]] = {}  # root-relative path -> what its diagnostics show
         self.lines: dict[str, Lines] = {}
         self.left_out: set[str] = set()  # files opened that a run did not analyse
+        self.facts: dict = {}  # the last run's facts by cache key: a save re-reads one file's
 
     # ---- paths -------------------------------------------------------------------------
 
@@ -167,7 +168,7 @@ class EventlintServer(LanguageServer):
         started = time.monotonic()
         try:
             project = api.load_project([str(self.folder)])
-            analysed = api.analyse_project(project)
+            analysed = api.analyse_project(project, memo=self.facts)
         except api.UsageError as error:
             self.log(f"eventlint: error: {error}", types.MessageType.Error)
             self.window_show_message(types.ShowMessageParams(types.MessageType.Error, f"eventlint: {error}"))

@@ -91,8 +91,8 @@ def check_command(ctx, paths, output_format, select, ignore, jobs, config_file, 
                   apply_fixes, unsafe_fixes, show_diff):
     """Check PATHS (files or folders, default: the current folder).
 
-    `eventlint check --fix` is `eventlint fix` (with --unsafe-fixes and --diff as there;
-    --diff alone implies --fix), for the hands that type `ruff check --fix`."""
+    With --fix it runs `eventlint fix` instead, as `ruff check --fix` does (--unsafe-fixes
+    and --diff as there; --diff alone implies --fix)."""
     if apply_fixes or show_diff:
         _refuse_with_fix(ctx, ("output_format", "exit_zero", "statistics", "output_file", "report_unused_suppressions",
                                "baseline_file", "write_baseline_file"))

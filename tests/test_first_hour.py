@@ -45,6 +45,16 @@ def test_help_lists_every_command_with_a_whole_sentence_on_one_line(columns):
     assert not any(line.rstrip().endswith("...") for line in result.output.splitlines()[1:])
 
 
+@pytest.mark.parametrize("command", ["check", "fix", "codemods", "rules", "explain", "graph"])
+def test_no_help_text_is_cut(command):
+    result = CliRunner().invoke(cli, [command, "--help"], prog_name="eventlint", terminal_width=80,
+                                env={"COLUMNS": "80"})
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0].startswith(f"Usage: eventlint {command} ")
+    assert not [line for line in lines[1:] if line.rstrip().endswith("...")]
+
+
 # ---- check --fix ----------------------------------------------------------------------------
 
 

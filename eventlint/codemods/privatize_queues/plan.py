@@ -290,6 +290,8 @@ class Planner:
             returns = direction != "put" and method not in RETURNS_NOTHING
             function_name = forwarding_method(existing, spelled, method, args, is_awaited, returns) \
                 if existing is not None else None
+            if function_name is not None and self._overridden(owner, function_name):
+                function_name = None  # on a subclass's instance the call would run the override
             if function_name is None:
                 function_name = self._choose(owner, [base, f"{base}_{label.strip('_').lower()}"], taken)
                 defs.append(forwarder(function_name, target, method, direction, is_awaited, args, holder))
@@ -297,6 +299,11 @@ class Planner:
             for use in calls:
                 plan.setdefault(use.scan.facts.path, Edits()).redirect_call[use.scan.span(use.call)] = function_name
         return defs, names
+
+    def _overridden(self, owner: str, name: str) -> bool:
+        """Whether a subclass of ``owner`` in the analysed code defines its own ``name``."""
+        return any(f"{cls}.{name}" in self.graph.functions for cls in self.graph.classes
+                   if cls != owner and owner in self.graph.mro(cls))
 
     def _owner_class(self, owner: str) -> cst.ClassDef | None:
         """The class statement of ``owner``, when there is exactly one."""

@@ -15,6 +15,9 @@ A *forwarding method* of channel attribute ``attr`` and queue method ``op``:
   forwards, never returns before the call (an early return would drop the event), never
   yields, and touches ``self.attr`` nowhere else.
 
+A method some subclass in the analysed code overrides is not used (on the subclass's
+instances the call would run the override).
+
 So ``def publish(self, event): log(event); self.inbox.put(event)`` and ``def publish(self,
 event): if event is None: raise ValueError; self.inbox.put(event)`` forward;
 ``self.inbox.put(Envelope(event))``, ``event = clean(event)`` before the put, or a put

@@ -224,7 +224,7 @@ class FixResult:
     skipped: list  # codemods.Skipped: sites left untouched, and files left unchanged on purpose, with the reason
     notes: list[str]
     remaining: list[Finding]  # findings of the fixed codes still there afterwards
-    hidden: int  # remaining findings whose fix is unsafe, without ``unsafe``
+    hidden: int  # without ``unsafe``: how many more findings a run with it would fix
     codes: tuple[str, ...]  # the codes this run fixed
     diff: str = ""
     ran: list[str] = field(default_factory=list)  # codemods that ran
@@ -253,6 +253,49 @@ def _chosen_codemods(names: tuple[str, ...], unsafe: bool) -> list[tuple[object,
     return chosen
 
 
+def _run_codemods(chosen, explicit: bool, unsafe: bool, project: Project, analysed: _Analysed, workspace, options: dict,
+                  *, skipped: list, notes: list[str], ran: list[str]) -> _Analysed:
+    """Run each chosen codemod on the findings it fixes, in order, proposing its changes to
+    ``workspace`` and analysing the edited text again after each accepted change; returns
+    the last analysis."""
+    from .codemods import FixRun, registry
+
+    config = project.config
+    for entry, codemod in chosen:
+        own = set(registry.codes_of(entry, explicit))
+        relevant = [f for f in analysed.findings if f.code in own]
+        if not relevant:
+            continue
+        if codemod.safety == "unsafe" and not unsafe:
+            continue  # counted by ``_unsafe_only``
+        context = FixRun(analysed.graph, relevant, config, project.root, workspace.read,
+                         unsafe=unsafe, timeout=config.default_timeout)
+        result = codemod.run(context)
+        ran.append(codemod.name)
+        skipped.extend(result.skipped)
+        notes.extend(result.notes)
+        refused = workspace.propose(result.changes, codemod.name,
+                                    independent=getattr(codemod, "independent_files", False))
+        skipped.extend(refused)
+        if result.changes and not refused:
+            analysed = _analyse(project, contents=workspace.contents(), **options)
+    return analysed
+
+
+def _unsafe_only(chosen, explicit: bool, codes: tuple[str, ...], project: Project, analysed: _Analysed, workspace,
+                 options: dict) -> int:
+    """How many more findings ``--unsafe-fixes`` would fix after the safe fixes: the codemods
+    run again with it on a copy of the workspace (nothing is written), and the findings that
+    go away are counted.  A finding whose unsafe fix its codemod would skip (the skip says
+    why) is not counted, so the number is what that run really does."""
+    left = [f for f in analysed.findings if f.code in codes]
+    if not any(f.fix is not None and f.fix.safety == "unsafe" for f in left):
+        return 0
+    trial = workspace.fork()
+    after = _run_codemods(chosen, explicit, True, project, analysed, trial, options, skipped=[], notes=[], ran=[])
+    return max(0, len(left) - sum(1 for f in after.findings if f.code in codes))
+
+
 def fix(paths: list[str], *, select: tuple[str, ...] = (), ignore: tuple[str, ...] = (), codemods: tuple[str, ...] = (),
         unsafe: bool = False, diff: bool = False, timeout: float | None = None, jobs: int | None = None,
         config_file: str | None = None, use_cache: bool = True, cache_dir: str | None = None,
@@ -260,7 +303,7 @@ def fix(paths: list[str], *, select: tuple[str, ...] = (), ignore: tuple[str, ..
     """Apply the fixes of the findings in ``paths``: the named ``codemods``, or every codemod
     for the findings it fixes; unsafe edits only with ``unsafe``.  With ``diff`` nothing is
     written and ``FixResult.diff`` holds the changes."""
-    from .codemods import FixRun, Skipped, registry
+    from .codemods import Skipped, registry
     from .fixer import Workspace
     from .source import raise_recursion_limit
 
@@ -285,24 +328,9 @@ def fix(paths: list[str], *, select: tuple[str, ...] = (), ignore: tuple[str, ..
     skipped: list[Skipped] = list(workspace.unreadable)
     notes: list[str] = []
     ran: list[str] = []
-    for entry, codemod in chosen:
-        own = set(registry.codes_of(entry, explicit))
-        relevant = [f for f in analysed.findings if f.code in own]
-        if not relevant:
-            continue
-        if codemod.safety == "unsafe" and not unsafe:
-            continue  # counted in ``hidden`` below
-        context = FixRun(analysed.graph, relevant, config, project.root, workspace.read,
-                                 unsafe=unsafe, timeout=config.default_timeout)
-        result = codemod.run(context)
-        ran.append(codemod.name)
-        skipped.extend(result.skipped)
-        notes.extend(result.notes)
-        refused = workspace.propose(result.changes, codemod.name,
-                                    independent=getattr(codemod, "independent_files", False))
-        skipped.extend(refused)
-        if result.changes and not refused:
-            analysed = _analyse(project, contents=workspace.contents(), **options)
+    analysed = _run_codemods(chosen, explicit, unsafe, project, analysed, workspace, options,
+                             skipped=skipped, notes=notes, ran=ran)
+    hidden = 0 if unsafe else _unsafe_only(chosen, explicit, codes, project, analysed, workspace, options)
     changed = workspace.changed()
     rewrite = display_path(project.root)
     diff_text = ""
@@ -323,7 +351,6 @@ def fix(paths: list[str], *, select: tuple[str, ...] = (), ignore: tuple[str, ..
         gone = sum(1 for f in before if f.path == rel) - sum(1 for f in remaining if f.path == rel)
         if gone > 0 or rel in changed:
             fixed[rewrite(rel)] = max(gone, 0)
-    hidden = 0 if unsafe else sum(1 for f in remaining if f.fix is not None and f.fix.safety == "unsafe")
     shown_skips = [replace(s, path=rewrite(s.path)) for s in skipped]
     shown_errors = [replace(s, path=rewrite(s.path)) for s in errors]
     return FixResult(project, [rewrite(rel) for rel in changed], fixed, shown_skips, notes,

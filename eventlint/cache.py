@@ -504,23 +504,42 @@ def _read_entry(path: Path, kind: bytes, shape: Callable[[Any], Any]):
         return None
 
 
-_prepared: set[str] = set()
+_OWN_NAMES = {".gitignore", "CACHEDIR.TAG", "runs"}
+
+
+def _is_cache_layout(root: Path) -> bool:
+    """Whether ``root`` holds nothing but what eventlint puts in a cache folder (entry
+    folders named by two hex digits, ``runs/``, its tags, temporary files): a folder of an
+    older eventlint, or an empty one, is a cache; ``--cache-dir src`` is not."""
+    try:
+        names = [entry.name for entry in os.scandir(root)]
+    except OSError:
+        return False
+    return all(name in _OWN_NAMES or name.startswith(".tmp-")
+               or (len(name) == 2 and all(c in "0123456789abcdef" for c in name)) for name in names)
 
 
 def _prepare_root(root: Path) -> None:
-    """Create the cache folder with a ``.gitignore`` (so it is never committed) and a
-    ``CACHEDIR.TAG`` (so backup tools skip it); existing files are left as they are."""
-    if str(root) in _prepared:
+    """Give the cache folder a ``.gitignore`` (``*``: it is never committed and never shows
+    in ``git status``) and a ``CACHEDIR.TAG`` (backup tools skip it), whenever one of them
+    is missing: a folder just created, one of an older eventlint, one deleted while a
+    process that already wrote there lives on.  Existing files are left as they are, and
+    a folder that holds anything else (``--cache-dir`` pointed at the project's own code)
+    gets neither, so that its files are not hidden from git."""
+    tags = [(name, text) for name, text in ((".gitignore", _GITIGNORE), ("CACHEDIR.TAG", _CACHEDIR_TAG))
+            if not os.path.lexists(root / name)]
+    if not tags:
         return
     root.mkdir(parents=True, exist_ok=True)
-    for name, text in ((".gitignore", _GITIGNORE), ("CACHEDIR.TAG", _CACHEDIR_TAG)):
+    if not _is_cache_layout(root):
+        return
+    for name, text in tags:
         try:
             handle = os.open(root / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
         except FileExistsError:
             continue
         with os.fdopen(handle, "w", encoding="ascii") as out:
             out.write(text)
-    _prepared.add(str(root))
 
 
 def _write_entry(root: Path, folder: Path, name: str, kind: bytes, value) -> None:
@@ -594,7 +613,13 @@ class ResultsCache:
         self.folder = folder / "runs"
 
     def get(self, key: str) -> tuple[list[FileFacts], list[Finding]] | None:
-        return _read_entry(self.folder / key, self.KIND, _RUN_SHAPE)
+        stored = _read_entry(self.folder / key, self.KIND, _RUN_SHAPE)
+        if stored is not None:  # a run that writes nothing still tags the folder it reads
+            try:
+                _prepare_root(self.root)
+            except OSError:
+                pass
+        return stored
 
     def put(self, key: str, files: list[FileFacts], findings: list[Finding]) -> None:
         summaries = [FileFacts(f.path, f.module, f.aliases, problem=f.problem) for f in files]

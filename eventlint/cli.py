@@ -62,7 +62,7 @@ def cli() -> None:
     """Find and fix exposed raw queues, mixed-type channels and untimed blocking handlers."""
 
 
-@cli.command("check")
+@cli.command("check", short_help="Report the findings in PATHS (default: the current folder).")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--format", "output_format", type=click.Choice(["text", "json", "sarif", "github"]), default="text",
               show_default=True, help="text for people, json, sarif (code scanning) or github (annotations).")
@@ -82,9 +82,24 @@ def cli() -> None:
 @click.option("--write-baseline", "write_baseline_file", type=click.Path(),
               help="Record the current findings in this file and exit 0.")
 @click.option("--verbose", "-v", is_flag=True, help="Show tracebacks of internal errors.")
-def check_command(paths, output_format, select, ignore, jobs, config_file, no_cache, cache_dir, exit_zero, statistics,
-                  output_file, report_unused_suppressions, baseline_file, write_baseline_file, verbose):
-    """Check PATHS (files or folders, default: the current folder)."""
+@click.option("--fix", "apply_fixes", is_flag=True, help="Apply the fixes instead, as `eventlint fix` does.")
+@click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff: also the fixes that can change behaviour.")
+@click.option("--diff", "show_diff", is_flag=True, help="As `eventlint fix --diff`: print the fixes as a diff, write nothing.")
+@click.pass_context
+def check_command(ctx, paths, output_format, select, ignore, jobs, config_file, no_cache, cache_dir, exit_zero,
+                  statistics, output_file, report_unused_suppressions, baseline_file, write_baseline_file, verbose,
+                  apply_fixes, unsafe_fixes, show_diff):
+    """Check PATHS (files or folders, default: the current folder).
+
+    With --fix it runs `eventlint fix` instead, as `ruff check --fix` does (--unsafe-fixes
+    and --diff as there; --diff alone implies --fix)."""
+    if apply_fixes or show_diff:
+        _refuse_with_fix(ctx, ("output_format", "exit_zero", "statistics", "output_file", "report_unused_suppressions",
+                               "baseline_file", "write_baseline_file"))
+        _run_fix(paths, unsafe_fixes, (), show_diff, None, select, ignore, jobs, config_file, no_cache, cache_dir,
+                 verbose)
+    if unsafe_fixes:
+        raise click.UsageError("--unsafe-fixes applies fixes: use it with --fix (or `eventlint fix`)")
     result = _run_check(paths, verbose, select=_codes(select), ignore=_codes(ignore), jobs=jobs,
                         config_file=config_file, use_cache=not no_cache, cache_dir=cache_dir,
                         report_unused_suppressions=report_unused_suppressions, baseline=baseline_file,
@@ -99,6 +114,14 @@ def check_command(paths, output_format, select, ignore, jobs, config_file, no_ca
         sys.exit(EXIT_CLEAN)
     _emit(_render(output_format, result, output_file, statistics), output_file)
     sys.exit(EXIT_FINDINGS if result.findings and not exit_zero else EXIT_CLEAN)
+
+
+def _refuse_with_fix(ctx: click.Context, names: tuple[str, ...]) -> None:
+    """The report options of ``check`` mean nothing to a fix: name the first one given."""
+    for param in ctx.command.params:
+        if param.name in names and ctx.get_parameter_source(param.name) is not click.core.ParameterSource.DEFAULT:
+            raise click.UsageError(f"{param.opts[0]} is an option of the report: it cannot be used with --fix or "
+                                   "--diff")
 
 
 def _run_check(paths, verbose: bool, **options):
@@ -190,7 +213,7 @@ def _emit(report: str, output_file: str | None) -> None:
         click.echo(report, nl=False)
 
 
-@cli.command("fix")
+@cli.command("fix", short_help="Apply the fixes of the findings in PATHS, then check again.")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--unsafe-fixes", is_flag=True, help="Also apply fixes that can change behaviour (renames, new exceptions).")
 @click.option("--codemod", "codemods", multiple=True, metavar="NAME",
@@ -212,6 +235,13 @@ def fix_command(paths, unsafe_fixes, codemods, show_diff, timeout, select, ignor
     again: exit 0 when none of the fixed kinds remain, 1 when some do, 2 on errors
     (a file that can't be written is one: nothing of its fix is written).
     With --diff: exit 1 when there would be changes, 0 otherwise."""
+    _run_fix(paths, unsafe_fixes, codemods, show_diff, timeout, select, ignore, jobs, config_file, no_cache, cache_dir,
+             verbose)
+
+
+def _run_fix(paths, unsafe_fixes, codemods, show_diff, timeout, select, ignore, jobs, config_file, no_cache, cache_dir,
+             verbose) -> None:
+    """``eventlint fix`` and ``eventlint check --fix``: fix, report, exit."""
     from . import api
 
     result = _run_api(api.fix, paths, verbose, select=_codes(select), ignore=_codes(ignore), codemods=tuple(codemods),
@@ -261,7 +291,7 @@ def _report_fix(result, show_diff: bool) -> None:
         out(f"{fixes} can be applied with --unsafe-fixes.")
 
 
-@cli.command("codemods")
+@cli.command("codemods", short_help="List the codemods that `eventlint fix` can run.")
 def codemods_command():
     """List the codemods `eventlint fix --codemod NAME` can run."""
     from .codemods import registry
@@ -272,7 +302,7 @@ def codemods_command():
         click.echo(f"{name.ljust(width)}  {safety.ljust(6)}  {description}")
 
 
-@cli.command("rules")
+@cli.command("rules", short_help="List the rules: code, name, whether fixable, and summary.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def rules_command(output_format):
     """List every rule: code, name, whether it can be fixed, and what it finds."""
@@ -291,7 +321,7 @@ def rules_command(output_format):
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
 
 
-@cli.command("explain")
+@cli.command("explain", short_help="Print the documentation page of one rule.")
 @click.argument("code")
 def explain_command(code):
     """Print the documentation of rule CODE (e.g. EVT001)."""
@@ -306,7 +336,7 @@ def explain_command(code):
     click.echo(page if page is not None else f"# {rule.code} {rule.name}\n\n{rule.summary}\n", nl=False)
 
 
-@cli.command("graph")
+@cli.command("graph", short_help="Draw who publishes to and who consumes from each channel.")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--format", "output_format", type=click.Choice(["dot", "mermaid", "json"]), default="dot",
               show_default=True, help="Graphviz DOT, a mermaid flowchart, or node-link JSON (the whole graph).")

@@ -274,6 +274,15 @@ class Workspace:
         self.current: dict[str, str] = {}
         self._group: dict[str, str] = {}  # union-find: files one codemod changed together
 
+    def fork(self) -> Workspace:
+        """A copy whose proposals leave this workspace as it is (a trial run)."""
+        copy = Workspace(())
+        copy.originals = self.originals
+        copy.unreadable = list(self.unreadable)
+        copy.current = dict(self.current)
+        copy._group = dict(self._group)
+        return copy
+
     # ---- what codemods see -------------------------------------------------------------
 
     def read(self, rel: str) -> str:

@@ -58,7 +58,7 @@ def test_text_output_has_location_excerpt_and_summary(project, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("events.py:2:1: EVT001 module global `EVENTS`")
     assert out[1] == "     2 | EVENTS = queue.Queue()"
-    assert out[-1] == "Found 1 finding in 1 file checked."
+    assert out[-1] == "Found 1 finding in 1 file checked; 1 fixable with `eventlint fix --unsafe-fixes`."
 
 
 def test_select_and_ignore(project, capsys):

@@ -192,7 +192,7 @@ def test_statistics(project, capsys):
     out = capsys.readouterr().out.splitlines()
     assert "    1  EVT000  unanalyzable-file" in out
     assert "    3  EVT001  exposed-raw-queue" in out
-    assert out[-1] == "Found 4 findings in 4 files checked."
+    assert out[-1] == "Found 4 findings in 4 files checked; 3 fixable with `eventlint fix --unsafe-fixes`."
 
 
 def test_exit_zero(project, capsys):

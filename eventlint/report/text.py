@@ -35,7 +35,23 @@ def render(findings: list[Finding], files: int, *, color: bool = False, show_sou
     noun = "file" if files == 1 else "files"
     hidden = f", {baselined} more in the baseline" if baselined else ""
     if findings:
-        out.append(f"Found {len(findings)} finding{'s' if len(findings) != 1 else ''} in {files} {noun} checked{hidden}.")
+        out.append(f"Found {len(findings)} finding{'s' if len(findings) != 1 else ''} in {files} {noun} "
+                   f"checked{hidden}{fixable(findings)}.")
     else:
         out.append(f"All checks passed ({files} {noun} checked{hidden}).")
     return "\n".join(out) + "\n"
+
+
+def fixable(findings: list[Finding]) -> str:
+    """The summary's tail, as ruff gives it: how many findings carry a safe fix, and how
+    many more an unsafe one.  These are the fixes offered; ``fix`` still leaves alone a
+    site its codemod can't rewrite faithfully (and says why)."""
+    safe = sum(1 for f in findings if f.fix is not None and f.fix.safety == "safe")
+    unsafe = sum(1 for f in findings if f.fix is not None and f.fix.safety == "unsafe")
+    if safe and unsafe:
+        return f"; {safe} fixable with `eventlint fix` ({unsafe} more with --unsafe-fixes)"
+    if safe:
+        return f"; {safe} fixable with `eventlint fix`"
+    if unsafe:
+        return f"; {unsafe} fixable with `eventlint fix --unsafe-fixes`"
+    return ""

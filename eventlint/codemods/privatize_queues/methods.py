@@ -15,7 +15,7 @@ from .scan import Scan
 
 # queue methods that are neither put nor get but that outside code commonly calls
 EXTRA_METHODS = ("task_done", "join", "qsize", "empty", "full")
-_RETURNS_NOTHING = ("task_done", "join")
+RETURNS_NOTHING = ("task_done", "join")
 
 
 class Via(Enum):
@@ -95,7 +95,7 @@ def forwarder(name: str, target: str, method: str, direction: str, awaited: bool
     call = f"{target}.{method}({forwarded})"
     if awaited:
         call = f"await {call}"
-    returns_nothing = direction == "put" or method in _RETURNS_NOTHING
+    returns_nothing = direction == "put" or method in RETURNS_NOTHING
     body = call if returns_nothing else f"return {call}"
     annotation = " -> None" if returns_nothing else ""
     head = "async def" if awaited else "def"

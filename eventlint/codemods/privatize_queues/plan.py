@@ -17,7 +17,8 @@ from ...checks.evt001_exposed_raw_queue import CODE, fix_plan
 from ...model import Finding, NotFixable, PrivatizeChannel, ReplaceAccessor, Span
 from .. import CodemodResult, FixRun, Skipped
 from .edits import ApplyEdits, Edits
-from .methods import Holder, OutsideCall, Via, arguments, forwarder, operation_name, order, word
+from .methods import RETURNS_NOTHING, Holder, OutsideCall, Via, arguments, forwarder, operation_name, order, word
+from .reuse import forwarding_method
 from .scan import AttributeUse, Collector, Scan, all_entries, class_defs, global_statement_names, import_froms, \
     insertion_point
 
@@ -218,7 +219,8 @@ class Planner:
                                               f"(unknown receiver type); left unchanged")
         short = owner.rsplit(".", 1)[-1]
         holder = Holder.CLASSMETHOD if channel.scope == "class" else Holder.METHOD
-        defs, _ = self._methods(owner, channel, name, outside, f"{holder.value}.{private}", holder, plan)
+        defs, names = self._methods(owner, channel, name, outside, f"{holder.value}.{private}", holder, plan,
+                                    spelled=name if holder is Holder.METHOD else None)
         if guesses:
             self.result.notes.append(f"`.{name}` at {', '.join(guesses)} was taken to be `{short}.{name}` by its name "
                                      f"alone (the receiver's type is unknown); check those lines")
@@ -227,7 +229,7 @@ class Planner:
         self.result.notes.append(
             f"renamed `{short}.{name}` to `{short}.{private}`"
             + (f" and added {', '.join(f'`{d.name.value}()`' for d in defs)}" if defs else "")
-            + "; code outside the analysed paths that uses it must be updated too")
+            + (f", and {reused}" if (reused := _reused(defs, names)) else "") + "; code outside the analysed paths that uses it must be updated too")
         return plan
 
     def _is_dataclass_field(self, owner: str, name: str) -> bool:
@@ -260,9 +262,12 @@ class Planner:
                                                  f"{what}, which no method can stand in for; nothing was changed")
 
     def _methods(self, owner: str, channel, label: str, outside: list[OutsideCall], target: str, holder: Holder,
-                 plan: dict[str, Edits]) -> tuple[list[cst.FunctionDef], dict[str, str]]:
+                 plan: dict[str, Edits], *, spelled: str | None = None) -> tuple[list[cst.FunctionDef], dict[str, str]]:
         """One forwarding method per distinct outside operation; redirects the calls.
-        Returns the definitions and, per channel method, the name that now stands for it."""
+        ``spelled``: the channel's attribute as the owner's methods spell it (``self.<spelled>``),
+        when a method the owner already has may stand for an operation (``reuse``).
+        Returns the new definitions and, per channel method, the name that now stands for it."""
+        existing = self._owner_class(owner) if spelled is not None else None
         by_operation: dict[str, list[OutsideCall]] = {}
         for use in outside:
             by_operation.setdefault(use.method, []).append(use)
@@ -281,13 +286,32 @@ class Planner:
                                                                  f"others; left unchanged")
             base = operation_name(channel, method)
             direction = "put" if method in channel.api.put else "get" if method in channel.api.get else "other"
-            function_name = self._choose(owner, [base, f"{base}_{label.strip('_').lower()}"], taken)
-            defs.append(forwarder(function_name, target, method, direction, awaited.pop(), arguments(calls, direction),
-                                  holder))
+            is_awaited, args = awaited.pop(), arguments(calls, direction)
+            returns = direction != "put" and method not in RETURNS_NOTHING
+            function_name = forwarding_method(existing, spelled, method, args, is_awaited, returns) \
+                if existing is not None else None
+            if function_name is not None and self._overridden(owner, function_name):
+                function_name = None  # on a subclass's instance the call would run the override
+            if function_name is None:
+                function_name = self._choose(owner, [base, f"{base}_{label.strip('_').lower()}"], taken)
+                defs.append(forwarder(function_name, target, method, direction, is_awaited, args, holder))
             names[method] = function_name
             for use in calls:
                 plan.setdefault(use.scan.facts.path, Edits()).redirect_call[use.scan.span(use.call)] = function_name
         return defs, names
+
+    def _overridden(self, owner: str, name: str) -> bool:
+        """Whether a subclass of ``owner`` in the analysed code defines its own ``name``."""
+        return any(f"{cls}.{name}" in self.graph.functions for cls in self.graph.classes
+                   if cls != owner and owner in self.graph.mro(cls))
+
+    def _owner_class(self, owner: str) -> cst.ClassDef | None:
+        """The class statement of ``owner``, when there is exactly one."""
+        scan = self.scans.get(self.graph.path_of.get(owner, ""))
+        if scan is None or not owner.startswith(scan.facts.module + "."):
+            return None
+        found = class_defs(scan.module, owner[len(scan.facts.module) + 1:])
+        return found[0] if len(found) == 1 else None
 
     def _plan_accessor(self, target: ReplaceAccessor) -> dict[str, Edits]:
         channel, method = self.graph.channels[target.channel], self.graph.functions[target.accessor]
@@ -323,11 +347,15 @@ class Planner:
             listed = ", ".join(kept[:_MAX_LISTED])
             raise CannotRewrite(method.span.line, f"{kind} `{short}.{member}` is used at {listed} in ways that can't "
                                                   f"be turned into method calls; left unchanged")
-        defs, _ = self._methods(owner, channel, member, rewritable, f"self.{attr}", Holder.METHOD, plan)
+        defs, names = self._methods(owner, channel, member, rewritable, f"self.{attr}", Holder.METHOD, plan,
+                                    spelled=attr)
         path = self.graph.path_of[method.qualname]
         if defs:
             plan.setdefault(path, Edits()).add_methods[owner] = defs
         added = ", ".join(f"`{d.name.value}()`" for d in defs)
+        reused = _reused(defs, names)
+        if reused:
+            self.result.notes.append(f"{short}: {reused}")
         if kept:
             listed = ", ".join(kept[:_MAX_LISTED]) + (" and more" if len(kept) > _MAX_LISTED else "")
             self.result.notes.append(f"added {added} to {short}; kept {kind} `{member}`: still used at {listed}")
@@ -420,3 +448,12 @@ class Planner:
 
     def _import_base(self, scan: Scan, node: cst.ImportFrom) -> str | None:
         return scan.collector.resolve_relative(node)
+
+
+def _reused(defs: list[cst.FunctionDef], names: dict[str, str]) -> str:
+    """The note's words for the existing methods the outside calls now go through."""
+    added = {d.name.value for d in defs}
+    kept = sorted({name for name in names.values() if name not in added})
+    if not kept:
+        return ""
+    return f"the outside calls now go through its existing {', '.join(f'`{n}()`' for n in kept)}"

@@ -636,22 +636,26 @@ class Resolver(InstanceGoals, UnionGoals, GoalSolver):
 
     def _eval_calls(self, goal):
         """The calls with arguments of each project class and function, by qualname."""
+        # a handoff is a call made later: a put handed to a callback, a thread's target
+        calls = [call for facts in self.files for call in (*facts.calls, *facts.handoffs) if call.args or call.keywords]
+        callees: dict[tuple, Value | None] = {}  # one question per callee, however often it is called
+        for ref in dict.fromkeys(call.callee for call in calls):
+            callees[ref] = yield ("ref", ref)
+        # ``Poller(feed)`` of a subclass that inherits its constructor passes ``feed`` to the
+        # base class's ``__init__`` (``self.feed = feed`` there)
+        constructors: dict[str, str | None] = {}
+        for callee in callees.values():
+            if (callee is not None and callee.kind == ValueKind.CLASS and callee.name not in constructors
+                    and f"{callee.name}.__init__" not in self.functions):
+                constructors[callee.name] = next((cls for cls in (yield ("mro", callee.name))[1:]
+                                                  if f"{cls}.__init__" in self.functions), None)
         found: dict[str, list[CallFact]] = defaultdict(list)
-        for facts in self.files:
-            # a handoff is a call made later: a put handed to a callback, a thread's target
-            for call in (*facts.calls, *facts.handoffs):
-                if not call.args and not call.keywords:
-                    continue
-                callee = yield ("ref", call.callee)
-                if callee is not None and (callee.kind == ValueKind.CLASS or callee.kind == ValueKind.FUNCTION):
-                    found[callee.name].append(call)
-                if callee is not None and callee.kind == ValueKind.CLASS and f"{callee.name}.__init__" not in self.functions:
-                    # ``Poller(feed)`` of a subclass that inherits its constructor passes
-                    # ``feed`` to the base class's ``__init__`` (``self.feed = feed`` there)
-                    for cls in (yield ("mro", callee.name))[1:]:
-                        if f"{cls}.__init__" in self.functions:
-                            found[cls].append(call)
-                            break
+        for call in calls:
+            callee = callees[call.callee]
+            if callee is not None and (callee.kind == ValueKind.CLASS or callee.kind == ValueKind.FUNCTION):
+                found[callee.name].append(call)
+                if constructors.get(callee.name) is not None:
+                    found[constructors[callee.name]].append(call)
         return {name: tuple(calls) for name, calls in found.items()}
 
     def _eval_calls_to(self, goal):

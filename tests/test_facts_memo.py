@@ -19,6 +19,19 @@ def _project(root: Path) -> api.Project:
     return api.load_project([str(root)])
 
 
+def _count_analysed(monkeypatch) -> list[str]:
+    """The files the following runs hand to the analysis workers."""
+    analysed: list[str] = []
+    real = engine._run_pool
+
+    def counting(pending, *args, **kwargs):
+        analysed.extend(job.rel for job, _ in pending)
+        return real(pending, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "_run_pool", counting)
+    return analysed
+
+
 def _findings(analysed) -> list[tuple[str, str, int]]:
     return sorted((f.code, f.path, f.span.line) for f in analysed.findings)
 
@@ -28,14 +41,7 @@ def test_a_second_run_takes_every_file_from_memory(tmp_path, monkeypatch):
     memo: dict = {}
     first = api.analyse_project(project, use_cache=False, memo=memo)
     assert first.cache_hits == 0 and len(memo) == 2
-    analysed: list[str] = []
-    real = engine._run_pool
-
-    def counting(pending, *args, **kwargs):
-        analysed.extend(job.rel for job, _ in pending)
-        return real(pending, *args, **kwargs)
-
-    monkeypatch.setattr(engine, "_run_pool", counting)
+    analysed = _count_analysed(monkeypatch)
     again = api.analyse_project(api.load_project([str(tmp_path)]), use_cache=False, memo=memo)
     assert again.cache_hits == 2 and analysed == []
     assert _findings(again) == _findings(first) == [("EVT001", "hub.py", 3)]
@@ -47,14 +53,7 @@ def test_one_changed_file_is_analysed_alone_and_the_memo_forgets_its_old_facts(t
     api.analyse_project(project, use_cache=False, memo=memo)
     old_keys = set(memo)
     (tmp_path / "hub.py").write_text("import queue\n\n_EVENTS = queue.Queue()\nEVENTS = None\n")
-    analysed: list[str] = []
-    real = engine._run_pool
-
-    def counting(pending, *args, **kwargs):
-        analysed.extend(job.rel for job, _ in pending)
-        return real(pending, *args, **kwargs)
-
-    monkeypatch.setattr(engine, "_run_pool", counting)
+    analysed = _count_analysed(monkeypatch)
     fresh_project = api.load_project([str(tmp_path)])
     edited = api.analyse_project(fresh_project, use_cache=False, memo=memo)
     assert analysed == ["hub.py"] and edited.cache_hits == 1

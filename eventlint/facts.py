@@ -555,11 +555,7 @@ class _Extractor(ItemReader, GuardReader, AlternativesReader, LoopReader, PassTh
                     frame.shaped[name] = shaped  # ``payload = {"type": "http.request", ...}``
                 else:
                     frame.shaped.pop(name, None)
-                source = self.receive_source(value)
-                if source is not None:
-                    frame.received[name] = source
-                else:
-                    frame.received.pop(name, None)
+                source = self.note_received(frame, name, value)
                 if source is None and value_ref is not None and value_ref[-1] == "()":
                     frame.results[name] = value_ref  # ``task = self.comms.get_task(i)``: maybe a helper's get
                 else:

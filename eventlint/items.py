@@ -362,6 +362,23 @@ class ItemReader:
             return None
         return item, (Compared.CLASS if through in (Through.VALUE, Through.TYPE) else Compared.TAG)
 
+    def note_received(self, fn: FunctionScope, name: str, value: cst.BaseExpression) -> Ref | None:
+        """Note what binding ``name`` to ``value`` in ``fn`` receives: an item of a channel
+        (``item = q.get()``: that channel, returned), or the tag of an item read into a local
+        (``kind = item["type"]``, ``item.get("type")``, ``event.kind``), which later tests
+        compare as a tag, as they do the first element unpacked from an item."""
+        source = self.receive_source(value)
+        if source is not None:
+            fn.received[name] = source
+            return source
+        fn.received.pop(name, None)
+        found = subject(value)
+        if found is not None and found[1] in (Through.KEY, Through.ATTRIBUTE) and found[2]:
+            item = self.item_ref(fn, found[0])
+            if item is not None:
+                fn.tags[name] = item
+        return None
+
     @staticmethod
     def item_ref(fn: FunctionScope, name: str) -> Ref | None:
         """What ``name`` holds when it may be a received item: the receiving channel's

@@ -367,14 +367,14 @@ def graph_command(paths, output_format, output_file, jobs, config_file, no_cache
 def server_command():
     """Run the language server for editors: LSP over stdin and stdout, with the
     diagnostics of the whole workspace, fixes as code actions and rule summaries on hover
-    (needs `pip install 'eventlint[lsp]'`)."""
+    (needs eventlint's `lsp` extra: `pip install '.[lsp]'` in a clone of eventlint)."""
     try:
         from . import lsp
     except ImportError as error:
         if (error.name or "").split(".")[0] not in ("pygls", "lsprotocol", "cattrs"):
             raise
         _fail(f"the language server needs {error.name.split('.')[0]}, which is not installed: "
-              "pip install 'eventlint[lsp]'")
+              "install eventlint's lsp extra (pip install '.[lsp]' in a clone of eventlint)")
         sys.exit(EXIT_ERROR)
     lsp.serve()
 

@@ -423,7 +423,8 @@ def test_every_editor_snippet_starts_eventlint_server():
     assert {editor: options for editor, (_, options) in commands.items()} == {
         "vscode": {"unsafeFixes": False}, "neovim": {"unsafeFixes": False}, "helix": {"unsafeFixes": False}}
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert "Its dependencies are an extra: `pip install 'eventlint[lsp]'`." in readme.split("\n## Editors\n")[1]
+    assert "Its dependencies are an extra, `lsp`: `pip install '.[lsp]'` in a\nclone of this repository" in \
+        readme.split("\n## Editors\n")[1]
 
 
 @pytest.mark.asyncio

@@ -32,4 +32,4 @@ def test_without_pygls_the_server_says_what_to_install_and_exits_2():
         assert done.returncode == 2
         assert done.stdout == ""
         assert done.stderr == (f"eventlint: error: the language server needs {name}, which is not installed: "
-                               "pip install 'eventlint[lsp]'\n")
+                               "install eventlint's lsp extra (pip install '.[lsp]' in a clone of eventlint)\n")

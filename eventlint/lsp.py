@@ -120,7 +120,7 @@ class EventlintServer(LanguageServer):
         self.published: dict[str, tuple[Finding, ...]] = {}  # root-relative path -> what its diagnostics show
         self.lines: dict[str, Lines] = {}
         self.left_out: set[str] = set()  # files opened that a run did not analyse
-        self.facts: dict = {}  # the last run's facts by cache key: a save re-reads one file's
+        self.facts: dict = {}  # the last run's facts by cache key, for the next run (``analyze_files``'s memo)
 
     # ---- paths -------------------------------------------------------------------------
 

@@ -613,14 +613,19 @@ class Resolver(InstanceGoals, UnionGoals, GoalSolver):
                 values.add(value)
         return _one_value(values)
 
-    def _argument_ref(self, fn: FunctionFact, index: int, name: str, call: CallFact, element: int | None = None):
-        """The argument ``call`` passes for the parameter (None when it passes none)."""
+    def _argument_position(self, fn: FunctionFact, index: int, call: CallFact):
+        """Where among ``call``'s positional arguments ``fn``'s parameter ``index`` is."""
         bound = fn.owner_class is not None and fn.params and fn.params[0].name in ("self", "cls")
         at = index - (1 if bound else 0)
         if bound and fn.params[0].name == "self" and len(call.callee) > 1:
             receiver = yield ("ref", call.callee[:-1])
             if receiver is not None and receiver.kind == ValueKind.CLASS:
                 at += 1  # ``Base.method(self, ...)`` passes the instance itself
+        return at
+
+    def _argument_ref(self, fn: FunctionFact, index: int, name: str, call: CallFact, element: int | None = None):
+        """The argument ``call`` passes for the parameter (None when it passes none)."""
+        at = yield from self._argument_position(fn, index, call)
         if element is None:
             arg = next((ref for key, ref in reversed(call.keywords) if key == name), None)
             return arg if arg is not None or not 0 <= at < len(call.args) else call.args[at]

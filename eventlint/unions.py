@@ -13,7 +13,7 @@ known keeps the one channel its construction gives (``eventlint.instances``).
 from __future__ import annotations
 
 from .model import CallFact, FunctionFact, ParamKind, Ref
-from .values import CHANNEL_KINDS, Value, ValueKind
+from .values import CHANNEL_KINDS, Value
 
 # parameters handed on (``Sub(conn)`` -> ``Base.__init__(self, *args)`` -> ...) followed from a name
 _MAX_HANDED = 4
@@ -22,7 +22,7 @@ _MAX_HANDED = 4
 class UnionGoals:
     """Evaluators of the resolver's goal ``("union", ref)``; ``Resolver`` provides
     ``functions``, ``canonical``, ``_follow``, ``_callers``, ``_constructs``,
-    ``_constructor_param`` and ``_argument_ref``."""
+    ``_constructor_param``, ``_argument_position``, ``_argument_ref`` and ``_argument_value``."""
 
     def channel_union(self, ref: Ref) -> frozenset[Value]:
         """The channels ``ref`` may hold when its callers fill it with more than one (each
@@ -99,13 +99,7 @@ class UnionGoals:
                    None)
         if own is None:
             return None
-        bound = fn.owner_class is not None and fn.params and fn.params[0].name in ("self", "cls")
-        at = index - (1 if bound else 0)
-        if bound and fn.params[0].name == "self" and len(call.callee) > 1:
-            receiver = yield ("ref", call.callee[:-1])
-            if receiver is not None and receiver.kind == ValueKind.CLASS:
-                at += 1  # ``Base.__init__(self, *args)`` passes the instance first
-        offset = at - position
+        offset = (yield from self._argument_position(fn, index, call)) - position
         if offset < 0:
             return None
         # ``def __init__(self, conn, *args)`` called as ``Sub(a, b, c)``: ``args[0]`` is ``c``,

@@ -256,14 +256,21 @@ class Catalog:
         aliases = self._index.get("module_aliases")
         if aliases is None:
             aliases = self._index["module_aliases"] = {alias.name: alias.module for alias in self.module_aliases}
+            self._index["replaced"] = {}
         if not aliases:
             return None
+        known = self._index["replaced"]  # asked for every name a lookup misses: once each
+        if dotted in known:
+            return known[dotted]
+        found = None
         parts = dotted.split(".")
         for cut in range(len(parts) - 1, 0, -1):
             module = aliases.get(".".join(parts[:cut]))
             if module is not None:
-                return ".".join([module, *parts[cut:]])
-        return None
+                found = ".".join([module, *parts[cut:]])
+                break
+        known[dotted] = found
+        return found
 
     def implements_channels(self, module: str) -> bool:
         """``module`` stands in (``[[module-alias]]``) for a module that defines catalogued

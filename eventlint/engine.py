@@ -62,10 +62,11 @@ def _init_worker(extension: dict, tag_keys: tuple[str, ...]) -> None:
 
 
 def _analyze(job: _Job, raw: bytes) -> FileFacts:
+    from .sharing import share
     from .source import analyze_source
 
-    return analyze_source(raw, path=job.rel, module=job.module, aliases=job.aliases, is_package=job.is_package,
-                          catalog=_worker_state["catalog"], tag_keys=_worker_state["tag_keys"])
+    return share(analyze_source(raw, path=job.rel, module=job.module, aliases=job.aliases, is_package=job.is_package,
+                                catalog=_worker_state["catalog"], tag_keys=_worker_state["tag_keys"]))
 
 
 def _analyze_guarded(job: _Job, raw: bytes) -> FileFacts:
@@ -127,6 +128,7 @@ def _worker_main(conn, parent: int, extension: dict, tag_keys: tuple[str, ...]) 
     for end in _parent_ends:
         end.close()
     _init_worker(extension, tag_keys)
+    start = _resident()
     conn.send(_READY)  # the time limit counts from here: a file's own analysis, not the start-up
     while True:
         try:
@@ -138,7 +140,27 @@ def _worker_main(conn, parent: int, extension: dict, tag_keys: tuple[str, ...]) 
         job, raw = task
         facts = _analyze_guarded(job, raw)
         gc.collect()  # at most one file's syntax tree alive at a time
-        conn.send(facts)
+        # the allocator keeps what a large file's syntax tree took for the rest of the
+        # process's life: a worker that grew leaves after this file, and a fresh one
+        # takes its place
+        retiring = start is not None and (_resident() or 0) - start > RETIRE_GROWTH
+        conn.send((facts, retiring))
+        if retiring:
+            return
+
+
+# how much a worker may grow past its start (bytes) before it is replaced
+RETIRE_GROWTH = 96 * 1024 * 1024
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _resident() -> int | None:
+    """This process's resident memory in bytes (Linux), else None."""
+    try:
+        with open("/proc/self/statm", "rb") as handle:
+            return int(handle.read().split()[1]) * _PAGE
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 class _Worker:
@@ -209,12 +231,11 @@ def _run_pool(pending: list[tuple[_Job, bytes]], jobs: int, config: Config,
     queue = collections.deque(sorted(pending, key=lambda item: len(item[1]), reverse=True))
     workers = [_Worker(context, config) for _ in range(worker_count(jobs, len(queue)))]
 
-    def finish(worker: _Worker, facts: FileFacts, cacheable: bool) -> None:
+    def finish(facts: FileFacts, cacheable: bool) -> None:
         nonlocal done
         results[facts.path] = facts
         if cacheable:
             on_result(facts)
-        worker.job = None
         done += 1
         if progress is not None:
             progress(done, total)
@@ -226,14 +247,18 @@ def _run_pool(pending: list[tuple[_Job, bytes]], jobs: int, config: Config,
         workers[index] = _Worker(context, config)
         return workers[index]
 
+    def feed(index: int) -> None:
+        worker = workers[index]
+        if worker.ready and worker.job is None and queue:
+            job, raw = queue.popleft()
+            if not worker.give(job, raw):
+                queue.appendleft((job, raw))  # the worker is gone: a new one takes the file
+                replace_worker(index)
+
     try:
         while True:
-            for index, worker in enumerate(workers):
-                if worker.ready and worker.job is None and queue:
-                    job, raw = queue.popleft()
-                    if not worker.give(job, raw):
-                        queue.appendleft((job, raw))  # the worker is gone: a new one takes the file
-                        replace_worker(index)
+            for index in range(len(workers)):
+                feed(index)
             busy = [w for w in workers if w.job is not None]
             starting = [w for w in workers if not w.ready]
             if not busy and not queue:
@@ -255,15 +280,22 @@ def _run_pool(pending: list[tuple[_Job, bytes]], jobs: int, config: Config,
                     continue
                 if worker.conn in ready:
                     try:
-                        facts = worker.conn.recv()
+                        facts, retiring = worker.conn.recv()
                     except (EOFError, OSError):
                         job = worker.job
-                        finish(replace_worker(index), _crashed(job), cacheable=False)
+                        replace_worker(index)
+                        finish(_crashed(job), cacheable=False)
                         continue
-                    finish(worker, facts, cacheable=True)
+                    worker.job = None
+                    if retiring:  # it grew large and leaves: a fresh worker takes the next file
+                        replace_worker(index)
+                    else:
+                        feed(index)  # its next file first: storing this one's facts takes a while
+                    finish(facts, cacheable=True)
                 elif time.monotonic() - worker.started > limit:
                     job = worker.job
-                    finish(replace_worker(index), _timed_out(job, limit), cacheable=False)
+                    replace_worker(index)
+                    finish(_timed_out(job, limit), cacheable=False)
     finally:
         for worker in workers:
             worker.stop(kill=worker.job is not None)

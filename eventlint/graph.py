@@ -155,6 +155,7 @@ class EventGraph(PayloadFollower):
         self._constants: dict[str, str] | None = None
         self._methods: dict[str, list[str]] | None = None
         self._by_class: dict[str, list[str]] | None = None
+        self._method_calls: dict[str, list[CallFact]] | None = None
         self._own_puts: dict[str, list[Operation]] = defaultdict(list)
         self._forwarded: dict[tuple[str, PayloadShape, str, str], list[PayloadSite]] = {}
         self.failures: list[Failure] = []
@@ -535,14 +536,17 @@ class EventGraph(PayloadFollower):
         ``self.events.put_event(...)`` where ``self.events = EventQueue()``."""
         if fn.owner_class is None or channel_id not in self._channels_by_class().get(fn.owner_class, ()):
             return []
-        name = "." + fn.qualname.rsplit(".", 1)[-1]
+        if self._method_calls is None:  # calls of each method name on a receiver, in file order
+            self._method_calls = defaultdict(list)
+            for facts in self.files:
+                for call in facts.calls:
+                    if len(call.callee) > 1:
+                        self._method_calls[call.callee[-1]].append(call)
         found = []
-        for facts in self.files:
-            for call in facts.calls:
-                if call.callee[-1] == name and len(call.callee) > 1:
-                    receiver = self.resolve_channel(call.callee[:-1])
-                    if receiver is not None and receiver.name == channel_id:
-                        found.append(call)
+        for call in self._method_calls.get("." + fn.qualname.rsplit(".", 1)[-1], ()):
+            receiver = self.resolve_channel(call.callee[:-1])
+            if receiver is not None and receiver.name == channel_id:
+                found.append(call)
         return found
 
     # ---- questions the checks ask -------------------------------------------------------------

@@ -16,7 +16,7 @@ LAYERS = [
     {"resolution", "peers", "values", "instances", "solver", "unions"},
     {"graph", "callgraph", "payloads"},
     {"checks"},
-    {"engine", "baseline", "cache"},
+    {"engine", "baseline", "cache", "sharing"},
     {"report", "codemods", "fixer"},
     {"api"},
     {"cli", "__main__", "lsp"},

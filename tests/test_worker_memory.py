@@ -1,0 +1,85 @@
+"""The memory a run keeps: repeated values of a file's facts are one object, and a worker
+that grew large is replaced by a fresh one, with the same findings either way."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from eventlint import api, engine
+from eventlint.catalog import load_catalog
+from eventlint.model import FileFacts, Span
+from eventlint.sharing import share
+from eventlint.source import analyze_source
+
+SOURCE = '''\
+import queue
+import threading
+
+
+class Hub:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.inbox = queue.Queue()
+
+    def publish(self, event):
+        with self.lock:
+            self.inbox.put(("event", event))
+
+    def publish_many(self, events):
+        with self.lock:
+            for event in events:
+                self.inbox.put(("event", event))
+'''
+
+
+def _facts() -> FileFacts:
+    return analyze_source(SOURCE.encode(), path="hub.py", module="hub", aliases=(), is_package=False,
+                          catalog=load_catalog(), tag_keys=frozenset({"type"}))
+
+
+def test_shared_facts_equal_the_facts_and_repeat_no_value():
+    before = _facts()
+    after = share(_facts())
+    assert after == before
+    puts = [call for call in after.calls if call.callee[-1] == ".put"]
+    assert len(puts) == 2
+    assert puts[0].callee is puts[1].callee  # ("I:hub.Hub", ".inbox", ".put") once
+    assert puts[0].caller is not puts[1].caller  # two functions: two names
+    locks = [call.callee for call in after.calls if call.callee[-1] == ".Lock"]
+    assert locks and all(ref[0] is locks[0][0] for ref in locks)
+
+
+def test_equal_tuples_and_spans_become_one_but_booleans_never_stand_for_numbers():
+    twice = share(FileFacts("b.py", "b", imports=(("x", "y"), ("x", "y"))))
+    assert twice.imports[0] is twice.imports[1]
+    spans = share((Span(1, 1, 1, 2), Span(1, 1, 1, 2)))
+    assert spans[0] is spans[1]
+    # (1,) == (True,) in Python: a tuple holding a bool is never merged with one of ints
+    mixed = share(((1,), (True,), ((1,),), ((True,),)))
+    assert type(mixed[0][0]) is int and type(mixed[1][0]) is bool
+    assert type(mixed[2][0][0]) is int and type(mixed[3][0][0]) is bool
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a worker's size is read from /proc")
+def test_workers_that_grew_are_replaced_and_find_the_same(tmp_path, monkeypatch):
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    for number in range(4):
+        (tmp_path / f"hub{number}.py").write_text(SOURCE)
+    expected = api.check([str(tmp_path)], use_cache=False, jobs=2)
+
+    started: list[int] = []
+    real = engine._Worker.__init__
+
+    def counting(self, *args, **kwargs):
+        started.append(1)
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(engine._Worker, "__init__", counting)
+    monkeypatch.setattr(engine, "RETIRE_GROWTH", -1)  # every worker leaves after its first file
+    again = api.check([str(tmp_path)], use_cache=False, jobs=2)
+    assert len(started) == 2 + 4  # the first two, and one for each file finished
+    assert sorted((f.code, f.path, f.span.line) for f in again.findings) == \
+        sorted((f.code, f.path, f.span.line) for f in expected.findings)
+    assert [f.code for f in again.findings].count("EVT001") == 4

@@ -55,12 +55,9 @@ class CallGraph:
     def __init__(self, graph: "EventGraph"):
         self.graph = graph
         self.catalog = graph.catalog
-        self.call_path: dict[int, str] = {}
+        self.call_path: dict[int, str] = graph.call_paths()  # each call's file, by ``id``
         self.calls_in: dict[str, list[CallFact]] = graph.resolver.calls_by_caller()
         self.values: dict[int, "Value | None"] = {}
-        for facts in graph.files:
-            for call in facts.calls:
-                self.call_path[id(call)] = facts.path
         self._loops_by_function: dict[str, list[tuple[LoopFact, set[str]]]] = defaultdict(list)
         self._loop_inputs: set[tuple[str, str, int, int]] = {
             (facts.path, loop.function, span.line, span.column)

@@ -151,6 +151,7 @@ class EventGraph(PayloadFollower):
         self._dispatches: dict[str, list[DispatchSite]] | None = None
         self._tables: dict[tuple[str, str], tuple[TableKey, ...]] | None = None
         self._paths_of_calls: dict[int, str] | None = None
+        self._paths_of_handoffs: dict[int, str] | None = None
         self._shaped_returns: dict[str, list[Payload]] | None = None
         self._constants: dict[str, str] | None = None
         self._methods: dict[str, list[str]] | None = None

@@ -47,7 +47,7 @@ class PayloadFollower:
     """Follows payloads to the callers that decide them; ``EventGraph`` provides the
     index it reads (``functions``, ``files``, ``resolver``, ``resolve``, ``canonical``,
     ``canonical_module``, ``mro``, ``_channel_method_calls``) and the memo tables (``_forwarded``,
-    ``_shaped_returns``, ``_paths_of_calls``, ``_constants``)."""
+    ``_shaped_returns``, ``_paths_of_calls``, ``_paths_of_handoffs``, ``_constants``)."""
 
     def forwarded_payloads(self, op: Operation) -> list[PayloadSite]:
         """What a put's payload stands for when its caller decides it: a put of a parameter
@@ -99,7 +99,6 @@ class PayloadFollower:
             return []
         target = fn.owner_class if fn.owner_class is not None and fn.qualname.endswith(".__init__") else fn.qualname
         found = []
-        paths = self._call_paths()
         calls = [*self.resolver.calls_to(target), *self._channel_method_calls(fn, channel_id),
                  *self._calls_through_bases(fn)]
         if target != fn.qualname:  # ``super().__init__(...)`` in a subclass
@@ -111,7 +110,7 @@ class PayloadFollower:
             # the call passes that no named parameter takes
             keys = [key for key, _ in call.keywords if key not in named] if param.startswith("**") else [param]
             for key in keys:
-                found.extend(self._passed_as(call, fn, key, passed, shape, depth, channel_id, paths.get(id(call), "")))
+                found.extend(self._passed_as(call, fn, key, passed, shape, depth, channel_id, self._call_path(call)))
         return found
 
     def _passed_as(self, call: CallFact, fn: FunctionFact, param: str, passed: dict[str, Payload], shape: PayloadShape,
@@ -272,10 +271,20 @@ class PayloadFollower:
                                for f in self.files for name, value in f.constants}
         return self._constants.get(self.canonical(qualname))
 
-    def _call_paths(self) -> dict[int, str]:
+    def call_paths(self) -> dict[int, str]:
+        """The file of each call (by ``id``), built once and shared with the call graph."""
         if self._paths_of_calls is None:
-            self._paths_of_calls = {id(c): f.path for f in self.files for c in (*f.calls, *f.handoffs)}
+            self._paths_of_calls = {id(c): f.path for f in self.files for c in f.calls}
         return self._paths_of_calls
+
+    def _call_path(self, call: CallFact) -> str:
+        """The file of a call or of a handoff (a call made later)."""
+        path = self.call_paths().get(id(call))
+        if path is None:
+            if self._paths_of_handoffs is None:
+                self._paths_of_handoffs = {id(c): f.path for f in self.files for c in f.handoffs}
+            path = self._paths_of_handoffs.get(id(call), "")
+        return path
 
 
 def _enclosing_param(payload: Payload) -> tuple[str, str] | None:

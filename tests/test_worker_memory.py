@@ -83,3 +83,37 @@ def test_workers_that_grew_are_replaced_and_find_the_same(tmp_path, monkeypatch)
     assert sorted((f.code, f.path, f.span.line) for f in again.findings) == \
         sorted((f.code, f.path, f.span.line) for f in expected.findings)
     assert [f.code for f in again.findings].count("EVT001") == 4
+
+
+def test_the_cyclic_collector_is_off_while_a_run_lasts_and_back_on_after(tmp_path, monkeypatch):
+    import gc
+
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    (tmp_path / "hub.py").write_text(SOURCE)
+    seen: list[bool] = []
+    real = api.run_checks
+
+    def recording(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(api, "run_checks", recording)
+    assert gc.isenabled()
+    result = api.check([str(tmp_path)], use_cache=False, jobs=1)
+    assert seen == [False] and gc.isenabled()
+    assert [f.code for f in result.findings] == ["EVT001"]
+
+
+def test_a_command_runs_without_the_cyclic_collector(monkeypatch):
+    import gc
+
+    from eventlint import cli
+
+    seen: list[bool] = []
+    monkeypatch.setattr(cli, "main", lambda: seen.append(gc.isenabled()) or 0)
+    try:
+        with pytest.raises(SystemExit) as stop:
+            cli.entry()
+    finally:
+        gc.enable()
+    assert stop.value.code == 0 and seen == [False]

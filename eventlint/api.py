@@ -103,19 +103,32 @@ class _Analysed:
     cache_hits: int
 
 
+_one_shot = False
+
+
+def set_one_shot(one_shot: bool) -> None:
+    """Whether this process ends after its run (a command) or lives on (the language
+    server, a program calling the API): see ``_without_cycle_collection``."""
+    global _one_shot
+    _one_shot = one_shot
+
+
 @contextmanager
 def _without_cycle_collection():
     """A run's facts are millions of small objects that live as long as the run, and
     hardly any of them form a cycle; Python's cyclic collector went over them again and
     again as they were unpickled or decoded and as the graph grew, which took about a
     sixth of a cold run and nearly half of a re-check after one file changed.  So it is
-    off while a run lasts and back as it was afterwards (a long-lived process such as the
-    language server collects what a run left then)."""
+    off while a run lasts and back as it was afterwards.  A process that ends after its
+    run also freezes what the run made (``gc.freeze``), so that the collector, back on
+    for the codemods, never goes over it; a long-lived one leaves it to the collector."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if _one_shot:
+            gc.freeze()
         if enabled:
             gc.enable()
 

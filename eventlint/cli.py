@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import sys
 import time
@@ -377,7 +376,9 @@ def server_command():
         _fail(f"the language server needs {error.name.split('.')[0]}, which is not installed: "
               "install eventlint's lsp extra (pip install '.[lsp]' in a clone of eventlint)")
         sys.exit(EXIT_ERROR)
-    gc.enable()  # a long-lived process: each run turns collection off and back on (api._analyse)
+    from . import api
+
+    api.set_one_shot(False)  # a long-lived process: its runs leave their garbage to the collector
     lsp.serve()
 
 
@@ -397,8 +398,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def entry() -> None:
-    # a command runs once and exits: the cyclic collector would only go over a run's
-    # facts again and again (see ``api._without_cycle_collection``), and whatever cycles
-    # a run leaves go with the process (the server, which lives on, turns it back on)
-    gc.disable()
+    from . import api
+
+    api.set_one_shot(True)  # a command ends after its run (the server says otherwise)
     sys.exit(main())

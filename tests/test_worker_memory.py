@@ -104,16 +104,26 @@ def test_the_cyclic_collector_is_off_while_a_run_lasts_and_back_on_after(tmp_pat
     assert [f.code for f in result.findings] == ["EVT001"]
 
 
-def test_a_command_runs_without_the_cyclic_collector(monkeypatch):
+def test_a_command_freezes_what_its_run_made_and_the_server_does_not(tmp_path, monkeypatch):
     import gc
 
     from eventlint import cli
 
     seen: list[bool] = []
-    monkeypatch.setattr(cli, "main", lambda: seen.append(gc.isenabled()) or 0)
+    monkeypatch.setattr(cli, "main", lambda: seen.append(api._one_shot) or 0)
     try:
         with pytest.raises(SystemExit) as stop:
             cli.entry()
+        assert stop.value.code == 0 and seen == [True]
+        (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+        (tmp_path / "hub.py").write_text(SOURCE)
+        gc.unfreeze()
+        api.check([str(tmp_path)], use_cache=False, jobs=1)
+        assert gc.isenabled() and gc.get_freeze_count() > 0  # the run's objects are out of the collector's way
+        gc.unfreeze()
+        api.set_one_shot(False)
+        api.check([str(tmp_path)], use_cache=False, jobs=1)
+        assert gc.isenabled() and gc.get_freeze_count() == 0
     finally:
-        gc.enable()
-    assert stop.value.code == 0 and seen == [False]
+        api.set_one_shot(False)
+        gc.unfreeze()

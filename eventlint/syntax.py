@@ -120,6 +120,12 @@ _AST_KINDS: dict[type, type] = {
     ast.FunctionDef: cst.FunctionDef, ast.AsyncFunctionDef: cst.FunctionDef, ast.ClassDef: cst.ClassDef,
 }
 COUNTED = frozenset(_AST_KINDS.values())
+# fields that never hold a node of a ``COUNTED`` kind: names, flags, operators, the
+# load/store context, ``import`` aliases; per ast class, the fields left to walk
+_LEAF_FIELDS = frozenset({"arg", "asname", "attr", "conversion", "ctx", "id", "is_async", "kind", "kwd_attrs", "level",
+                          "lineno", "module", "n", "name", "names", "op", "ops", "s", "simple", "tag", "type_comment",
+                          "type_ignores"})
+_AST_FIELDS: dict[type, tuple[str, ...]] = {}
 _NEWLINES = re.compile(r"\r\n|\r|\n")
 _KEYWORDS = {cst.Return: "return", cst.For: "for", cst.While: "while", cst.With: "with", cst.FunctionDef: "def",
              cst.ClassDef: "class"}
@@ -141,16 +147,22 @@ def ast_ranges(text: str, lines: list[str] | None = None, tree: ast.Module | Non
             return None
     found: dict[type, list] = {}
     kinds = _AST_KINDS
+    fields_of = _AST_FIELDS
     node_type = ast.AST
     stack = [tree]
     push = stack.append
     while stack:  # ``ast.walk``, at about half its cost
         node = stack.pop()
-        kind = kinds.get(type(node))
+        cls = type(node)
+        kind = kinds.get(cls)
         if kind is not None:
             # source order: by start, an enclosing node before the nodes it contains
             found.setdefault(kind, []).append((node.lineno, node.col_offset, -node.end_lineno, -node.end_col_offset))
-        for name in node._fields:
+        names = fields_of.get(cls)
+        if names is None:
+            names = fields_of[cls] = () if cls is ast.Constant else tuple(
+                name for name in cls._fields if name not in _LEAF_FIELDS)
+        for name in names:
             value = getattr(node, name, None)
             if type(value) is list:
                 for item in value:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import itertools
 from array import array
 from collections import defaultdict, deque
-from operator import itemgetter
 
 from .catalog import Catalog
 from .instances import InstanceGoals
@@ -35,7 +34,6 @@ _MAX_MRO = 64
 _UNANSWERED = {"mro": (), "bases": (), "calls-to": (), "union": frozenset()}
 
 
-_first = itemgetter(0)
 _CALLS = ("calls",)  # the index of every call of a project class or function
 
 
@@ -70,8 +68,10 @@ class Resolver(InstanceGoals, UnionGoals, GoalSolver):
         # the channel's constructor runs at its other end (``remote_exec(module)``)
         self._remote_ends: dict[tuple[str, str], Value] = {}
         self._import_names: dict[str, str] = {}
-        # callee -> its calls and their numbers in file order (see ``_eval_calls``)
-        self._calls_by_callee: dict[tuple, tuple[list[CallFact], array]] | None = None
+        # every call with arguments in file order, and each callee's calls as their numbers
+        # there (see ``_eval_calls``)
+        self._numbered_calls: list[CallFact] = []
+        self._calls_by_callee: dict[tuple, int | array] | None = None
         super().__init__({
             "ref": self._eval_ref, "member": self._eval_member, "attr": self._eval_attr, "binding": self._eval_binding,
             "param": self._eval_param, "calls": self._eval_calls, "calls-to": self._eval_calls_to,
@@ -647,19 +647,21 @@ class Resolver(InstanceGoals, UnionGoals, GoalSolver):
 
     def _eval_calls(self, goal):
         """The calls with arguments of each project class and function, by qualname."""
-        # the calls of each callee, numbered in file order: the index is answered again
-        # whenever a callee's value may have changed (see ``forget``), the calls never do
+        # the calls of each callee, as their numbers in file order: the index is answered
+        # again whenever a callee's value may have changed (see ``forget``), the calls never do
         if self._calls_by_callee is None:
-            by_callee: dict[tuple, tuple[list[CallFact], array]] = {}
             # a handoff is a call made later: a put handed to a callback, a thread's target
-            calls = (call for facts in self.files for call in (*facts.calls, *facts.handoffs)
-                     if call.args or call.keywords)
-            for number, call in enumerate(calls):
-                entry = by_callee.get(call.callee)
-                if entry is None:
-                    entry = by_callee[call.callee] = ([], array("l"))
-                entry[0].append(call)
-                entry[1].append(number)
+            self._numbered_calls = [call for facts in self.files for call in (*facts.calls, *facts.handoffs)
+                                    if call.args or call.keywords]
+            by_callee: dict[tuple, int | array] = {}  # a callee called once has its number alone
+            for number, call in enumerate(self._numbered_calls):
+                numbers = by_callee.get(call.callee)
+                if numbers is None:
+                    by_callee[call.callee] = number
+                elif type(numbers) is int:
+                    by_callee[call.callee] = array("l", (numbers, number))
+                else:
+                    numbers.append(number)
             self._calls_by_callee = by_callee
         callees: dict[tuple, Value | None] = {}  # one question per callee, however often it is called
         for ref in self._calls_by_callee:
@@ -672,16 +674,18 @@ class Resolver(InstanceGoals, UnionGoals, GoalSolver):
                     and f"{callee.name}.__init__" not in self.functions):
                 constructors[callee.name] = next((cls for cls in (yield ("mro", callee.name))[1:]
                                                   if f"{cls}.__init__" in self.functions), None)
-        found: dict[str, list[tuple[list[CallFact], array]]] = defaultdict(list)
+        found: dict[str, list[array | tuple[int]]] = defaultdict(list)
         for ref, callee in callees.items():
             if callee is not None and (callee.kind == ValueKind.CLASS or callee.kind == ValueKind.FUNCTION):
-                found[callee.name].append(self._calls_by_callee[ref])
+                numbers = self._calls_by_callee[ref]
+                if type(numbers) is int:
+                    numbers = (numbers,)
+                found[callee.name].append(numbers)
                 if constructors.get(callee.name) is not None:
-                    found[constructors[callee.name]].append(self._calls_by_callee[ref])
+                    found[constructors[callee.name]].append(numbers)
         # each name's calls in file order, however many callees named it
-        return {name: tuple(runs[0][0]) if len(runs) == 1 else
-                tuple(call for _, call in sorted(itertools.chain.from_iterable(zip(numbers, calls) for calls, numbers in runs),
-                                                 key=_first))
+        call = self._numbered_calls.__getitem__
+        return {name: tuple(map(call, runs[0] if len(runs) == 1 else sorted(itertools.chain.from_iterable(runs))))
                 for name, runs in found.items()}
 
     def _eval_calls_to(self, goal):

@@ -19,6 +19,8 @@ from .catalog import SubscriptionApi
 from .model import CallFact, FileFacts, Location, LoopFact, Ref, Span
 from .resolution import Value, ValueKind
 
+_MISSING = object()
+
 if TYPE_CHECKING:  # annotations only: the graph is handed in, never imported
     from .graph import EventGraph
 
@@ -46,7 +48,7 @@ def call_graph(graph: "EventGraph") -> "CallGraph":
         built = _BUILT[graph] = CallGraph(graph)
         for handler in built.handlers():
             where = handler.registration
-            graph.graph.add_edge(f"api:{handler.via}", f"function:{handler.function}",
+            graph.graph.add_edge(f"api:{handler.via}", graph.function_node(handler.function),
                                  key=f"registers@{where.path}:{where.span.line}:{where.span.column}", kind="registers")
     return built
 
@@ -57,7 +59,7 @@ class CallGraph:
         self.catalog = graph.catalog
         self.call_path: dict[int, str] = graph.call_paths()  # each call's file, by ``id``
         self.calls_in: dict[str, list[CallFact]] = graph.resolver.calls_by_caller()
-        self.values: dict[int, "Value | None"] = {}
+        self.values: dict[tuple, "Value | None"] = {}  # callee -> what it resolves to
         self._loops_by_function: dict[str, list[tuple[LoopFact, set[str]]]] = defaultdict(list)
         self._loop_inputs: set[tuple[str, str, int, int]] = {
             (facts.path, loop.function, span.line, span.column)
@@ -70,10 +72,11 @@ class CallGraph:
     # ---- resolution helpers ---------------------------------------------------------------
 
     def value(self, call: CallFact):
-        key = id(call)
-        if key not in self.values:
-            self.values[key] = self.graph.resolve(call.callee)
-        return self.values[key]
+        key = call.callee  # one answer per callee, however often it is called
+        value = self.values.get(key, _MISSING)
+        if value is _MISSING:
+            value = self.values[key] = self.graph.resolve(key)
+        return value
 
     def function_value(self, ref):
         value = self.graph.resolve(ref) if ref else None

@@ -160,6 +160,8 @@ class EventGraph(PayloadFollower):
         self._own_puts: dict[str, list[Operation]] = defaultdict(list)
         self._forwarded: dict[tuple[str, PayloadShape, str, str], list[PayloadSite]] = {}
         self.failures: list[Failure] = []
+        self._indexed: list[FileFacts] = []  # the files indexed, in order
+        self._function_files: dict[str, str] = {}  # function qualname -> the file of its last ``def``
         self._failed_modules: set[str] = set()
         for facts in self.files:
             self.isolated(facts, "indexing", self._index)
@@ -205,8 +207,21 @@ class EventGraph(PayloadFollower):
         if facts.problem is not None:
             return
         self.resolver.add(facts)
+        self._indexed.append(facts)
         for fn in facts.functions:
-            self.graph.add_node(f"function:{fn.qualname}", kind="function", path=facts.path, line=fn.span.line)
+            self._function_files[fn.qualname] = facts.path
+
+    def function_node(self, qualname: str) -> str:
+        """The graph node of a function (or of module-level code), added on its first edge:
+        most functions never get one, and a node costs about 500 bytes."""
+        node = f"function:{qualname}"
+        if node not in self.graph:
+            path = self._function_files.get(qualname)
+            if path is None:
+                self.graph.add_node(node)
+            else:
+                self.graph.add_node(node, kind="function", path=path, line=self.functions[qualname].span.line)
+        return node
 
     # ---- resolution, asked of the resolver (see ``eventlint.resolution.Resolver``) -------------
 
@@ -481,7 +496,8 @@ class EventGraph(PayloadFollower):
                 continue
             for channel_id in self.puts_through_method(call):  # ``self.pool_channel.send(task)`` of ``Channel.send``
                 self._add_operation(facts, call, method, channel_id, False, through=True)
-            for value in self.resolver.channel_union(callee[:-1]):  # ``self.conn`` given several channels
+            # ``self.conn`` given several channels (by id: a set's order changes from run to run)
+            for value in sorted(self.resolver.channel_union(callee[:-1]), key=lambda value: value.name):
                 if value.kind == ValueKind.CHANNEL:
                     self._add_operation(facts, call, method, value.name, False, union=True)
             # ``self.put(event)`` in a method of a project subclass of a channel class puts
@@ -506,7 +522,7 @@ class EventGraph(PayloadFollower):
             return
         operation = Operation(channel.id, direction, method, call, facts.path, call.caller, heuristic, through, union)
         self.operations.append(operation)
-        function_node = f"function:{call.caller}"
+        function_node = self.function_node(call.caller)
         where = f"{facts.path}:{call.span.line}:{call.span.column}"
         if direction == Direction.PUT:
             self.graph.add_edge(function_node, channel.node, key=f"publishes@{where}", kind="publishes")
@@ -618,9 +634,18 @@ class EventGraph(PayloadFollower):
 
     def to_node_link(self) -> dict:
         """The whole graph as node-link JSON data: keys ``nodes`` and ``edges``."""
-        from networkx import node_link_data
+        import networkx as nx
 
-        return node_link_data(self.graph, edges="edges")
+        # every function, edges or not, first and in file order (as the index met them)
+        whole = nx.MultiDiGraph()
+        for facts in self._indexed:
+            for fn in facts.functions:
+                whole.add_node(f"function:{fn.qualname}", kind="function", path=facts.path, line=fn.span.line)
+        for node, data in self.graph.nodes(data=True):
+            whole.add_node(node, **data)
+        for source, target, key, data in self.graph.edges(keys=True, data=True):
+            whole.add_edge(source, target, key=key, **data)
+        return nx.node_link_data(whole, edges="edges")
 
     def _module_of(self, qualname: str) -> str:
         if qualname in self.modules:

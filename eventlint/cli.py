@@ -349,6 +349,7 @@ def explain_command(code):
 def graph_command(paths, output_format, output_file, jobs, config_file, no_cache, verbose):
     """Draw who publishes to and who consumes from which channel in PATHS; nodes with a
     finding are red.  Render DOT with `dot -Tsvg graph.dot -o graph.svg`."""
+    from . import graph_export
     from .api import display_path
     from .report import graph_picture
 
@@ -357,7 +358,7 @@ def graph_command(paths, output_format, output_file, jobs, config_file, no_cache
     if output_format == "json":
         _emit(graph_picture.render_json(result.graph.to_node_link(), rewrite), output_file)
         return
-    nodes, edges = graph_picture.with_display_paths(*result.graph.subgraph_for_picture(), rewrite)
+    nodes, edges = graph_picture.with_display_paths(*graph_export.picture(result.graph), rewrite)
     flagged = graph_picture.flagged_nodes(nodes, result.findings)
     render = graph_picture.render_dot if output_format == "dot" else graph_picture.render_mermaid
     _emit(render(nodes, edges, flagged), output_file)

@@ -160,7 +160,7 @@ class EventGraph(PayloadFollower):
         self._own_puts: dict[str, list[Operation]] = defaultdict(list)
         self._forwarded: dict[tuple[str, PayloadShape, str, str], list[PayloadSite]] = {}
         self.failures: list[Failure] = []
-        self._indexed: list[FileFacts] = []  # the files indexed, in order
+        self.indexed: list[FileFacts] = []  # the files indexed, in order (the graph's JSON lists their functions)
         self._function_files: dict[str, str] = {}  # function qualname -> the file of its last ``def``
         self._failed_modules: set[str] = set()
         for facts in self.files:
@@ -207,7 +207,7 @@ class EventGraph(PayloadFollower):
         if facts.problem is not None:
             return
         self.resolver.add(facts)
-        self._indexed.append(facts)
+        self.indexed.append(facts)
         for fn in facts.functions:
             self._function_files[fn.qualname] = facts.path
 
@@ -630,15 +630,13 @@ class EventGraph(PayloadFollower):
         facts = self.modules.get(module)
         return facts.all_names if facts is not None else None
 
-    # ---- exports for reports (``eventlint graph``) ----------------------------------------------
-
     def to_node_link(self) -> dict:
         """The whole graph as node-link JSON data: keys ``nodes`` and ``edges``."""
         import networkx as nx
 
         # every function, edges or not, first and in file order (as the index met them)
         whole = nx.MultiDiGraph()
-        for facts in self._indexed:
+        for facts in self.indexed:
             for fn in facts.functions:
                 whole.add_node(f"function:{fn.qualname}", kind="function", path=facts.path, line=fn.span.line)
         for node, data in self.graph.nodes(data=True):
@@ -646,63 +644,6 @@ class EventGraph(PayloadFollower):
         for source, target, key, data in self.graph.edges(keys=True, data=True):
             whole.add_edge(source, target, key=key, **data)
         return nx.node_link_data(whole, edges="edges")
-
-    def _module_of(self, qualname: str) -> str:
-        if qualname in self.modules:
-            return self.modules[qualname].module
-        parts = qualname.split(".")
-        for cut in range(len(parts) - 1, 0, -1):
-            head = ".".join(parts[:cut])
-            if head in self.modules:
-                return self.modules[head].module
-        return parts[0]
-
-    def subgraph_for_picture(self) -> tuple[list[dict], list[dict]]:
-        """The part of the graph worth drawing, as plain lists: every channel, the nodes
-        that touch one, and their neighbours; functions far from any channel are left out.
-
-        A node is ``{"id", "kind", "name", "label", "module", "path", "line", "api"}``:
-        ``kind`` is "channel", "function", "module" (module-level code) or the id's prefix
-        for other nodes such as "api", whose ``module`` is ""; ``api`` is a channel's
-        constructor.  An edge is ``{"source", "target", "relation", "path", "line",
-        "column"}``, one per site (a put, a get, a registration)."""
-        graph = self.graph
-        channels = {node for node, kind in graph.nodes(data="kind") if kind == "channel"}
-        core = set(channels)
-        for node in channels:
-            core.update(graph.predecessors(node))
-            core.update(graph.successors(node))
-        keep = set(core)
-        for node in core - channels:
-            keep.update(graph.predecessors(node))
-            keep.update(graph.successors(node))
-        nodes = []
-        for node in sorted(keep):
-            data = graph.nodes[node]
-            kind, _, name = node.partition(":")
-            if kind == "channel":
-                channel = self.channels.get(name)
-                module = channel.module if channel is not None else self._module_of(name)
-                label = channel.display if channel is not None else name
-            elif kind != "function":
-                module, label = "", name  # outside the project: an API, a pseudo-API such as "consumer loop"
-            else:
-                module = self._module_of(name)
-                label = name[len(module) + 1:] if name.startswith(module + ".") else name
-                if name == module:
-                    kind, label = "module", "(module code)"
-            path = data.get("path") or self.path_of.get(name) or self.path_of.get(module, "")
-            nodes.append({"id": node, "kind": kind, "name": name, "label": label, "module": module, "path": path,
-                          "line": data.get("line", 0), "api": data.get("api", "")})
-        edges = []
-        for source, target, key, data in sorted(graph.edges(keys=True, data=True), key=lambda e: (e[0], e[1], e[2])):
-            if source not in keep or target not in keep:
-                continue
-            relation, _, where = key.partition("@")
-            path, line, column = where.rsplit(":", 2) if where.count(":") >= 2 else (where, "0", "0")
-            edges.append({"source": source, "target": target, "relation": data.get("kind", relation), "path": path,
-                          "line": int(line), "column": int(column)})
-        return nodes, edges
 
     def is_bounded(self, channel: Channel) -> bool:
         spec = channel.api.maxsize

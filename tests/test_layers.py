@@ -14,7 +14,7 @@ LAYERS = [
     {"facts", "source", "discovery", "paths", "syntax", "branching", "items", "alternatives", "loops", "passthrough", "guards", "frames",
      "nested"},
     {"resolution", "peers", "values", "instances", "solver", "unions"},
-    {"graph", "callgraph", "payloads"},
+    {"graph", "callgraph", "payloads", "graph_export"},
     {"checks"},
     {"engine", "baseline", "cache", "sharing"},
     {"report", "codemods", "fixer"},

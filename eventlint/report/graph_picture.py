@@ -1,7 +1,7 @@
 """``eventlint graph``: the publisher/subscriber graph as Graphviz DOT, a mermaid flowchart
 or node-link JSON.
 
-The pictures take the plain node and edge lists of ``EventGraph.subgraph_for_picture()``
+The pictures take the plain node and edge lists of ``eventlint.graph_export.picture()``
 (channels, the functions that touch them, and their neighbours): one box per module,
 channels as cylinders, functions as ellipses, outside APIs (what registers a handler) as
 plain boxes outside the modules, and every node that carries a finding in red.

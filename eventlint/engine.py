@@ -150,7 +150,7 @@ def _worker_main(conn, parent: int, extension: dict, tag_keys: tuple[str, ...]) 
 
 
 # how much a worker may grow past its start (bytes) before it is replaced
-RETIRE_GROWTH = 96 * 1024 * 1024
+RETIRE_GROWTH = 40 * 1024 * 1024
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -224,6 +224,12 @@ def _run_pool(pending: list[tuple[_Job, bytes]], jobs: int, config: Config,
     passed to it (it is not cached: a crash may not recur)."""
     results: dict[str, FileFacts] = {}
     context = _pool_context()
+    if context.get_start_method() == "fork":
+        # the analyser and libcst, imported once here, come with every forked worker
+        # instead of being imported by each (a tenth of a second apiece, and workers
+        # that grew are replaced)
+        from . import source  # noqa: F401
+
     limit = config.file_time_limit
     done = done_before
     # largest files first, so no worker is left with a big file at the end while the

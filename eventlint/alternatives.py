@@ -104,10 +104,16 @@ def alternative_blocks(node: cst.If | cst.Try) -> list[cst.BaseSuite]:
     return [node.orelse.body] if isinstance(node.orelse, cst.Else) else []
 
 
+# the (concrete) node classes ``container_element`` looks into
+_CONTAINER_MAKERS = frozenset({cst.DictComp, cst.ListComp, cst.SetComp, cst.Dict, cst.List, cst.Set, cst.Tuple, cst.Call})
+
+
 def container_element(value: cst.BaseExpression) -> cst.BaseExpression | None:
     """The expression that makes each element of a container built by ``value``: a call
     in a comprehension or a literal (``{n: Queue() for n in names}``, ``[Queue()]``), or
     ``defaultdict(Queue)``'s factory.  None for anything else."""
+    if type(value) not in _CONTAINER_MAKERS:  # most values: a name, an attribute, a literal
+        return None
     element = None
     if isinstance(value, cst.DictComp):
         element = value.value

@@ -133,19 +133,11 @@ def _without_cycle_collection():
             gc.enable()
 
 
+@_without_cycle_collection()
 def _analyse(project: Project, *, select: tuple[str, ...], ignore: tuple[str, ...], jobs: int,
              cache_folder: Path | None, progress: ProgressFn | None = None, report_unused: bool = False,
              contents: dict[str, bytes] | None = None, lines=None, reuse_results: bool = False,
              memo: dict | None = None) -> _Analysed:
-    with _without_cycle_collection():
-        return _analyse_project(project, select=select, ignore=ignore, jobs=jobs, cache_folder=cache_folder,
-                                progress=progress, report_unused=report_unused, contents=contents, lines=lines,
-                                reuse_results=reuse_results, memo=memo)
-
-
-def _analyse_project(project: Project, *, select: tuple[str, ...], ignore: tuple[str, ...], jobs: int,
-                     cache_folder: Path | None, progress: ProgressFn | None, report_unused: bool,
-                     contents: dict[str, bytes] | None, lines, reuse_results: bool, memo: dict | None) -> _Analysed:
     from .engine import ResultsCache
     from .graph import EventGraph
 

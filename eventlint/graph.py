@@ -156,7 +156,7 @@ class EventGraph(PayloadFollower):
         self._constants: dict[str, str] | None = None
         self._methods: dict[str, list[str]] | None = None
         self._by_class: dict[str, list[str]] | None = None
-        self._method_calls: dict[str, list[CallFact]] | None = None
+        self._calls_by_name: dict[str, list[CallFact]] | None = None  # see ``calls_named``
         self._own_puts: dict[str, list[Operation]] = defaultdict(list)
         self._forwarded: dict[tuple[str, PayloadShape, str, str], list[PayloadSite]] = {}
         self.failures: list[Failure] = []
@@ -553,18 +553,28 @@ class EventGraph(PayloadFollower):
         ``self.events.put_event(...)`` where ``self.events = EventQueue()``."""
         if fn.owner_class is None or channel_id not in self._channels_by_class().get(fn.owner_class, ()):
             return []
-        if self._method_calls is None:  # calls of each method name on a receiver, in file order
-            self._method_calls = defaultdict(list)
-            for facts in self.files:
-                for call in facts.calls:
-                    if len(call.callee) > 1:
-                        self._method_calls[call.callee[-1]].append(call)
+        name = fn.qualname.rsplit(".", 1)[-1]
         found = []
-        for call in self._method_calls.get("." + fn.qualname.rsplit(".", 1)[-1], ()):
+        for call in self.calls_named(name):
+            if call.callee[-1] != "." + name or len(call.callee) < 2:
+                continue  # a function of that name, not a method called on a receiver
             receiver = self.resolve_channel(call.callee[:-1])
             if receiver is not None and receiver.name == channel_id:
                 found.append(call)
         return found
+
+    def calls_named(self, name: str) -> list[CallFact]:
+        """Every call whose callee's last name is ``name`` (``q.put(...)``, ``put(...)``,
+        ``mod.put(...)``), in file order."""
+        if self._calls_by_name is None:
+            by_name: dict[str, list[CallFact]] = {}
+            for facts in self.files:
+                for call in facts.calls:
+                    last = call.callee[-1]
+                    key = last[1:] if last.startswith(".") else last.rpartition(":")[2].rpartition(".")[2]
+                    by_name.setdefault(key, []).append(call)
+            self._calls_by_name = by_name
+        return self._calls_by_name.get(name, [])
 
     # ---- questions the checks ask -------------------------------------------------------------
 

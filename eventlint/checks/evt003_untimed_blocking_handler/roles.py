@@ -35,7 +35,6 @@ class ProcessRoles:
         self._in_children: set[str] | None = None
         self._child_only: dict[str, bool] = {}
         self._unset: dict[tuple[str, str], bool] = {}
-        self._by_name: dict[str, list] | None = None
         self._bindings: dict[str, list] | None = None
         self._handlers: set[str] | None = None
         self._defs: dict[str, list[tuple[int, str]]] | None = None
@@ -138,24 +137,13 @@ class ProcessRoles:
             return None
         name = function.rsplit(".", 1)[-1]
         found = []
-        for call in self._calls_named().get(name, ()):
+        for call in self.graph.calls_named(name):
             callees = self.calls.callees(call)
             if not callees and len(call.callee) > 1:
                 return None
             if function in callees:
                 found.append(call.caller)
         return found
-
-    def _calls_named(self) -> dict[str, list]:
-        if self._by_name is None:
-            by_name: dict[str, list] = {}
-            for facts in self.graph.files:
-                for call in facts.calls:
-                    last = call.callee[-1]
-                    name = last[1:] if last.startswith(".") else last.rpartition(":")[2].rpartition(".")[2]
-                    by_name.setdefault(name, []).append(call)
-            self._by_name = by_name
-        return self._by_name
 
     def _enclosing(self, where: Location) -> str | None:
         """The innermost function of the file defined above ``where`` (by its ``def`` line):

@@ -3,8 +3,8 @@
 Neutral questions only (what is registered where, which function a call reaches, which
 receive feeds a consumer loop); what blocks and what counts as a timeout is EVT003's to
 decide (``checks/evt003_untimed_blocking_handler``).  Built once per ``EventGraph``, on
-first use (``call_graph``), and kept free of networkx: the registrations are mirrored into
-the graph's networkx picture through the graph object itself.
+first use (``call_graph``), and kept free of networkx: the registrations are added to
+the graph's edges through the graph object itself.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def call_graph(graph: "EventGraph") -> "CallGraph":
         built = _BUILT[graph] = CallGraph(graph)
         for handler in built.handlers():
             where = handler.registration
-            graph.graph.add_edge(f"api:{handler.via}", graph.function_node(handler.function),
+            graph.add_edge(f"api:{handler.via}", graph.function_node(handler.function),
                                  key=f"registers@{where.path}:{where.span.line}:{where.span.column}", kind="registers")
     return built
 
@@ -57,7 +57,7 @@ class CallGraph:
     def __init__(self, graph: "EventGraph"):
         self.graph = graph
         self.catalog = graph.catalog
-        self.call_path: dict[int, str] = graph.call_paths()  # each call's file, by ``id``
+        self.call_path = graph.call_path  # each call's file
         self.calls_in: dict[str, list[CallFact]] = graph.resolver.calls_by_caller()
         self.values: dict[tuple, "Value | None"] = {}  # callee -> what it resolves to
         self._loops_by_function: dict[str, list[tuple[LoopFact, set[str]]]] = defaultdict(list)
@@ -252,7 +252,7 @@ class CallGraph:
     def loop_input(self, call: CallFact) -> bool:
         """The call is what a ``while`` loop does first in each turn (``while True:
         item = q.get()``, ``while await ev.wait():``): how the loop takes its next unit of work."""
-        return (self.call_path.get(id(call), ""), call.caller, call.span.line, call.span.column) in self._loop_inputs
+        return (self.call_path(call), call.caller, call.span.line, call.span.column) in self._loop_inputs
 
     # ---- call edges ---------------------------------------------------------------------------
 

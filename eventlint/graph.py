@@ -1,8 +1,9 @@
 """The index: every file's facts assembled into channels, operations, registrations and calls.
 
 This is the only module that imports networkx.  ``EventGraph`` finds the channels the code
-creates and the puts and gets on them, keeps them with the call graph's registrations in
-one ``networkx.MultiDiGraph``, and answers neutral questions about them (what is put on a
+creates and the puts and gets on them, keeps them with the call graph's registrations as
+the nodes and edges of one graph (a ``networkx.MultiDiGraph`` when ``eventlint graph`` asks
+for it), and answers neutral questions about them (what is put on a
 channel, where it is consumed, what its consumers dispatch on, what returns it).  What a
 name or expression holds is asked of ``eventlint.resolution``, whose questions the graph
 also answers for the code that holds one (``resolve``, ``mro``...).  What counts for a
@@ -130,9 +131,13 @@ class EventGraph(PayloadFollower):
 
     def __init__(self, files: list[FileFacts], catalog: Catalog):
         self.catalog = catalog
-        import networkx as nx  # here, not at the top: a run whose results are cached never builds a graph
-
-        self.graph = nx.MultiDiGraph()
+        # the graph's nodes and edges (with their attributes) in the order met; the
+        # networkx graph is made from them when asked for (``graph``): the checks ask
+        # the index, and only ``eventlint graph`` reads the graph (networkx alone is
+        # 13 MiB and a fifth of a second to import)
+        self._nodes: dict[str, dict] = {}
+        self._edges: dict[tuple[str, str, str], dict] = {}  # (source, target, key) -> attributes
+        self._networkx = None
         self.files = sorted(files, key=lambda f: f.path)
         self.resolver = Resolver(self.files, catalog)
         resolver = self.resolver
@@ -150,8 +155,8 @@ class EventGraph(PayloadFollower):
         self._factories_by_name: dict[str, str] | None = None  # function name -> the channel it returns
         self._dispatches: dict[str, list[DispatchSite]] | None = None
         self._tables: dict[tuple[str, str], tuple[TableKey, ...]] | None = None
-        self._paths_of_calls: dict[int, str] | None = None
-        self._paths_of_handoffs: dict[int, str] | None = None
+        self._caller_paths: dict[str, str | None] | None = None  # see ``call_path``
+        self._shared_caller_calls: dict[int, str] = {}
         self._shaped_returns: dict[str, list[Payload]] | None = None
         self._constants: dict[str, str] | None = None
         self._methods: dict[str, list[str]] | None = None
@@ -161,7 +166,6 @@ class EventGraph(PayloadFollower):
         self._forwarded: dict[tuple[str, PayloadShape, str, str], list[PayloadSite]] = {}
         self.failures: list[Failure] = []
         self.indexed: list[FileFacts] = []  # the files indexed, in order (the graph's JSON lists their functions)
-        self._function_files: dict[str, str] = {}  # function qualname -> the file of its last ``def``
         self._failed_modules: set[str] = set()
         for facts in self.files:
             self.isolated(facts, "indexing", self._index)
@@ -208,20 +212,41 @@ class EventGraph(PayloadFollower):
             return
         self.resolver.add(facts)
         self.indexed.append(facts)
-        for fn in facts.functions:
-            self._function_files[fn.qualname] = facts.path
 
     def function_node(self, qualname: str) -> str:
         """The graph node of a function (or of module-level code), added on its first edge:
         most functions never get one, and a node costs about 500 bytes."""
         node = f"function:{qualname}"
-        if node not in self.graph:
-            path = self._function_files.get(qualname)
-            if path is None:
-                self.graph.add_node(node)
+        if node not in self._nodes:
+            fn = self.functions.get(qualname)
+            if fn is None:
+                self.add_node(node)
             else:
-                self.graph.add_node(node, kind="function", path=path, line=self.functions[qualname].span.line)
+                self.add_node(node, kind="function", path=self.path_of[qualname], line=fn.span.line)
         return node
+
+    def add_node(self, node: str, **attributes) -> None:
+        self._nodes.setdefault(node, {}).update(attributes)
+        self._networkx = None
+
+    def add_edge(self, source: str, target: str, key: str, **attributes) -> None:
+        self._nodes.setdefault(source, {})
+        self._nodes.setdefault(target, {})
+        self._edges.setdefault((source, target, key), {}).update(attributes)
+        self._networkx = None
+
+    @property
+    def graph(self):
+        """The channels, the functions that put on and take from them and the handlers'
+        registrations, as a ``networkx.MultiDiGraph`` (made on first use)."""
+        if self._networkx is None:
+            import networkx as nx
+
+            graph = nx.MultiDiGraph()
+            graph.add_nodes_from(self._nodes.items())
+            graph.add_edges_from((source, target, key, data) for (source, target, key), data in self._edges.items())
+            self._networkx = graph
+        return self._networkx
 
     # ---- resolution, asked of the resolver (see ``eventlint.resolution.Resolver``) -------------
 
@@ -426,7 +451,7 @@ class EventGraph(PayloadFollower):
         channel = Channel(channel_id, api, facts.path, span, owner, first.scope, facts.module, element_type,
                           creation, constructor, tuple(names))
         self.channels.setdefault(channel.id, channel)
-        self.graph.add_node(channel.node, kind="channel", path=facts.path, line=span.line, api=api.name)
+        self.add_node(channel.node, kind="channel", path=facts.path, line=span.line, api=api.name)
 
     def resolve_channel(self, ref: Ref) -> Value | None:
         """The channel ``ref`` names; as a last resort, the one channel whose attribute
@@ -525,9 +550,9 @@ class EventGraph(PayloadFollower):
         function_node = self.function_node(call.caller)
         where = f"{facts.path}:{call.span.line}:{call.span.column}"
         if direction == Direction.PUT:
-            self.graph.add_edge(function_node, channel.node, key=f"publishes@{where}", kind="publishes")
+            self.add_edge(function_node, channel.node, key=f"publishes@{where}", kind="publishes")
         else:
-            self.graph.add_edge(channel.node, function_node, key=f"consumes@{where}", kind="consumes")
+            self.add_edge(channel.node, function_node, key=f"consumes@{where}", kind="consumes")
 
     def _channels_of_self(self, ref: Ref) -> list[str]:
         """The channels made from the project class ``ref`` is the ``self`` of (or from a
@@ -649,9 +674,9 @@ class EventGraph(PayloadFollower):
         for facts in self.indexed:
             for fn in facts.functions:
                 whole.add_node(f"function:{fn.qualname}", kind="function", path=facts.path, line=fn.span.line)
-        for node, data in self.graph.nodes(data=True):
+        for node, data in self._nodes.items():
             whole.add_node(node, **data)
-        for source, target, key, data in self.graph.edges(keys=True, data=True):
+        for (source, target, key), data in self._edges.items():
             whole.add_edge(source, target, key=key, **data)
         return nx.node_link_data(whole, edges="edges")
 

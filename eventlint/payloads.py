@@ -47,7 +47,7 @@ class PayloadFollower:
     """Follows payloads to the callers that decide them; ``EventGraph`` provides the
     index it reads (``functions``, ``files``, ``resolver``, ``resolve``, ``canonical``,
     ``canonical_module``, ``mro``, ``_channel_method_calls``) and the memo tables (``_forwarded``,
-    ``_shaped_returns``, ``_paths_of_calls``, ``_paths_of_handoffs``, ``_constants``)."""
+    ``_shaped_returns``, ``_caller_paths``, ``_shared_caller_calls``, ``_constants``)."""
 
     def forwarded_payloads(self, op: Operation) -> list[PayloadSite]:
         """What a put's payload stands for when its caller decides it: a put of a parameter
@@ -110,7 +110,7 @@ class PayloadFollower:
             # the call passes that no named parameter takes
             keys = [key for key, _ in call.keywords if key not in named] if param.startswith("**") else [param]
             for key in keys:
-                found.extend(self._passed_as(call, fn, key, passed, shape, depth, channel_id, self._call_path(call)))
+                found.extend(self._passed_as(call, fn, key, passed, shape, depth, channel_id, self.call_path(call)))
         return found
 
     def _passed_as(self, call: CallFact, fn: FunctionFact, param: str, passed: dict[str, Payload], shape: PayloadShape,
@@ -271,20 +271,26 @@ class PayloadFollower:
                                for f in self.files for name, value in f.constants}
         return self._constants.get(self.canonical(qualname))
 
-    def call_paths(self) -> dict[int, str]:
-        """The file of each call (by ``id``), built once and shared with the call graph."""
-        if self._paths_of_calls is None:
-            self._paths_of_calls = {id(c): f.path for f in self.files for c in f.calls}
-        return self._paths_of_calls
-
-    def _call_path(self, call: CallFact) -> str:
-        """The file of a call or of a handoff (a call made later)."""
-        path = self.call_paths().get(id(call))
-        if path is None:
-            if self._paths_of_handoffs is None:
-                self._paths_of_handoffs = {id(c): f.path for f in self.files for c in f.handoffs}
-            path = self._paths_of_handoffs.get(id(call), "")
-        return path
+    def call_path(self, call: CallFact) -> str:
+        """The file of a call or of a handoff (a call made later); "" for neither. Found
+        by the function that makes it; only the calls of a function that more than one
+        file defines (two ``tests/conftest.py``) are looked up by identity, as a map of
+        every call would hold one entry a call (20 MiB on the standard library)."""
+        if self._caller_paths is None:
+            owners: dict[str, str | None] = {}  # None: several files
+            for facts in self.files:
+                for made in (facts.calls, facts.handoffs):
+                    for c in made:
+                        known = owners.setdefault(c.caller, facts.path)
+                        if known is not None and known != facts.path:
+                            owners[c.caller] = None
+            self._caller_paths = owners
+            if None in owners.values():
+                self._shared_caller_calls = {id(c): facts.path for facts in self.files
+                                             for made in (facts.handoffs, facts.calls)
+                                             for c in made if owners[c.caller] is None}
+        path = self._caller_paths.get(call.caller, "")
+        return self._shared_caller_calls.get(id(call), "") if path is None else path
 
 
 def _enclosing_param(payload: Payload) -> tuple[str, str] | None:

@@ -1,5 +1,6 @@
-"""The memory a run keeps: repeated values of a file's facts are one object, and a worker
-that grew large is replaced by a fresh one, with the same findings either way."""
+"""The memory a run keeps: repeated values of a file's facts are one object, a worker
+that grew large is replaced by a fresh one, and two large files are not parsed side by
+side, with the same findings every way."""
 
 from __future__ import annotations
 
@@ -83,6 +84,45 @@ def test_workers_that_grew_are_replaced_and_find_the_same(tmp_path, monkeypatch)
     assert sorted((f.code, f.path, f.span.line) for f in again.findings) == \
         sorted((f.code, f.path, f.span.line) for f in expected.findings)
     assert [f.code for f in again.findings].count("EVT001") == 4
+
+
+def test_two_large_files_are_never_parsed_side_by_side(tmp_path, monkeypatch):
+    """While one worker has a file that fills the byte budget, the other takes small
+    files only (the smallest first), and waits rather than take a second large one."""
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    padding = "\n".join(f"value_{i} = {i}" for i in range(400))
+    for number in range(3):  # large, and larger than a small one by far
+        (tmp_path / f"big{number}.py").write_text(SOURCE + padding + "\n" + "#" * 100 * number + "\n")
+    for number in range(5):
+        (tmp_path / f"small{number}.py").write_text(f"VALUE = {number}\n" + "#" * number + "\n")
+    expected = api.check([str(tmp_path)], use_cache=False, jobs=1)
+    large = len((tmp_path / "big0.py").read_bytes())
+    given: list[tuple[str, int, int]] = []  # (file, its size, what the other workers had)
+    real = engine._Worker.give
+
+    def recording(self, job, raw):
+        others = sum(w.size for w in workers_seen if w is not self and w.job is not None)
+        given.append((job.path.rsplit("/", 1)[-1], len(raw), others))
+        return real(self, job, raw)
+
+    workers_seen: list = []
+    real_init = engine._Worker.__init__
+
+    def tracking(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        workers_seen.append(self)
+
+    monkeypatch.setattr(engine._Worker, "give", recording)
+    monkeypatch.setattr(engine._Worker, "__init__", tracking)
+    monkeypatch.setattr(engine, "IN_FLIGHT_BYTES", large + 200)  # one large file and small ones
+    again = api.check([str(tmp_path)], use_cache=False, jobs=2)
+    assert sorted(name for name, _, _ in given) == sorted(p.name for p in tmp_path.glob("*.py"))
+    assert given[0][0] == "big2.py"  # the largest first
+    for name, size, others in given:
+        assert others == 0 or others + size <= large + 200, (name, size, others)
+    assert sorted((f.code, f.path, f.span.line) for f in again.findings) == \
+        sorted((f.code, f.path, f.span.line) for f in expected.findings)
+    assert [f.code for f in again.findings].count("EVT001") == 3
 
 
 def test_the_cyclic_collector_is_off_while_a_run_lasts_and_back_on_after(tmp_path, monkeypatch):

@@ -179,7 +179,7 @@ def _no_fix_reason(graph: EventGraph, judge: Classifier, call: CallFact, blockin
             keyword = client.constructor_timeout.keyword or "timeout"
             origin = value.origin
             if origin is not None:
-                where = judge.calls.call_path.get(id(origin), "")
+                where = judge.calls.call_path(origin)
                 return (f"{what} takes no timeout; the {value.name[:-2]} client is created at "
                         f"{where}:{origin.span.line}: pass {keyword}= there")
             return f"{what} takes no timeout; pass {keyword}= where the {value.name[:-2]} client is created"

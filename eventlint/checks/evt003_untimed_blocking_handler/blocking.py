@@ -82,7 +82,7 @@ class Classifier:
             return call.timeout_scope
         key = id(call)
         if key not in self._scopes:
-            path = self.calls.call_path.get(key, "")
+            path = self.calls.call_path(call)
             calls_at = self._calls_at.get(path)
             if calls_at is None:
                 calls_at = self._calls_at[path] = {c.span: c for facts in self.graph.files if facts.path == path
@@ -197,7 +197,7 @@ class Classifier:
         return False
 
     def _classify(self, call: CallFact, in_async: bool) -> BlockingCall | None:
-        path = self.calls.call_path[id(call)]
+        path = self.calls.call_path(call)
         value = self.calls.value(call)
         entry: BlockingApi | None = None
         name = value.name if value is not None and value.kind == "api" else dotted(call.callee)
@@ -357,7 +357,7 @@ class Classifier:
         fix = client.fix if client.timeout else None
         constructor = None
         if not client.timeout and client.constructor_timeout and origin is not None \
-                and self.calls.call_path.get(id(origin)) == path:
+                and self.calls.call_path(origin) == path:
             constructor, fix = origin, client.fix
         return BlockingCall(call, path, display, reason, fix, client.reason, client.timeout, in_async and not call.awaited,
                             constructor, client.constructor_timeout if constructor is not None else None)

@@ -170,6 +170,6 @@ class Paths:
         current = state
         while current is not None:
             parent, call = parents[current]
-            chain.append((current[0], call, self.calls.call_path[id(call)] if call is not None else ""))
+            chain.append((current[0], call, self.calls.call_path(call) if call is not None else ""))
             current = parent
         return tuple(reversed(chain))

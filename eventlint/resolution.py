@@ -61,7 +61,7 @@ class Resolver(InstanceGoals, UnionGoals, GoalSolver):
         self.returns_of: dict[str, list[ReturnFact]] = defaultdict(list)  # function -> its ``return``s of a value
         # (function, index) -> the elements at that index of the tuples it returns
         self.returned_elements: dict[tuple[str, int], list[ReturnFact]] = defaultdict(list)
-        self._bindings: dict[int, Binding] = {}
+        self._bindings: dict[int, Binding] = {}  # id -> binding, of those asked about (``_binding_goal``)
         self._channels: dict[int, tuple[str, End, bool]] = {}  # id(binding) -> (channel id, end, heuristic)
         self._getters: dict[str, tuple[str, ...]] = {}  # channel id -> its get methods
         # (module, global) or (function, parameter) -> the channel end that name is in code
@@ -110,7 +110,6 @@ class Resolver(InstanceGoals, UnionGoals, GoalSolver):
                 self.local_bindings[(binding.owner, binding.name)] = binding
             else:
                 self.class_bindings[(binding.owner, binding.name)].append(binding)
-            self._bindings[id(binding)] = binding
         self.path_of[facts.module] = facts.path
 
     def bind_channel(self, binding: Binding, channel: str, end: End, gets: tuple[str, ...],
@@ -187,8 +186,13 @@ class Resolver(InstanceGoals, UnionGoals, GoalSolver):
         return self._solve(("attr", cls, attr))
 
     def binding_value(self, binding: Binding) -> Value | None:
+        return self._solve(self._binding_goal(binding))
+
+    def _binding_goal(self, binding: Binding) -> tuple[str, int]:
+        """The question what ``binding`` holds; a binding is kept by ``id`` once asked
+        about (a third of them are)."""
         self._bindings.setdefault(id(binding), binding)
-        return self._solve(("binding", id(binding)))
+        return ("binding", id(binding))
 
     def resolve_param(self, spec: str) -> Value | None:
         """The value of the parameter ``"pkg.mod.func:name"``."""
@@ -231,7 +235,7 @@ class Resolver(InstanceGoals, UnionGoals, GoalSolver):
             table = self.module_bindings.get((rest.rpartition(".")[0], f"{rest.rpartition('.')[2]}[]{ref[2]}"))
             if table is not None:
                 tag, ref = "", ("", *ref[3:])
-                value = yield ("binding", id(table))
+                value = yield self._binding_goal(table)
         if tag == "G":
             # ``import google.cloud.pkg.mod`` then ``google.cloud.pkg.mod.X``: the root may be a
             # namespace package, so start from the longest dotted prefix naming a project module
@@ -260,7 +264,7 @@ class Resolver(InstanceGoals, UnionGoals, GoalSolver):
         elif tag == "L":
             function, _, name = rest.rpartition(":")
             binding = self.local_bindings.get((function, name))
-            value = (yield ("binding", id(binding))) if binding is not None else None
+            value = (yield self._binding_goal(binding)) if binding is not None else None
         elif tag:
             value = None
         return (yield from self._follow(value, ref[1:]))
@@ -292,7 +296,7 @@ class Resolver(InstanceGoals, UnionGoals, GoalSolver):
         """The value stored as ``self.a.b`` (``name`` "a.b") in the class or its bases, or None."""
         for current in (yield ("mro", cls)):
             for binding in self.class_bindings.get((current, name), ()):
-                value = yield ("binding", id(binding))
+                value = yield self._binding_goal(binding)
                 if value is not None:
                     return value
         return None
@@ -327,7 +331,7 @@ class Resolver(InstanceGoals, UnionGoals, GoalSolver):
             return Value(ValueKind.FUNCTION, qualname)
         binding = self.module_bindings.get((module, name))
         if binding is not None:
-            return (yield ("binding", id(binding)))
+            return (yield self._binding_goal(binding))
         target = self.imports.get((module, name))
         if target is not None:
             return (yield from self._global(target))
@@ -517,7 +521,7 @@ class Resolver(InstanceGoals, UnionGoals, GoalSolver):
             bindings = self.class_bindings.get((current, attr))
             if bindings:
                 for binding in bindings:
-                    value = yield ("binding", id(binding))
+                    value = yield self._binding_goal(binding)
                     if value is not None:
                         return value
                 return (yield ("made", cls, attr))

@@ -1,7 +1,7 @@
 """One object for each repeated value of a file's facts.
 
-The extractor builds a new string, reference tuple and span for every occurrence: the same
-``("self", "lock")`` or ``"__init__"`` a hundred times in one file.  ``share`` makes equal
+The extractor builds a new string, reference tuple, span and payload for every occurrence:
+the same ``("self", "lock")`` or ``"__init__"`` a hundred times in one file.  ``share`` makes equal
 values one object before the facts leave the worker, so they are pickled once, unpickled
 once and held once by the main process: on the standard library the facts take a third
 less memory, and the main process unpickles them faster.  Values are never changed, only
@@ -11,11 +11,11 @@ replaced by an equal one of the same type.
 from __future__ import annotations
 
 from .cache import RECORDS
-from .model import FileFacts, Span, Tag
+from .model import FileFacts, Payload, Span, Tag
 
 # the fields of each record but ``Span``, which is shared as a whole
 _FIELDS = {cls: cls.__slots__ for cls in RECORDS if cls is not Span}
-_SHARED_ITEMS = frozenset({str, int, tuple, type(None), Span, Tag})  # a tuple of these is shared
+_SHARED_ITEMS = frozenset({str, int, tuple, type(None), Span, Tag, Payload})  # a tuple of these is shared
 _set = object.__setattr__  # the records are frozen: a field is replaced by an equal value
 
 
@@ -23,6 +23,7 @@ def share(facts: FileFacts) -> FileFacts:
     """``facts``, every repeated string, tuple and span in it made one object (in place)."""
     values: dict = {}
     spans: dict = {}
+    payloads: dict = {}
     fields = _FIELDS
 
     def walk(value):
@@ -47,6 +48,8 @@ def share(facts: FileFacts) -> FileFacts:
                 new = walk(item)
                 if new is not item:
                     _set(value, name, new)
+            if kind is Payload:  # what calls pass: the same parameter or tag again and again
+                return payloads.setdefault(value, value)
         return value
 
     return walk(facts)

@@ -48,6 +48,8 @@ def test_shared_facts_equal_the_facts_and_repeat_no_value():
     assert len(puts) == 2
     assert puts[0].callee is puts[1].callee  # ("I:hub.Hub", ".inbox", ".put") once
     assert puts[0].caller is not puts[1].caller  # two functions: two names
+    assert puts[0].payload == puts[1].payload and puts[0].payload is puts[1].payload  # ("event", ...)
+    assert puts[0].payload is not before.calls[after.calls.index(puts[0])].payload
     locks = [call.callee for call in after.calls if call.callee[-1] == ".Lock"]
     assert locks and all(ref[0] is locks[0][0] for ref in locks)
 

@@ -595,6 +595,16 @@ class FactsCache:
             return None
         return _read_entry(self.folder / key[:2] / key, self.KIND, _DECODERS[FileFacts])
 
+    def size(self, key: str) -> int | None:
+        """The size of the entry for ``key`` (which may still prove unusable), None when
+        there is none."""
+        if self.folder is None:
+            return None
+        try:
+            return (self.folder / key[:2] / key).stat().st_size
+        except OSError:
+            return None
+
     def put(self, key: str, facts: FileFacts) -> None:
         if self.folder is None:
             return

@@ -69,6 +69,15 @@ def _analyze(job: _Job, raw: bytes) -> FileFacts:
                                 catalog=_worker_state["catalog"], tag_keys=_worker_state["tag_keys"]))
 
 
+def _load(cache: FactsCache, key: str) -> FileFacts | None:
+    """A file's cached facts, its repeated values made one object as the analysis makes
+    them (decoding gives each occurrence its own: twice the memory)."""
+    from .sharing import share
+
+    facts = cache.get(key)
+    return share(facts) if facts is not None else None
+
+
 def _analyze_guarded(job: _Job, raw: bytes) -> FileFacts:
     """The file's facts; an unexpected error in the facts pass becomes the file's EVT000
     (naming the error) instead of ending the run."""
@@ -122,7 +131,7 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _worker_main(conn, parent: int, extension: dict, tag_keys: tuple[str, ...]) -> None:
+def _worker_main(conn, parent: int, extension: dict, tag_keys: tuple[str, ...], cache: FactsCache | None) -> None:
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     for end in _parent_ends:
@@ -137,18 +146,26 @@ def _worker_main(conn, parent: int, extension: dict, tag_keys: tuple[str, ...]) 
             return
         if task is None:
             return
-        job, raw = task
-        facts = _analyze_guarded(job, raw)
-        gc.collect()  # at most one file's syntax tree alive at a time
+        job, raw, key = task
+        # a file with a cache entry is loaded from it (and analysed after all if the
+        # entry turns out unusable)
+        facts = _load(cache, key) if key is not None and cache is not None else None
+        loaded = facts is not None
+        if facts is None:
+            facts = _analyze_guarded(job, raw)
+            gc.collect()  # at most one file's syntax tree alive at a time
         # the allocator keeps what a large file's syntax tree took for the rest of the
         # process's life: a worker that grew leaves after this file, and a fresh one
         # takes its place
         retiring = start is not None and (_resident() or 0) - start > RETIRE_GROWTH
-        conn.send((facts, retiring))
+        conn.send((facts, retiring, loaded))
         if retiring:
             return
 
 
+# past this many bytes of cache entries to load, the workers load them and make their
+# repeated values one object (decoded as they are, 32 MiB of entries take about 170 MiB)
+SHARED_LOAD_BYTES = 32 * 1024 * 1024
 # how much a worker may grow past its start (bytes) before it is replaced
 RETIRE_GROWTH = 40 * 1024 * 1024
 # how many source bytes the workers may be parsing at once, unless one file alone is
@@ -172,10 +189,10 @@ class _Worker:
     """One worker process and the file it is working on (one at a time, so a crash or a
     timeout is always pinned on the right file)."""
 
-    def __init__(self, context, config: Config):
+    def __init__(self, context, config: Config, cache: FactsCache | None = None):
         self.conn, child_end = context.Pipe()
         self.process = context.Process(target=_worker_main, daemon=True,
-                                       args=(child_end, os.getpid(), config.catalog, config.tag_keys))
+                                       args=(child_end, os.getpid(), config.catalog, config.tag_keys, cache))
         _parent_ends.append(self.conn)
         try:
             self.process.start()
@@ -186,12 +203,13 @@ class _Worker:
         self.started = 0.0
         self.ready = False
 
-    def give(self, job: _Job, raw: bytes) -> bool:
+    def give(self, job: _Job, raw: bytes, key: str | None = None) -> bool:
+        """Hand over a file to analyse, or to load from the cache entry ``key``."""
         try:
-            self.conn.send((job, raw))
+            self.conn.send((job, raw, key))
         except (OSError, ValueError):
             return False
-        self.job, self.size, self.started = job, len(raw), time.monotonic()
+        self.job, self.size, self.started = job, _parse_size((job, raw, key)), time.monotonic()
         return True
 
     def stop(self, kill: bool = False) -> None:
@@ -219,15 +237,21 @@ def worker_count(jobs: int, files: int) -> int:
     return max(1, min(jobs, files, 4 * (os.cpu_count() or 1), MAX_WORKERS))
 
 
-def _run_pool(pending: list[tuple[_Job, bytes]], jobs: int, config: Config,
+def _parse_size(item: tuple[_Job, bytes, str | None]) -> int:
+    """The source bytes a worker parses for ``item``: none when it loads a cache entry."""
+    return 0 if item[2] is not None else len(item[1])
+
+
+def _run_pool(pending: list[tuple[_Job, bytes, str | None]], jobs: int, config: Config,
               progress: ProgressFn | None, done_before: int, total: int,
-              on_result: Callable[[FileFacts], None]) -> dict[str, FileFacts]:
-    """Analyse in worker processes, one file per worker at a time.  A worker that dies
-    turns its file into EVT000 and is replaced; one that spends longer than
-    ``file-time-limit`` on a file is killed and the file is EVT000.  Either way the file is
-    tried once, and the run goes on.  ``on_result`` sees each file's facts as they arrive
-    (the cache is written while the workers go on); a crashed or timed-out file is not
-    passed to it (it is not cached: a crash may not recur)."""
+              on_result: Callable[[FileFacts, bool], None], cache: FactsCache | None = None) -> dict[str, FileFacts]:
+    """Analyse in worker processes, one file per worker at a time; a file given with the
+    key of its cache entry is loaded from ``cache`` instead, unless the entry is unusable.
+    A worker that dies turns its file into EVT000 and is replaced; one that spends longer
+    than ``file-time-limit`` on a file is killed and the file is EVT000.  Either way the
+    file is tried once, and the run goes on.  ``on_result`` sees each file's facts as they
+    arrive, and whether they were loaded (the cache is written while the workers go on); a
+    crashed or timed-out file is not passed to it (it is not cached: a crash may not recur)."""
     results: dict[str, FileFacts] = {}
     context = _pool_context()
     if context.get_start_method() == "fork":
@@ -238,16 +262,16 @@ def _run_pool(pending: list[tuple[_Job, bytes]], jobs: int, config: Config,
 
     limit = config.file_time_limit
     done = done_before
-    # largest files first, so no worker is left with a big file at the end while the
-    # others idle (results are put back in discovery order afterwards)
-    queue = collections.deque(sorted(pending, key=lambda item: len(item[1]), reverse=True))
-    workers = [_Worker(context, config) for _ in range(worker_count(jobs, len(queue)))]
+    # files to analyse first and the largest first, so no worker is left with a big file
+    # at the end while the others idle (results are put back in discovery order afterwards)
+    queue = collections.deque(sorted(pending, key=lambda item: (item[2] is not None, -len(item[1]))))
+    workers = [_Worker(context, config, cache) for _ in range(worker_count(jobs, len(queue)))]
 
-    def finish(facts: FileFacts, cacheable: bool) -> None:
+    def finish(facts: FileFacts, cacheable: bool, loaded: bool = False) -> None:
         nonlocal done
         results[facts.path] = facts
         if cacheable:
-            on_result(facts)
+            on_result(facts, loaded)
         done += 1
         if progress is not None:
             progress(done, total)
@@ -256,7 +280,7 @@ def _run_pool(pending: list[tuple[_Job, bytes]], jobs: int, config: Config,
 
     def replace_worker(index: int) -> _Worker:
         workers[index].stop(kill=True)
-        workers[index] = _Worker(context, config)
+        workers[index] = _Worker(context, config, cache)
         return workers[index]
 
     def feed(index: int) -> None:
@@ -264,20 +288,20 @@ def _run_pool(pending: list[tuple[_Job, bytes]], jobs: int, config: Config,
         if not (worker.ready and worker.job is None and queue):
             return
         in_flight = sum(w.size for w in workers if w.job is not None)
-        if not in_flight or in_flight + len(queue[0][1]) <= IN_FLIGHT_BYTES:
-            job, raw = queue.popleft()
+        if not in_flight or in_flight + _parse_size(queue[0]) <= IN_FLIGHT_BYTES:
+            item = queue.popleft()
             first = True
-        elif in_flight + len(queue[-1][1]) <= IN_FLIGHT_BYTES:
-            job, raw = queue.pop()  # the smallest, beside the large files in hand
+        elif in_flight + _parse_size(queue[-1]) <= IN_FLIGHT_BYTES:
+            item = queue.pop()  # the smallest, or a cached one, beside the large files in hand
             first = False
         else:
             return  # it waits for the others' large files
-        if not worker.give(job, raw):
+        if not worker.give(*item):
             # the worker is gone: a new one takes the file
             if first:
-                queue.appendleft((job, raw))
+                queue.appendleft(item)
             else:
-                queue.append((job, raw))
+                queue.append(item)
             replace_worker(index)
 
     try:
@@ -305,7 +329,7 @@ def _run_pool(pending: list[tuple[_Job, bytes]], jobs: int, config: Config,
                     continue
                 if worker.conn in ready:
                     try:
-                        facts, retiring = worker.conn.recv()
+                        facts, retiring, loaded = worker.conn.recv()
                     except (EOFError, OSError):
                         job = worker.job
                         replace_worker(index)
@@ -316,7 +340,7 @@ def _run_pool(pending: list[tuple[_Job, bytes]], jobs: int, config: Config,
                         replace_worker(index)
                     else:
                         feed(index)  # its next file first: storing this one's facts takes a while
-                    finish(facts, cacheable=True)
+                    finish(facts, cacheable=True, loaded=loaded)
                 elif time.monotonic() - worker.started > limit:
                     job = worker.job
                     replace_worker(index)
@@ -353,7 +377,7 @@ def analyze_files(sources: list[SourceFile], config: Config, *, jobs: int, cache
     salt = f"{__version__}\0{_extractor_digest()}\0{catalog.digest}\0{','.join(config.tag_keys)}"
     cache = FactsCache(cache_dir, salt)
     facts_by_path: dict[str, FileFacts] = {}
-    pending: list[tuple[_Job, bytes]] = []
+    pending: list[tuple[_Job, bytes, str | None]] = []  # (file, content, its cache entry's key to load)
     keys: dict[str, str] = {}
     hits = 0
     read: list[tuple[_Job, bytes, str]] = []
@@ -384,8 +408,13 @@ def analyze_files(sources: list[SourceFile], config: Config, *, jobs: int, cache
     earlier = memo.copy() if memo is not None else {}
     if memo is not None:
         memo.clear()
+    # decoding gives every repeated value of the facts an object of its own: past
+    # ``SHARED_LOAD_BYTES`` of entries the workers load them and make those values one
+    # object, as the analysis does (half the memory, at the cost of the walk that does it)
+    sizes = {key: cache.size(key) for _, _, key in read if key not in earlier} if jobs > 1 else {}
+    in_workers = bool(sizes) and sum(size for size in sizes.values() if size is not None) >= SHARED_LOAD_BYTES
     for job, raw, key in read:
-        cached = earlier.get(key) or cache.get(key)
+        cached = earlier.get(key) or (None if in_workers else cache.get(key))
         if cached is not None:
             facts_by_path[job.rel] = cached
             if memo is not None:
@@ -393,19 +422,25 @@ def analyze_files(sources: list[SourceFile], config: Config, *, jobs: int, cache
             hits += 1
             continue
         keys[job.rel] = key
-        pending.append((job, raw))
+        pending.append((job, raw, key if in_workers and sizes.get(key) is not None else None))
     if pending:
         stored: list[str] = []
+        loaded: list[str] = []
 
-        def store(facts: FileFacts) -> None:
-            cache.put(keys[facts.path], facts)
-            stored.append(facts.path)
+        def store(facts: FileFacts, from_cache: bool) -> None:
+            if from_cache:
+                loaded.append(facts.path)
+            else:
+                cache.put(keys[facts.path], facts)
+                stored.append(facts.path)
             if memo is not None:
                 memo[keys[facts.path]] = facts
 
-        fresh = _run_pool(pending, max(1, jobs), config, progress, len(facts_by_path), len(sources), store)
+        fresh = _run_pool(pending, max(1, jobs), config, progress, len(facts_by_path), len(sources), store,
+                          cache if in_workers else None)
         facts_by_path.update(fresh)
-        if len(stored) < len(fresh):
+        hits += len(loaded)
+        if len(stored) + len(loaded) < len(fresh):
             run_key = None  # a worker crashed: neither its file nor this run's results are kept
     ordered = [facts_by_path[s.rel] for s in sources if s.rel in facts_by_path]
     return Analysis(ordered, catalog, hits, run_key)

@@ -16,7 +16,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from eventlint import api
+from eventlint import api, engine
 from eventlint.cli import main
 from eventlint.cache import FactsCache
 from eventlint.model import FileFacts
@@ -235,6 +235,46 @@ def test_no_bytes_in_an_entry_break_a_run(garbage, keep):
         (Path(temp) / "ab" / key).write_bytes(entry[:keep] + garbage)
         got = cache.get(key)
         assert got is None or got == FileFacts("a.py", "a", ())
+
+
+def test_past_a_size_the_workers_load_the_entries_and_share_their_values(tmp_path, monkeypatch):
+    """Many entries are loaded by the workers, never by the main process: the same
+    findings and hits, a damaged entry and a changed file analysed again, and equal values
+    of a file's loaded facts one object (as a fresh analysis makes them)."""
+    main_process = os.getpid()
+    real_get = FactsCache.get
+
+    def get_in_a_worker(self, key):
+        assert os.getpid() != main_process, "the main process decoded an entry"
+        return real_get(self, key)
+
+    with sample_project(tmp_path):
+        first = api.check(["."], jobs=2)
+        count = python_files(tmp_path)
+        stored = entries(tmp_path / ".eventlint_cache")
+        stored[0].write_bytes(b"")  # damaged: analysed again
+        target = tmp_path / "pkg" / "m10.py"  # changed: analysed again
+        target.write_text(target.read_text() + "\nimport queue\nLATE = queue.Queue()\n")
+        shutil.rmtree(tmp_path / ".eventlint_cache" / "runs")
+        monkeypatch.setattr(engine, "SHARED_LOAD_BYTES", 0)
+        monkeypatch.setattr(FactsCache, "get", get_in_a_worker)
+        again = api.check(["."], jobs=2)
+        assert again.cache_hits == count - 2
+        assert ("EVT001", "pkg/m10.py") in {(f.code, f.path) for f in again.findings}
+        monkeypatch.setattr(FactsCache, "get", real_get)
+        assert rows(again) == rows(api.check(["."], jobs=1, use_cache=False))
+        repeated = 0  # calls of a callee called before in the same file
+        for facts in again.files:
+            callees: dict = {}
+            for call in facts.calls:
+                if call.callee in callees:
+                    assert callees[call.callee] is call.callee
+                    repeated += 1
+                callees.setdefault(call.callee, call.callee)
+        assert repeated
+        shutil.rmtree(tmp_path / ".eventlint_cache" / "runs")
+        assert api.check(["."], jobs=1).cache_hits == count  # the damaged entry was written again
+        assert rows(first) != rows(again)  # m10.py's new queue
 
 
 def test_a_changed_file_invalidates_only_its_entry(tmp_path):

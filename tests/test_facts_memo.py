@@ -20,12 +20,12 @@ def _project(root: Path) -> api.Project:
 
 
 def _count_analysed(monkeypatch) -> list[str]:
-    """The files the following runs hand to the analysis workers."""
+    """The files the following runs hand to the analysis workers to analyse (not to load)."""
     analysed: list[str] = []
     real = engine._run_pool
 
     def counting(pending, *args, **kwargs):
-        analysed.extend(job.rel for job, _ in pending)
+        analysed.extend(job.rel for job, _, entry in pending if entry is None)
         return real(pending, *args, **kwargs)
 
     monkeypatch.setattr(engine, "_run_pool", counting)

@@ -1,6 +1,7 @@
 """A run after edits gives what a cold run of the same files gives: the server's run with
-the last run's facts in memory, and a check on the facts cache of the runs before, over
-random sequences of edits to a small event-driven project."""
+the last run's facts in memory, and a check on the facts cache of the runs before (read
+by the main process, or loaded by the workers), over random sequences of edits to a small
+event-driven project."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from eventlint import api
+from eventlint import api, engine
 
 # each file's versions: an edit replaces a file with one of its versions
 VERSIONS = {
@@ -55,6 +56,8 @@ def _found(findings) -> list[tuple]:
 def test_runs_after_edits_find_what_a_cold_run_finds(tmp_path_factory, edits):
     root = tmp_path_factory.mktemp("project")
     cache = tmp_path_factory.mktemp("cache")
+    shared = tmp_path_factory.mktemp("cache-loaded-by-workers")
+    threshold = engine.SHARED_LOAD_BYTES
     try:
         (root / "pyproject.toml").write_text("[project]\nname = 'p'\n")
         for name in FILES:
@@ -62,13 +65,21 @@ def test_runs_after_edits_find_what_a_cold_run_finds(tmp_path_factory, edits):
         memo: dict = {}
         api.analyse_project(api.load_project([str(root)]), use_cache=False, memo=memo)
         api.check([str(root)], cache_dir=str(cache), jobs=1)
+        api.check([str(root)], cache_dir=str(shared), jobs=2)
         for name, version in edits:
             _write(root, name, version)
             project = api.load_project([str(root)])
             in_memory = api.analyse_project(project, use_cache=False, memo=memo)
             cached = api.check([str(root)], cache_dir=str(cache), jobs=1)
+            engine.SHARED_LOAD_BYTES = 0  # the workers load every entry
+            try:
+                loaded = api.check([str(root)], cache_dir=str(shared), jobs=2)
+            finally:
+                engine.SHARED_LOAD_BYTES = threshold
             cold = api.check([str(root)], use_cache=False, jobs=1)
-            assert _found(in_memory.findings) == _found(cached.findings) == _found(cold.findings)
+            assert _found(in_memory.findings) == _found(cached.findings) == _found(loaded.findings) == \
+                _found(cold.findings)
     finally:
         shutil.rmtree(root, ignore_errors=True)
         shutil.rmtree(cache, ignore_errors=True)
+        shutil.rmtree(shared, ignore_errors=True)

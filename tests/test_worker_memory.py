@@ -102,10 +102,10 @@ def test_two_large_files_are_never_parsed_side_by_side(tmp_path, monkeypatch):
     given: list[tuple[str, int, int]] = []  # (file, its size, what the other workers had)
     real = engine._Worker.give
 
-    def recording(self, job, raw):
+    def recording(self, job, raw, key=None):
         others = sum(w.size for w in workers_seen if w is not self and w.job is not None)
         given.append((job.path.rsplit("/", 1)[-1], len(raw), others))
-        return real(self, job, raw)
+        return real(self, job, raw, key)
 
     workers_seen: list = []
     real_init = engine._Worker.__init__

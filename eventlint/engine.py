@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, replace
 from multiprocessing import connection as mp_connection
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from . import __version__
 from .cache import FactsCache, ResultsCache
@@ -237,6 +237,9 @@ def worker_count(jobs: int, files: int) -> int:
     return max(1, min(jobs, files, 4 * (os.cpu_count() or 1), MAX_WORKERS))
 
 
+_FINISHED = object()
+
+
 def _parse_size(item: tuple[_Job, bytes, str | None]) -> int:
     """The source bytes a worker parses for ``item``: none when it loads a cache entry."""
     return 0 if item[2] is not None else len(item[1])
@@ -244,14 +247,17 @@ def _parse_size(item: tuple[_Job, bytes, str | None]) -> int:
 
 def _run_pool(pending: list[tuple[_Job, bytes, str | None]], jobs: int, config: Config,
               progress: ProgressFn | None, done_before: int, total: int,
-              on_result: Callable[[FileFacts, bool], None], cache: FactsCache | None = None) -> dict[str, FileFacts]:
+              on_result: Callable[[FileFacts, bool], None], cache: FactsCache | None = None,
+              meanwhile: Iterator[tuple[_Job, bytes, str | None] | None] | None = None) -> dict[str, FileFacts]:
     """Analyse in worker processes, one file per worker at a time; a file given with the
     key of its cache entry is loaded from ``cache`` instead, unless the entry is unusable.
     A worker that dies turns its file into EVT000 and is replaced; one that spends longer
     than ``file-time-limit`` on a file is killed and the file is EVT000.  Either way the
     file is tried once, and the run goes on.  ``on_result`` sees each file's facts as they
     arrive, and whether they were loaded (the cache is written while the workers go on); a
-    crashed or timed-out file is not passed to it (it is not cached: a crash may not recur)."""
+    crashed or timed-out file is not passed to it (it is not cached: a crash may not recur).
+    ``meanwhile`` is work the main process does while the workers work, a step at a time:
+    each step accounts for one file, and returns it when it is to be analysed after all."""
     results: dict[str, FileFacts] = {}
     context = _pool_context()
     if context.get_start_method() == "fork":
@@ -310,11 +316,23 @@ def _run_pool(pending: list[tuple[_Job, bytes, str | None]], jobs: int, config: 
                 feed(index)
             busy = [w for w in workers if w.job is not None]
             starting = [w for w in workers if not w.ready]
-            if not busy and not queue:
+            if not busy and not queue and meanwhile is None:
                 break
             now = time.monotonic()
             wait_for = max(0.0, min(w.started + limit for w in busy) - now) if busy else None
-            ready = set(mp_connection.wait([w.conn for w in busy + starting], timeout=wait_for))
+            ready = set(mp_connection.wait([w.conn for w in busy + starting],
+                                           timeout=0 if meanwhile is not None else wait_for))
+            if not ready and meanwhile is not None:
+                step = next(meanwhile, _FINISHED)
+                if step is _FINISHED:
+                    meanwhile = None
+                elif step is not None:
+                    queue.append(step)
+                else:
+                    done += 1
+                    if progress is not None:
+                        progress(done, total)
+                continue
             for index, worker in enumerate(workers):
                 if not worker.ready and worker.conn in ready:
                     try:
@@ -411,10 +429,11 @@ def analyze_files(sources: list[SourceFile], config: Config, *, jobs: int, cache
     # decoding gives every repeated value of the facts an object of its own: past
     # ``SHARED_LOAD_BYTES`` of entries the workers load them and make those values one
     # object, as the analysis does (half the memory, at the cost of the walk that does it)
-    sizes = {key: cache.size(key) for _, _, key in read if key not in earlier} if jobs > 1 else {}
-    in_workers = bool(sizes) and sum(size for size in sizes.values() if size is not None) >= SHARED_LOAD_BYTES
+    sizes = {key: cache.size(key) for _, _, key in read if key not in earlier} if cache.folder is not None else {}
+    in_workers = jobs > 1 and sum(size for size in sizes.values() if size is not None) >= SHARED_LOAD_BYTES
+    to_decode: list[tuple[_Job, bytes, str]] = []  # the entries the main process reads
     for job, raw, key in read:
-        cached = earlier.get(key) or (None if in_workers else cache.get(key))
+        cached = earlier.get(key)
         if cached is not None:
             facts_by_path[job.rel] = cached
             if memo is not None:
@@ -422,7 +441,32 @@ def analyze_files(sources: list[SourceFile], config: Config, *, jobs: int, cache
             hits += 1
             continue
         keys[job.rel] = key
-        pending.append((job, raw, key if in_workers and sizes.get(key) is not None else None))
+        if sizes.get(key) is None:
+            pending.append((job, raw, None))
+        elif in_workers:
+            pending.append((job, raw, key))
+        else:
+            to_decode.append((job, raw, key))
+
+    def decode_entries() -> Iterator[tuple[_Job, bytes, None] | None]:
+        """Each step reads one entry; an unusable one's file is to be analysed."""
+        nonlocal hits
+        for job, raw, key in to_decode:
+            cached = cache.get(key)
+            if cached is None:
+                yield job, raw, None
+                continue
+            facts_by_path[job.rel] = cached
+            if memo is not None:
+                memo[key] = cached
+            hits += 1
+            yield None
+
+    meanwhile = None
+    if not pending:
+        pending = [item for item in decode_entries() if item is not None]
+    elif to_decode:
+        meanwhile = decode_entries()  # read while the workers analyse the changed files
     if pending:
         stored: list[str] = []
         loaded: list[str] = []
@@ -437,7 +481,7 @@ def analyze_files(sources: list[SourceFile], config: Config, *, jobs: int, cache
                 memo[keys[facts.path]] = facts
 
         fresh = _run_pool(pending, max(1, jobs), config, progress, len(facts_by_path), len(sources), store,
-                          cache if in_workers else None)
+                          cache if in_workers else None, meanwhile)
         facts_by_path.update(fresh)
         hits += len(loaded)
         if len(stored) + len(loaded) < len(fresh):

@@ -72,6 +72,8 @@ class Resolver(InstanceGoals, UnionGoals, GoalSolver):
         # there (see ``_eval_calls``)
         self._numbered_calls: list[CallFact] = []
         self._calls_by_callee: dict[tuple, int | array] | None = None
+        # a callee (or several, as a tuple of them) -> its calls, in file order
+        self._calls_made: dict[tuple, tuple[CallFact, ...]] = {}
         super().__init__({
             "ref": self._eval_ref, "member": self._eval_member, "attr": self._eval_attr, "binding": self._eval_binding,
             "param": self._eval_param, "calls": self._eval_calls, "calls-to": self._eval_calls_to,
@@ -678,19 +680,30 @@ class Resolver(InstanceGoals, UnionGoals, GoalSolver):
                     and f"{callee.name}.__init__" not in self.functions):
                 constructors[callee.name] = next((cls for cls in (yield ("mro", callee.name))[1:]
                                                   if f"{cls}.__init__" in self.functions), None)
-        found: dict[str, list[array | tuple[int]]] = defaultdict(list)
+        found: dict[str, list[tuple]] = defaultdict(list)  # name -> the callees that name it
         for ref, callee in callees.items():
             if callee is not None and (callee.kind == ValueKind.CLASS or callee.kind == ValueKind.FUNCTION):
-                numbers = self._calls_by_callee[ref]
-                if type(numbers) is int:
-                    numbers = (numbers,)
-                found[callee.name].append(numbers)
+                found[callee.name].append(ref)
                 if constructors.get(callee.name) is not None:
-                    found[constructors[callee.name]].append(numbers)
-        # each name's calls in file order, however many callees named it
-        call = self._numbered_calls.__getitem__
-        return {name: tuple(map(call, runs[0] if len(runs) == 1 else sorted(itertools.chain.from_iterable(runs))))
-                for name, runs in found.items()}
+                    found[constructors[callee.name]].append(ref)
+        # each name's calls in file order, however many callees named it; the tuples are
+        # made once and kept, as the index is answered again with mostly the same ones
+        made = self._calls_made
+        answer = {}
+        for name, refs in found.items():
+            key = refs[0] if len(refs) == 1 else tuple(refs)
+            calls = made.get(key)
+            if calls is None:
+                calls = made[key] = self._calls_of(refs)
+            answer[name] = calls
+        return answer
+
+    def _calls_of(self, refs: list[tuple]) -> tuple[CallFact, ...]:
+        """The calls of the callees ``refs``, in file order."""
+        runs = [(numbers,) if type(numbers) is int else numbers
+                for numbers in map(self._calls_by_callee.__getitem__, refs)]
+        return tuple(map(self._numbered_calls.__getitem__,
+                         runs[0] if len(runs) == 1 else sorted(itertools.chain.from_iterable(runs))))
 
     def _eval_calls_to(self, goal):
         """The calls with arguments of one project class or function."""

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+import pytest
 
 from eventlint import api, engine
 from eventlint.cli import main
@@ -275,6 +276,30 @@ def test_past_a_size_the_workers_load_the_entries_and_share_their_values(tmp_pat
         shutil.rmtree(tmp_path / ".eventlint_cache" / "runs")
         assert api.check(["."], jobs=1).cache_hits == count  # the damaged entry was written again
         assert rows(first) != rows(again)  # m10.py's new queue
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_entries_are_read_while_the_changed_files_are_analysed(tmp_path, monkeypatch, jobs):
+    """The main process reads the cache entries while the workers analyse what changed;
+    an entry that proves unusable then is analysed too."""
+    with sample_project(tmp_path):
+        api.check(["."], jobs=jobs)
+        count = python_files(tmp_path)
+        entries(tmp_path / ".eventlint_cache")[0].write_bytes(b"\x00garbage")
+        target = tmp_path / "pkg" / "m10.py"
+        target.write_text(target.read_text() + "\nimport queue\nLATE = queue.Queue()\n")
+        handed: list[tuple[int, bool]] = []  # (files to analyse, whether entries are read meanwhile)
+        real = engine._run_pool
+
+        def recording(pending, *args, **kwargs):
+            handed.append((len(pending), args[-1] is not None))
+            return real(pending, *args, **kwargs)
+
+        monkeypatch.setattr(engine, "_run_pool", recording)
+        changed = api.check(["."], jobs=jobs)
+        assert handed == [(1, True)]  # m10.py; the damaged entry is found while reading
+        assert changed.cache_hits == count - 2
+        assert rows(changed) == rows(api.check(["."], jobs=1, use_cache=False))
 
 
 def test_a_changed_file_invalidates_only_its_entry(tmp_path):

@@ -133,8 +133,8 @@ class EventGraph(PayloadFollower):
         self.catalog = catalog
         # the graph's nodes and edges (with their attributes) in the order met; the
         # networkx graph is made from them when asked for (``graph``): the checks ask
-        # the index, and only ``eventlint graph`` reads the graph (networkx alone is
-        # 13 MiB and a fifth of a second to import)
+        # the index, and only ``eventlint graph`` reads the graph (importing networkx
+        # alone takes 13 MiB and 65 ms)
         self._nodes: dict[str, dict] = {}
         self._edges: dict[tuple[str, str, str], dict] = {}  # (source, target, key) -> attributes
         self._networkx = None

@@ -1,12 +1,13 @@
 """``eventlint server``: a language server over stdin and stdout (pygls).
 
-Each run analyses the whole workspace with ``api.analyse_project`` (the files on disk; the
-facts cache makes a run after one save extract that file's facts alone) and publishes the
-diagnostics of every file whose findings changed, an empty list for a file whose findings
-all went away: a finding that lands in one file because of another (EVT001's outside
-users, EVT003's handler chains) is refreshed when either file is saved.  Runs start when
-the client has initialised, when a file is saved, and when a file the last run did not see
-is opened.  One bad file is its EVT000; a run that fails is logged (``window/logMessage``)
+Each folder of the workspace is a project of its own (a folder inside another is checked
+with it).  Each run analyses a whole folder with ``api.analyse_project`` (the files on
+disk; the facts of the files unchanged since its last run are kept in memory) and
+publishes the diagnostics of every file whose findings changed, an empty list for a file
+whose findings all went away: a finding that lands in one file because of another
+(EVT001's outside users, EVT003's handler chains) is refreshed when either file is saved.
+Runs start, for every folder, when the client has initialised; for a file's folder, when
+the file is saved, or opened when the folder's last run did not see it.  One bad file is its EVT000; a run that fails is logged (``window/logMessage``)
 and the server goes on with the diagnostics it had."""
 
 from __future__ import annotations
@@ -111,11 +112,13 @@ class Run:
     edits: dict[str, list[Finding]] = field(default_factory=dict)  # file -> its findings, fixes spelled out
 
 
-class EventlintServer(LanguageServer):
-    def __init__(self):
-        super().__init__("eventlint", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Full)
-        self.options = Options()
-        self.folder: Path | None = None
+class Folder:
+    """One folder of the workspace, checked as a project of its own, and what its last
+    run found and published."""
+
+    def __init__(self, server: "EventlintServer", folder: Path):
+        self.server = server
+        self.folder = folder
         self.run: Run | None = None
         self.published: dict[str, tuple[Finding, ...]] = {}  # root-relative path -> what its diagnostics show
         self.lines: dict[str, Lines] = {}
@@ -138,24 +141,15 @@ class EventlintServer(LanguageServer):
         except ValueError:
             return None
 
-    def encoding(self) -> str:
-        try:
-            return self.workspace.position_encoding or types.PositionEncodingKind.Utf16
-        except RuntimeError:
-            return types.PositionEncodingKind.Utf16
-
     def file_lines(self, rel: str) -> Lines:
         if rel not in self.lines:
-            self.lines[rel] = Lines(_read_text(self.run.project.root / rel), self.encoding())
+            self.lines[rel] = Lines(_read_text(self.run.project.root / rel), self.server.encoding())
         return self.lines[rel]
 
     # ---- runs --------------------------------------------------------------------------
 
-    def log(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
-        self.window_log_message(types.LogMessageParams(type=kind, message=message))
-
     def check(self, reason: str) -> None:
-        """Analyse the workspace and publish what changed; a failure is logged, and the
+        """Analyse the folder and publish what changed; a failure is logged, and the
         diagnostics already shown stay.
 
         A run happens inside the handler, on the thread that reads the client's messages,
@@ -163,18 +157,16 @@ class EventlintServer(LanguageServer):
         has returned, and writes each message whole from this thread, so no other thread
         holds a stream's lock while the analysis forks its worker processes (a lock held in
         the parent at the fork would never be released in the child)."""
-        if self.folder is None:
-            return
         started = time.monotonic()
         try:
             project = api.load_project([str(self.folder)])
             analysed = api.analyse_project(project, memo=self.facts)
         except api.UsageError as error:
-            self.log(f"eventlint: error: {error}", types.MessageType.Error)
-            self.window_show_message(types.ShowMessageParams(types.MessageType.Error, f"eventlint: {error}"))
+            self.server.log(f"eventlint: error: {error}", types.MessageType.Error)
+            self.server.window_show_message(types.ShowMessageParams(types.MessageType.Error, f"eventlint: {error}"))
             return
         except Exception as error:  # noqa: BLE001 - one failed run must not end the server
-            self.log(f"eventlint: internal error ({reason}): {type(error).__name__}: {error}\n"
+            self.server.log(f"eventlint: internal error ({reason}): {type(error).__name__}: {error}\n"
                      f"{traceback.format_exc()}", types.MessageType.Error)
             return
         by_file: dict[str, list[Finding]] = {}
@@ -186,7 +178,7 @@ class EventlintServer(LanguageServer):
         self.publish()
         took = time.monotonic() - started
         count = len(analysed.findings)
-        self.log(f"{RUN_DONE} {len(analysed.files)} files ({reason}): {count} finding{'' if count == 1 else 's'} "
+        self.server.log(f"{RUN_DONE} {len(analysed.files)} files ({reason}): {count} finding{'' if count == 1 else 's'} "
                  f"in {took:.2f} s")
 
     def publish(self) -> None:
@@ -196,7 +188,7 @@ class EventlintServer(LanguageServer):
             if self.published.get(rel, ()) == found:
                 continue
             diagnostics = [self.diagnostic(finding) for finding in found]
-            self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=self.uri(rel),
+            self.server.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=self.uri(rel),
                                                                                   diagnostics=diagnostics))
             if found:
                 self.published[rel] = found
@@ -236,7 +228,7 @@ class EventlintServer(LanguageServer):
 
     def unchanged_on_disk(self, rel: str, uri: str) -> bool:
         """Fixes are spelled out against the file on disk: none for an edited buffer."""
-        document = self.workspace.text_documents.get(uri)
+        document = self.server.workspace.text_documents.get(uri)
         return document is None or document.source == self.file_lines_text(rel)
 
     def file_lines_text(self, rel: str) -> str | None:
@@ -246,7 +238,7 @@ class EventlintServer(LanguageServer):
         rel, found = self.findings_at(params.text_document.uri)
         wanted = params.range
         start, end = (wanted.start.line, wanted.start.character), (wanted.end.line, wanted.end.character)
-        allowed = [f for f in found if f.fix is not None and (self.options.unsafe_fixes or f.fix.safety == "safe")]
+        allowed = [f for f in found if f.fix is not None and (self.server.options.unsafe_fixes or f.fix.safety == "safe")]
         if params.context.only and not any(kind == types.CodeActionKind.QuickFix or
                                            types.CodeActionKind.QuickFix.startswith(kind)
                                            for kind in params.context.only):
@@ -280,9 +272,46 @@ class EventlintServer(LanguageServer):
             fixable = [f for f in run.by_file.get(rel, ()) if f.fix is not None]
             spelled, warnings = api.spell_out_fixes(run.analysed, run.project, fixable)
             for warning in warnings:
-                self.log(f"eventlint: warning: {warning.message}\n{warning.details}", types.MessageType.Warning)
+                self.server.log(f"eventlint: warning: {warning.message}\n{warning.details}", types.MessageType.Warning)
             run.edits[rel] = spelled
         return run.edits[rel]
+
+
+class EventlintServer(LanguageServer):
+    def __init__(self):
+        super().__init__("eventlint", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Full)
+        self.options = Options()
+        self.folders: list[Folder] = []
+
+    def encoding(self) -> str:
+        try:
+            return self.workspace.position_encoding or types.PositionEncodingKind.Utf16
+        except RuntimeError:
+            return types.PositionEncodingKind.Utf16
+
+    def log(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
+        self.window_log_message(types.LogMessageParams(type=kind, message=message))
+
+    def add_folder(self, path: Path) -> Folder:
+        """A folder of the workspace to check; one inside another is checked with it."""
+        path = path.resolve()
+        for folder in self.folders:
+            if path.is_relative_to(folder.folder):
+                return folder
+        self.folders = [f for f in self.folders if not f.folder.is_relative_to(path)]
+        self.folders.append(Folder(self, path))
+        return self.folders[-1]
+
+    def folder_of(self, uri: str) -> Folder | None:
+        path = to_fs_path(uri)
+        if path is None:
+            return None
+        resolved = Path(path).resolve()
+        return next((folder for folder in self.folders if resolved.is_relative_to(folder.folder)), None)
+
+    def check(self, reason: str) -> None:
+        for folder in self.folders:
+            folder.check(reason)
 
 
 def _same_site(a: Finding, b: Finding) -> bool:
@@ -295,10 +324,12 @@ def create_server() -> EventlintServer:
     @server.feature(types.INITIALIZE)
     def initialize(ls: EventlintServer, params: types.InitializeParams) -> None:
         ls.options = options_from(params.initialization_options)
-        root = ls.workspace.root_path
-        if root is None and params.workspace_folders:
-            root = to_fs_path(params.workspace_folders[0].uri)
-        ls.folder = Path(root) if root else None
+        roots = [to_fs_path(folder.uri) for folder in params.workspace_folders or ()]
+        if not roots:
+            roots = [ls.workspace.root_path]
+        for root in roots:
+            if root:
+                ls.add_folder(Path(root))
 
     @server.feature(types.INITIALIZED)
     def initialized(ls: EventlintServer, params: types.InitializedParams) -> None:
@@ -311,30 +342,37 @@ def create_server() -> EventlintServer:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: EventlintServer, params: types.DidOpenTextDocumentParams) -> None:
         uri = params.text_document.uri
-        if ls.folder is None:
+        folder = ls.folder_of(uri)
+        if folder is None:
             path = to_fs_path(uri)
-            if path is None:
-                return
-            ls.folder = Path(path).parent
-        rel = ls.rel(uri)
-        if ls.run is None or (rel is not None and rel.endswith(".py") and rel not in ls.run.files
-                              and rel not in ls.left_out):
-            ls.check("open")
-            if ls.run is not None and rel is not None and rel not in ls.run.files:
-                ls.left_out.add(rel)  # excluded by the settings: opening it again starts no run
+            if ls.folders or path is None:
+                return  # a file outside the workspace's folders
+            folder = ls.add_folder(Path(path).parent)  # no folder: the file's own
+        rel = folder.rel(uri)
+        if folder.run is None or (rel is not None and rel.endswith(".py") and rel not in folder.run.files
+                                  and rel not in folder.left_out):
+            folder.check("open")
+            if folder.run is not None and rel is not None and rel not in folder.run.files:
+                folder.left_out.add(rel)  # excluded by the settings: opening it again starts no run
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: EventlintServer, params: types.DidSaveTextDocumentParams) -> None:
-        ls.check("save")
+        folder = ls.folder_of(params.text_document.uri)
+        if folder is not None:
+            folder.check("save")
+        else:
+            ls.check("save")
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     def hover(ls: EventlintServer, params: types.HoverParams) -> types.Hover | None:
-        return ls.hover(params)
+        folder = ls.folder_of(params.text_document.uri)
+        return folder.hover(params) if folder is not None else None
 
     @server.feature(types.TEXT_DOCUMENT_CODE_ACTION,
                     types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]))
     def code_action(ls: EventlintServer, params: types.CodeActionParams) -> list[types.CodeAction]:
-        return ls.code_actions(params)
+        folder = ls.folder_of(params.text_document.uri)
+        return folder.code_actions(params) if folder is not None else []
 
     return server
 

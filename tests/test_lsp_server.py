@@ -199,6 +199,43 @@ async def test_the_server_announces_save_hover_and_quick_fixes_and_checks_a_new_
 
 
 @pytest.mark.asyncio
+async def test_each_workspace_folder_is_checked_as_a_project_of_its_own(tmp_path):
+    first, second = make_workspace(tmp_path / "one"), make_workspace(tmp_path / "two")
+    inner = make_workspace(first / "nested")  # inside a folder: checked with it, not again
+    folders = [types.WorkspaceFolder(uri=path.as_uri(), name=path.name) for path in (first, second, inner)]
+    client = await ClientServerConfig(server_command=SERVER, server_env=ENV).start()
+    try:
+        await client.initialize_session(types.InitializeParams(
+            capabilities=types.ClientCapabilities(), root_uri=first.as_uri(), workspace_folders=folders))
+        await wait_for_runs(client, 2)
+        assert shown(client, tmp_path) == {
+            f"{where}/app/{name}": found for where in ("one", "two", "one/nested")
+            for name, found in (("hub.py", [("EVT001", 6, 9)]), ("workers.py", [("EVT003", 11, 9)]))}
+        # a save checks the saved file's folder alone
+        workers = second / "app" / "workers.py"
+        await save(client, workers, WORKERS.replace("json=item)", "json=item, timeout=5)"))
+        await wait_for_runs(client, 3)
+        assert [m.message.split("(")[1].split(")")[0] for m in client.log_messages
+                if m.message.startswith(RUN_DONE)] == ["start", "start", "save"]
+        assert diagnostics_of(client, workers) == []
+        assert [d.code for d in diagnostics_of(client, first / "app" / "workers.py")] == ["EVT003"]
+        # hover and quick fixes answer in every folder
+        [exposed] = diagnostics_of(client, second / "app" / "hub.py")
+        hover = await client.text_document_hover_async(types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=(second / "app" / "hub.py").as_uri()),
+            position=exposed.range.start))
+        assert hover.contents.value.startswith("**EVT001 exposed-raw-queue**")
+        [blocking] = diagnostics_of(client, first / "app" / "workers.py")
+        [action] = await code_actions(client, first / "app" / "workers.py", blocking)
+        assert list(action.edit.changes) == [(first / "app" / "workers.py").as_uri()]
+        assert runs(client) == 3
+    finally:
+        with contextlib.suppress(Exception):
+            await client.shutdown_session()
+        await client.stop()
+
+
+@pytest.mark.asyncio
 async def test_a_save_refreshes_the_findings_it_changes_in_other_files_and_clears_fixed_ones(tmp_path):
     root = make_workspace(tmp_path / "ws")
     hub, workers = root / "app" / "hub.py", root / "app" / "workers.py"

@@ -6,8 +6,9 @@ disk; the facts of the files unchanged since its last run are kept in memory) an
 publishes the diagnostics of every file whose findings changed, an empty list for a file
 whose findings all went away: a finding that lands in one file because of another
 (EVT001's outside users, EVT003's handler chains) is refreshed when either file is saved.
-Runs start, for every folder, when the client has initialised; for a file's folder, when
-the file is saved, or opened when the folder's last run did not see it.  One bad file is its EVT000; a run that fails is logged (``window/logMessage``)
+Runs start, for every folder, when the client has initialised, and for a folder the
+workspace gains; for a file's folder, when the file is saved, or opened when the folder's
+last run did not see it.  A folder the workspace loses has its diagnostics cleared.  One bad file is its EVT000; a run that fails is logged (``window/logMessage``)
 and the server goes on with the diagnostics it had."""
 
 from __future__ import annotations
@@ -181,6 +182,12 @@ class Folder:
         self.server.log(f"{RUN_DONE} {len(analysed.files)} files ({reason}): {count} finding{'' if count == 1 else 's'} "
                  f"in {took:.2f} s")
 
+    def clear(self) -> None:
+        for rel in sorted(self.published):
+            self.server.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=self.uri(rel),
+                                                                                         diagnostics=[]))
+        self.published = {}
+
     def publish(self) -> None:
         run = self.run
         for rel in sorted(set(self.published) | set(run.by_file)):
@@ -302,6 +309,13 @@ class EventlintServer(LanguageServer):
         self.folders.append(Folder(self, path))
         return self.folders[-1]
 
+    def remove_folder(self, path: Path) -> None:
+        """A folder the workspace no longer has: its diagnostics are cleared."""
+        path = path.resolve()
+        for folder in [f for f in self.folders if f.folder == path]:
+            folder.clear()
+            self.folders.remove(folder)
+
     def folder_of(self, uri: str) -> Folder | None:
         path = to_fs_path(uri)
         if path is None:
@@ -334,6 +348,21 @@ def create_server() -> EventlintServer:
     @server.feature(types.INITIALIZED)
     def initialized(ls: EventlintServer, params: types.InitializedParams) -> None:
         ls.check("start")
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+    def folders_changed(ls: EventlintServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
+        for removed in params.event.removed or ():
+            path = to_fs_path(removed.uri)
+            if path:
+                ls.remove_folder(Path(path))
+        # the workspace's folders as they are now (a folder that was inside a removed one
+        # is checked on its own from now on)
+        for known in list(ls.workspace.folders.values()):
+            path = to_fs_path(known.uri)
+            if path:
+                folder = ls.add_folder(Path(path))
+                if folder.run is None:
+                    folder.check("folder added")
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def configuration(ls: EventlintServer, params: types.DidChangeConfigurationParams) -> None:

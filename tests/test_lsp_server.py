@@ -236,6 +236,29 @@ async def test_each_workspace_folder_is_checked_as_a_project_of_its_own(tmp_path
 
 
 @pytest.mark.asyncio
+async def test_a_folder_the_workspace_gains_is_checked_and_one_it_loses_is_cleared(tmp_path):
+    first, second = make_workspace(tmp_path / "one"), make_workspace(tmp_path / "two")
+    async with session(first) as client:
+        assert set(shown(client, tmp_path)) == {"one/app/hub.py", "one/app/workers.py"}
+        client.workspace_did_change_workspace_folders(types.DidChangeWorkspaceFoldersParams(
+            event=types.WorkspaceFoldersChangeEvent(
+                added=[types.WorkspaceFolder(uri=second.as_uri(), name="two")], removed=[])))
+        await wait_for_runs(client, 2)
+        assert client.log_messages[-1].message.startswith(f"{RUN_DONE} 3 files (folder added)")
+        assert shown(client, tmp_path)["two/app/workers.py"] == [("EVT003", 11, 9)]
+        client.workspace_did_change_workspace_folders(types.DidChangeWorkspaceFoldersParams(
+            event=types.WorkspaceFoldersChangeEvent(
+                added=[], removed=[types.WorkspaceFolder(uri=first.as_uri(), name="one")])))
+        await client.text_document_hover_async(types.HoverParams(  # a request: the notification is handled by then
+            text_document=types.TextDocumentIdentifier(uri=(second / "app" / "hub.py").as_uri()),
+            position=types.Position(0, 0)))
+        shown_now = shown(client, tmp_path)
+        assert shown_now["one/app/hub.py"] == [] and shown_now["one/app/workers.py"] == []
+        assert shown_now["two/app/hub.py"] == [("EVT001", 6, 9)]
+        assert runs(client) == 2
+
+
+@pytest.mark.asyncio
 async def test_a_save_refreshes_the_findings_it_changes_in_other_files_and_clears_fixed_ones(tmp_path):
     root = make_workspace(tmp_path / "ws")
     hub, workers = root / "app" / "hub.py", root / "app" / "workers.py"

@@ -432,13 +432,19 @@ def analyze_files(sources: list[SourceFile], config: Config, *, jobs: int, cache
     sizes = {key: cache.size(key) for _, _, key in read if key not in earlier} if cache.folder is not None else {}
     in_workers = jobs > 1 and sum(size for size in sizes.values() if size is not None) >= SHARED_LOAD_BYTES
     to_decode: list[tuple[_Job, bytes, str]] = []  # the entries the main process reads
+
+    def take(rel: str, key: str, facts: FileFacts) -> None:
+        """A file whose facts need no analysis: kept in memory, or read from its entry."""
+        nonlocal hits
+        facts_by_path[rel] = facts
+        if memo is not None:
+            memo[key] = facts
+        hits += 1
+
     for job, raw, key in read:
         cached = earlier.get(key)
         if cached is not None:
-            facts_by_path[job.rel] = cached
-            if memo is not None:
-                memo[key] = cached
-            hits += 1
+            take(job.rel, key, cached)
             continue
         keys[job.rel] = key
         if sizes.get(key) is None:
@@ -450,16 +456,12 @@ def analyze_files(sources: list[SourceFile], config: Config, *, jobs: int, cache
 
     def decode_entries() -> Iterator[tuple[_Job, bytes, None] | None]:
         """Each step reads one entry; an unusable one's file is to be analysed."""
-        nonlocal hits
         for job, raw, key in to_decode:
             cached = cache.get(key)
             if cached is None:
                 yield job, raw, None
                 continue
-            facts_by_path[job.rel] = cached
-            if memo is not None:
-                memo[key] = cached
-            hits += 1
+            take(job.rel, key, cached)
             yield None
 
     meanwhile = None

@@ -20,7 +20,7 @@ _set = object.__setattr__  # the records are frozen: a field is replaced by an e
 
 
 def share(facts: FileFacts) -> FileFacts:
-    """``facts``, every repeated string, tuple and span in it made one object (in place)."""
+    """``facts``, every repeated string, tuple, span and payload in it made one object (in place)."""
     values: dict = {}
     spans: dict = {}
     payloads: dict = {}

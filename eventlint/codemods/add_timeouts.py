@@ -14,17 +14,18 @@ only changed with ``--unsafe-fixes``.  Sites with no timeout to give are reporte
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping
 
 import libcst as cst
 import libcst.matchers as m
 from libcst.codemod import CodemodContext
-from libcst.metadata import PositionProvider
 
 from ..checks.evt003_untimed_blocking_handler import fix_plans
 from ..model import NotFixable, PassTimeout, Span, WrapInWaitFor
+from ..syntax import POSITIONED, positions
 from . import CodemodResult, FixRun, Skipped
-from ._cst import Command, append_arg, is_none, keyword_arg, module_alias, span_of
+from ._cst import Command, append_arg, is_none, keyword_arg, module_alias
 
 Site = PassTimeout | WrapInWaitFor
 
@@ -60,11 +61,13 @@ class AddTimeoutsCommand(Command):
     """Give the calls at the planned spans of one file their timeout."""
 
     DESCRIPTION = "Pass a timeout to the planned blocking calls; wrap planned awaits in asyncio.wait_for."
-    METADATA_DEPENDENCIES = (PositionProvider,)
 
     def __init__(self, context: CodemodContext, sites: Mapping[Span, Site], literal: str):
         super().__init__(context)
         self.sites = sites
+        self.site_lines = sorted(span.line for span in sites)
+        self.spans: dict[cst.Call, Span] = {}
+        self.lines: dict[cst.SimpleStatementLine, tuple[int, int]] = {}
         self.literal = literal
         self.found: set[Span] = set()
         self.skipped: list[tuple[int, str]] = []  # (line, reason) of sites left as they were
@@ -75,6 +78,26 @@ class AddTimeoutsCommand(Command):
         """The planned sites not changed, with why: first those no longer found, by position."""
         missing = sorted((span for span in self.sites if span not in self.found), key=lambda s: (s.line, s.column))
         return [(span.line, "the call is no longer where the analysis found it") for span in missing] + self.skipped
+
+    def rewrite(self, tree: cst.Module) -> cst.Module:
+        """One walk over the tree as parsed (libcst's codemod machinery would copy it and
+        position every node first), with the positions of calls and statements from
+        eventlint's own bookkeeping; a line of simple statements that holds no planned call
+        is not walked (a large module with a site or two costs a fraction of libcst's way)."""
+        for node, ((line, column), (end_line, end_column)) in positions(tree, POSITIONED).items():
+            if type(node) is cst.Call:
+                self.spans[node] = Span(line, column + 1, end_line, end_column + 1)
+            elif type(node) is cst.SimpleStatementLine:
+                self.lines[node] = (line, end_line)
+        return tree.visit(self)
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        lines = self.lines.get(node)
+        if lines is not None:
+            at = bisect.bisect_left(self.site_lines, lines[0])
+            if at == len(self.site_lines) or self.site_lines[at] > lines[1]:
+                return False  # no planned call starts on these lines
+        return super().on_visit(node)
 
     def visit_Module(self, node: cst.Module) -> None:
         self.asyncio_name = module_alias(node, "asyncio") or ""
@@ -95,8 +118,8 @@ class AddTimeoutsCommand(Command):
         return name
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
-        span = span_of(self.get_metadata(PositionProvider, original_node))
-        site = self.sites.get(span)
+        span = self.spans.get(original_node)
+        site = self.sites.get(span) if span is not None else None
         if site is None:
             return updated_node
         self.found.add(span)

@@ -14,7 +14,8 @@ from libcst.codemod import CodemodContext
 
 from ... import facts as facts_module
 from ...checks.evt001_exposed_raw_queue import CODE, fix_plan
-from ...model import Finding, NotFixable, PrivatizeChannel, ReplaceAccessor, Span
+from ...model import BindingScope, Finding, NotFixable, PrivatizeChannel, ReplaceAccessor, Span
+from ...syntax import traverse
 from .. import CodemodResult, FixRun, Skipped
 from .edits import ApplyEdits, Edits
 from .methods import RETURNS_NOTHING, Holder, OutsideCall, Via, arguments, forwarder, operation_name, order, word
@@ -68,7 +69,7 @@ class Planner:
                           for _, t in targets)
         if not names:
             return self.result
-        self._scan(names)
+        self._scan(names, *self._where_used(targets))
         for finding, target in targets:
             try:
                 plan = self._plan_accessor(target) if isinstance(target, ReplaceAccessor) else self._plan_rename(target)
@@ -88,18 +89,43 @@ class Planner:
 
     # ---- reading the files ------------------------------------------------------------------
 
-    def _scan(self, names: frozenset[str]) -> None:
-        pattern = re.compile(r"\b(?:" + "|".join(re.escape(n) for n in sorted(names)) + r")\b")
+    def _where_used(self, targets) -> tuple[set[str], set[str]]:
+        """The names that may be used bare (module globals) and the files that must be
+        read whatever their text (those binding a channel or defining an accessor); every
+        other use of a target is an attribute, ``x.<name>``."""
+        bare: set[str] = set()
+        files: set[str] = set()
+        for _, target in targets:
+            channel = self.graph.channels.get(target.channel)
+            if channel is not None:
+                files.add(channel.path)
+            if isinstance(target, ReplaceAccessor):
+                files.add(self.graph.path_of.get(target.accessor, ""))
+            elif channel is None or channel.scope not in (BindingScope.CLASS, BindingScope.INSTANCE):
+                bare.add(target.name)
+        return bare, files
+
+    def _scan(self, names: frozenset[str], bare: set[str], files: set[str]) -> None:
+        """Read every file that may use a name of ``names``: those that spell ``x.<name>``
+        (a comment or a line break may follow the dot) or, for a name in ``bare``, the name
+        anywhere, and ``files``.  Reading a file costs a parse; most files that spell a
+        common attribute name bare (``messages``) never use it as an attribute."""
+        attribute = "|".join(re.escape(n) for n in sorted(names))
+        spelled = [rf"\.(?:\s|\\|#[^\n]*)*(?:{attribute})\b"]
+        if bare:
+            spelled.append(r"\b(?:" + "|".join(re.escape(n) for n in sorted(bare)) + r")\b")
+        pattern = re.compile("|".join(spelled))
         tag_keys = frozenset(self.context.config.tag_keys)
         for facts in self.graph.files:
             if facts.problem is not None:
                 continue
             text = self.context.read(facts.path)
-            if not pattern.search(text):
+            if facts.path not in files and not pattern.search(text):
                 continue
             wrapper = self.context.parse(facts.path)
             collector = Collector(facts, self.graph.catalog, tag_keys, names)
-            wrapper.visit(collector)
+            # the facts pass's own walk: libcst's rebuilds every node on the way back up
+            traverse(wrapper.module, collector)
             self.scans[facts.path] = Scan(facts, text, wrapper, collector)
 
     # ---- resolution ------------------------------------------------------------------------

@@ -236,7 +236,7 @@ def _with_fix_edits(analysed: _Analysed, project: Project, warnings: list[RunWar
             if parse_error(text) is not None:
                 kept = {}
                 break
-            text, problem = faithful(workspace.read(rel), text)
+            text, problem = faithful(workspace.read(rel), text, parsed, rel)
             if problem is not None:
                 kept = {}
                 break
@@ -308,7 +308,7 @@ def _run_codemods(chosen, explicit: bool, unsafe: bool, project: Project, analys
         skipped.extend(result.skipped)
         notes.extend(result.notes)
         refused = workspace.propose(result.changes, codemod.name,
-                                    independent=getattr(codemod, "independent_files", False))
+                                    independent=getattr(codemod, "independent_files", False), parsed=context.parsed)
         skipped.extend(refused)
         if result.changes and not refused:
             analysed = _analyse(project, contents=workspace.contents(), **options)

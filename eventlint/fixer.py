@@ -16,6 +16,7 @@ Codemods return new text; nothing reaches the disk before it has been checked he
 
 from __future__ import annotations
 
+import ast
 import bisect
 import difflib
 import io
@@ -82,22 +83,30 @@ def _parse(text: str) -> tuple[cst.Module | None, str | None]:
 
 
 def parse_error(text: str) -> str | None:
-    """Why ``text`` does not parse, or None when it does."""
-    return _parse(text)[1]
+    """Why ``text`` does not parse, or None when it does: CPython's own parser (a tenth of
+    libcst's cost) says it parses, or else libcst does (syntax newer than this Python)."""
+    try:
+        ast.parse(text)
+        return None
+    except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
+        return _parse(text)[1]
 
 
 _LINE_ENDS = ("\n", "\r")
 
 
-def faithful(before: str, after: str) -> tuple[str | None, str | None]:
+def faithful(before: str, after: str, parsed: dict | None = None, rel: str = "") -> tuple[str | None, str | None]:
     """``after`` when a write of it keeps every byte of ``before`` that the fix does not
     touch; otherwise None and the reason.  Codemods print the whole module with libcst,
     so this holds when libcst prints ``before`` back byte for byte (and it is refused
-    otherwise), and when ``after`` keeps the final line end ``before`` has."""
+    otherwise), and when ``after`` keeps the final line end ``before`` has.  ``parsed``:
+    the codemods' parsed files (``FixRun.parsed``), whose tree of ``rel`` is printed
+    when it was parsed from ``before``."""
     from .codemods._cst import parse_module
 
+    entry = parsed.get(rel) if parsed is not None else None
     try:
-        again = parse_module(before).code
+        again = entry[1].module.code if entry is not None and entry[0] == before else parse_module(before).code
     except (cst.ParserSyntaxError, RecursionError, MemoryError):
         again = None
     if again != before:
@@ -302,12 +311,14 @@ class Workspace:
 
     # ---- proposals ---------------------------------------------------------------------
 
-    def propose(self, changes: dict[str, str], author: str, *, independent: bool = False) -> list[Skipped]:
+    def propose(self, changes: dict[str, str], author: str, *, independent: bool = False,
+                parsed: dict | None = None) -> list[Skipped]:
         """Take a codemod's changes, all or none: one file that does not parse, can't be
         encoded, would change bytes the fix does not touch or isn't an analysed file
         refuses the whole result (its edits may depend on each other, e.g. a rename across
         files).  ``independent``: each file's edit stands alone, so a file that can't be
-        written later holds back only itself."""
+        written later holds back only itself.  ``parsed``: the files the codemod parsed
+        (``FixRun.parsed``), not parsed again."""
         refused: list[Skipped] = []
         accepted: dict[str, str] = {}
         for rel, text in sorted(changes.items()):
@@ -323,7 +334,7 @@ class Workspace:
                 refused.append(Skipped(rel, 0, f"{author} produced code that does not parse ({error}); "
                                                f"its changes were not applied"))
                 continue
-            text, problem = faithful(before, text)
+            text, problem = faithful(before, text, parsed, rel)
             if problem is not None:
                 refused.append(Skipped(rel, 0, f"{problem}; {author}'s changes were not applied"))
                 continue

@@ -383,6 +383,31 @@ def test_a_file_libcst_does_not_print_back_is_never_rewritten(tmp_path, monkeypa
     assert workspace.changed() == []
 
 
+def test_the_round_trip_check_prints_the_tree_the_codemod_parsed_when_it_is_of_that_text(tmp_path, monkeypatch):
+    from eventlint.codemods import _cst
+
+    (tmp_path / "a.py").write_text("x = 1\n", encoding="utf-8")
+    workspace = fixer.Workspace([("a.py", tmp_path / "a.py")])
+    lossy = ("x = 1\n", _cst.parse("# lost in printing\nx = 1\n"))  # a tree that does not print back
+    stale = ("x = 0\n", _cst.parse("x = 0\n"))  # parsed from other text: parsed again
+    calls = []
+    real_parse = _cst.parse_module
+    monkeypatch.setattr(_cst, "parse_module", lambda text: calls.append(text) or real_parse(text))
+    (refused,) = workspace.propose({"a.py": "x = 2\n"}, "rename", parsed={"a.py": lossy})
+    assert "does not print this file back byte for byte" in refused.reason and calls == []
+    assert workspace.propose({"a.py": "x = 2\n"}, "rename", parsed={"a.py": stale}) == []
+    assert calls == ["x = 1\n"] and workspace.read("a.py") == "x = 2\n"
+
+
+@pytest.mark.parametrize(("text", "error"), [
+    ("x = (1,\n     2)\n", None),
+    ("def first[T](items: list[T]) -> T:\n    return items[0]\n", None),  # newer than 3.11: libcst decides there
+    ("def f(:\n    pass\n", "line 2: parser error: error at 2:4: expected one of ), *, **, NAME"),
+])
+def test_parse_error_asks_cpython_and_then_libcst(text, error):
+    assert fixer.parse_error(text) == error
+
+
 # ---- privatize-queues and an unresolvable receiver; codemod errors are reported ---------------
 
 

@@ -28,6 +28,7 @@ from . import CodemodResult, FixRun, Skipped
 from ._cst import Command, append_arg, is_none, keyword_arg, module_alias
 
 Site = PassTimeout | WrapInWaitFor
+_DEFINITIONS = (cst.FunctionDef, cst.ClassDef)
 
 
 class AddTimeouts:
@@ -67,7 +68,7 @@ class AddTimeoutsCommand(Command):
         self.sites = sites
         self.site_lines = sorted(span.line for span in sites)
         self.spans: dict[cst.Call, Span] = {}
-        self.lines: dict[cst.SimpleStatementLine, tuple[int, int]] = {}
+        self.lines: dict[cst.CSTNode, tuple[int, int]] = {}  # statements worth walking only around a site
         self.literal = literal
         self.found: set[Span] = set()
         self.skipped: list[tuple[int, str]] = []  # (line, reason) of sites left as they were
@@ -82,12 +83,16 @@ class AddTimeoutsCommand(Command):
     def rewrite(self, tree: cst.Module) -> cst.Module:
         """One walk over the tree as parsed (libcst's codemod machinery would copy it and
         position every node first), with the positions of calls and statements from
-        eventlint's own bookkeeping; a line of simple statements that holds no planned call
-        is not walked (a large module with a site or two costs a fraction of libcst's way)."""
+        eventlint's own bookkeeping; a line of simple statements, a function or a class
+        that holds no planned call is not walked (a large module with a site or two
+        costs a fraction of libcst's way)."""
         for node, ((line, column), (end_line, end_column)) in positions(tree, POSITIONED).items():
-            if type(node) is cst.Call:
+            kind = type(node)
+            if kind is cst.Call:
                 self.spans[node] = Span(line, column + 1, end_line, end_column + 1)
-            elif type(node) is cst.SimpleStatementLine:
+            elif kind is cst.SimpleStatementLine or (kind in _DEFINITIONS and not node.decorators):
+                # a ``def`` or ``class``'s range leaves out its decorators: one with
+                # decorators is walked, its body's lines are not
                 self.lines[node] = (line, end_line)
         return tree.visit(self)
 

@@ -4,12 +4,13 @@ plan can be made on one parse of the file and carried out on another."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import libcst as cst
 import libcst.matchers as m
 from libcst.codemod import CodemodContext
-from libcst.metadata import PositionProvider
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from ...model import Span
 from .._cst import Command, span_of
@@ -47,14 +48,27 @@ class ApplyEdits(Command):
     DESCRIPTION = "Make planned channel attributes private and redirect outside calls to new methods."
     METADATA_DEPENDENCIES = (PositionProvider,)
 
-    def __init__(self, context: CodemodContext, module: str, edits: Edits):
+    def __init__(self, context: CodemodContext, module: str, edits: Edits, wrapper: MetadataWrapper | None = None):
         super().__init__(context)
         self.module_name = module
         self.edits = edits
         self.stack: list[str] = []  # the enclosing classes and functions
+        self.wrapper = wrapper  # the scan's, whose positions the edits were addressed by
+        self.positions: Mapping[cst.CSTNode, CodeRange] | None = None
+
+    def rewrite(self, tree: cst.Module) -> cst.Module:
+        """The tree the scan read is rewritten in one walk with the positions the scan
+        already has (libcst's codemod machinery would copy it and position it again)."""
+        if self.wrapper is None or tree is not self.wrapper.module:
+            return super().rewrite(tree)
+        self.positions = self.wrapper.resolve(PositionProvider)
+        return tree.visit(self)
 
     def _at(self, node: cst.CSTNode, edits: dict[Span, object]):
-        return edits.get(span_of(self.get_metadata(PositionProvider, node))) if edits else None
+        if not edits:
+            return None
+        where = self.positions[node] if self.positions is not None else self.get_metadata(PositionProvider, node)
+        return edits.get(span_of(where))
 
     def _qualname(self) -> str:
         return ".".join([self.module_name, *self.stack])

@@ -81,7 +81,7 @@ class Planner:
         for path, edits in sorted(self.edits.items()):
             scan = self.scans[path]
             command = ApplyEdits(CodemodContext(filename=path, full_module_name=scan.facts.module), scan.facts.module,
-                                 edits)
+                                 edits, scan.wrapper)
             new_text = command.transform_module(scan.module).code
             if new_text != scan.text:
                 self.result.changes[path] = new_text

@@ -151,8 +151,12 @@ def put_classes(graph: EventGraph, shape: PayloadShape, ref) -> list[str]:
 def dispatch_kinds(graph: EventGraph, channel_id: str, put: frozenset[str] = frozenset()) -> list[tuple[str, Location]]:
     """Kinds a consumer of the channel dispatches on, from consumers with 2+ branches.  A
     tag that is an attribute of a class whose objects are put (``job.type is JobTask.type``
-    with ``q.put(JobTask(...))``) is that class's kind."""
+    with ``q.put(JobTask(...))``) is that class's kind.  The kinds one test names together
+    (``isinstance(o, (list, tuple))``, ``kind in ("a", "b")``) take one branch: a function
+    with that test alone treats them alike; a table's keys and ``on_*`` methods are a
+    branch each."""
     per_function: dict[str, list[tuple[str, Location]]] = defaultdict(list)
+    branches_of: dict[str, set] = defaultdict(set)  # function -> its branches (a test's span, or a key)
     for site in graph.dispatches_on(channel_id):
         dispatch, path = site.dispatch, site.path
         if dispatch.kind == DispatchKind.TABLE:
@@ -162,6 +166,7 @@ def dispatch_kinds(graph: EventGraph, channel_id: str, put: frozenset[str] = fro
                     where = graph.short_name(dispatch.function, path)
                     per_function[dispatch.function].append(
                         (label, Location(path, dispatch.span, f"{where} looks up {label} in a handler table")))
+                    branches_of[dispatch.function].add((path, dispatch.span, label))
             continue
         if dispatch.kind == DispatchKind.METHOD:
             # ``getattr(self, "on_" + kind)``: each ``on_*`` method handles one tag
@@ -173,6 +178,7 @@ def dispatch_kinds(graph: EventGraph, channel_id: str, put: frozenset[str] = fro
                 label = repr(method[len(prefix):])
                 per_function[dispatch.function].append(
                     (label, Location(path, dispatch.span, f"{where} calls the method {method} for {label}")))
+                branches_of[dispatch.function].add((path, dispatch.span, label))
             continue
         if dispatch.kind == DispatchKind.VALUE or dispatch.kind == DispatchKind.KEY:
             continue  # whole-item constants and key tests: see ``control_kinds`` and ``key_set_kinds``
@@ -191,10 +197,11 @@ def dispatch_kinds(graph: EventGraph, channel_id: str, put: frozenset[str] = fro
             where = graph.short_name(dispatch.function, path)
             location = Location(path, dispatch.span, f"{where} dispatches on {label}")
             per_function[dispatch.function].append((label, location))
+            branches_of[dispatch.function].add((path, dispatch.span))
     kinds = []
-    for branches in per_function.values():
-        if len({label for label, _ in branches}) >= 2:
-            kinds.extend(branches)
+    for function, found in per_function.items():
+        if len({label for label, _ in found}) >= 2 and len(branches_of[function]) >= 2:
+            kinds.extend(found)
     return kinds
 
 

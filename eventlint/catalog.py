@@ -129,6 +129,16 @@ class TimeoutScopeApi:
 
 
 @dataclass(frozen=True, slots=True)
+class NoWaitWhen:
+    """The client's ``methods`` do not wait when its constructor got one of ``values``
+    (full names, ``socket.SOCK_DGRAM``) as ``argument``."""
+
+    argument: ParamSpec
+    values: tuple[str, ...]
+    methods: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ClientApi:
     """A constructor of a client object whose methods block (``requests.Session``)."""
 
@@ -149,6 +159,9 @@ class ClientApi:
     # methods that return a new client of the same kind, by name, with the position of the
     # client in a returned tuple (``conn, address = sock.accept()``): ``accept = 0``
     makes: tuple[tuple[str, int], ...] = ()
+    # a constructor argument that makes some methods return at once (a datagram socket's
+    # ``connect`` only records the peer): ``no-wait-when``
+    no_wait_when: NoWaitWhen | None = None
 
     def method_timeout(self, method: str) -> ParamSpec | None:
         for name, spec in self.method_timeouts:
@@ -396,6 +409,22 @@ def _param(raw, where: str) -> ParamSpec | None:
     return ParamSpec(raw.get("keyword"), position, None if default is None else str(default))
 
 
+def _no_wait_when(raw, where: str) -> NoWaitWhen | None:
+    if raw is None:
+        return None
+    shape = "no-wait-when = { keyword = ..., position = ..., values = [...], methods = [...] }"
+    if not isinstance(raw, dict) or not set(raw) <= {"keyword", "position", "values", "methods"}:
+        raise CatalogError(f"{where}: expected {shape}")
+    values, methods = raw.get("values"), raw.get("methods")
+    for listed in (values, methods):
+        if not isinstance(listed, list) or not listed or not all(isinstance(v, str) and v for v in listed):
+            raise CatalogError(f"{where}: expected {shape}, with values and methods lists of names")
+    argument = _param({key: raw[key] for key in ("keyword", "position") if key in raw}, where)
+    if argument is None or (argument.keyword is None and argument.position is None):
+        raise CatalogError(f"{where}: no-wait-when needs the argument's keyword or position")
+    return NoWaitWhen(argument, tuple(values), tuple(methods))
+
+
 def _makes(raw, where: str) -> tuple[tuple[str, int], ...]:
     if not isinstance(raw, dict) or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
                                             for v in raw.values()):
@@ -464,7 +493,7 @@ _SECTION_KEYS = {
                  "role"},
     "timeout-scope": {"name", "names", "kind", "deadline"},
     "client": {"name", "names", "methods", "timeout", "constructor-timeout", "default", "timeout-method", "fix",
-               "reason", "context", "method-timeouts", "configured-by", "makes"},
+               "reason", "context", "method-timeouts", "configured-by", "makes", "no-wait-when"},
     "consumer": {"name", "names"},
     "module-alias": {"name", "names", "module"},
 }
@@ -532,7 +561,7 @@ def _entry(key: str, name: str, raw: dict, where: str):
                          raw.get("reason", ""), _choice(raw, "context", ApiContext.ANY, where),
                          _method_timeouts(raw.get("method-timeouts", {}), where),
                          _strings(raw, "configured-by", where) if "configured-by" in raw else (),
-                         _makes(raw.get("makes", {}), where))
+                         _makes(raw.get("makes", {}), where), _no_wait_when(raw.get("no-wait-when"), where))
     except (TypeError, ValueError) as error:
         if isinstance(error, CatalogError):
             raise

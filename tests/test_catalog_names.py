@@ -139,3 +139,22 @@ def test_a_fork_of_a_module_that_defines_channels_implements_them():
     assert catalog.implements_channels("multiprocess.queues")
     assert not catalog.implements_channels("billiard.pool")  # a program using the channels
     assert not catalog.implements_channels("app.connection")
+
+
+def test_a_datagram_sockets_connect_waits_for_nothing():
+    (rule,) = [c.no_wait_when for c in load_catalog({}).clients if c.name == "socket.socket"]
+    assert (rule.argument.keyword, rule.argument.position, rule.values, rule.methods) == (
+        "type", 1, ("socket.SOCK_DGRAM",), ("connect",))
+
+
+@pytest.mark.parametrize("rule", [
+    {"values": ["socket.SOCK_DGRAM"], "methods": ["connect"]},  # which argument?
+    {"keyword": "type", "methods": ["connect"]},
+    {"keyword": "type", "values": [], "methods": ["connect"]},
+    {"keyword": "type", "values": ["socket.SOCK_DGRAM"], "methods": "connect"},
+    {"keyword": "type", "values": ["socket.SOCK_DGRAM"], "methods": ["connect"], "when": "always"},
+])
+def test_no_wait_when_names_an_argument_its_values_and_methods(rule):
+    entry = {"name": "corp.Socket", "methods": ["connect"], "no-wait-when": rule}
+    with pytest.raises(CatalogError, match="no-wait-when|values and methods"):
+        load_catalog({"client": [entry]})

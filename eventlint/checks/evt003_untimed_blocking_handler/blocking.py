@@ -315,6 +315,17 @@ class Classifier:
         client = self._client_of(maker)
         return client if client is not None and (method, int(position)) in client.makes else None
 
+    def _waits_not(self, client: ClientApi, method: str, origin: CallFact) -> bool:
+        """The client's constructor call made ``method`` one that returns at once
+        (``socket.socket(AF_INET, SOCK_DGRAM)`` and ``connect``: ``no-wait-when``)."""
+        rule = client.no_wait_when
+        if rule is None or method not in rule.methods:
+            return False
+        value = self.graph.resolve(rule.argument.argument(origin))
+        if value is None or value.kind != "api":
+            return False
+        return value.name in rule.values or self.catalog.replaced(value.name) in rule.values
+
     def _classify_client(self, call: CallFact, client_value, method: str, path: str, in_async: bool) -> BlockingCall | None:
         client = self._client_of(client_value.name)
         if client is None or method not in client.methods:
@@ -342,6 +353,8 @@ class Classifier:
             return None  # typed by an annotation or passed in: its timeout is unknown, not none
         if origin is not None and any(name in client.configured_by for name, _ in origin.keywords):
             return None  # its settings come from another object (``connection_pool=``)
+        if origin is not None and self._waits_not(client, method, origin):
+            return None  # ``connect`` of a datagram socket
         at_construction = self._timed_by_argument(origin, client.constructor_timeout) if origin and client.constructor_timeout else None
         if at_construction and per_call is None:
             return None

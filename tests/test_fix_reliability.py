@@ -436,6 +436,20 @@ def two_inboxes(project):
     return project
 
 
+def test_a_use_taken_to_be_the_channel_by_its_name_alone_says_so_when_it_stops_the_rename(project, capsys):
+    (project / "app").mkdir()
+    (project / "app" / "__init__.py").write_text("")
+    results = "import queue\n\n\nclass Results:\n    def __init__(self) -> None:\n        self.queue = queue.Queue()\n"
+    (project / "app" / "results.py").write_text(results + "\n\ndef collect(results: Results, item) -> None:\n"
+                                                "    results.queue.put(item)\n")
+    (project / "app" / "pool.py").write_text("def reset(executor) -> None:\n    executor._work_queue.queue.clear()\n")
+    assert run("--unsafe-fixes", "--codemod", "privatize-queues") == 1
+    assert ("app/results.py:6: skipped: `executor._work_queue.queue` at app/pool.py:2 (taken to be this channel by "
+            "its name alone: the receiver's type is unknown) is used outside its owner by `.clear()`, which no method "
+            "can stand in for; nothing was changed") in capsys.readouterr().out
+    assert (project / "app" / "results.py").read_text().startswith(results)
+
+
 def test_privatize_queues_skips_a_channel_reached_through_an_unknown_receiver(two_inboxes, capsys):
     assert run("--unsafe-fixes", "--codemod", "privatize-queues") == 1
     out = capsys.readouterr().out

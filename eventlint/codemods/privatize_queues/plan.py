@@ -238,7 +238,7 @@ class Planner:
             if self.graph.is_inside_owner(channel, use.where, path):
                 plan.setdefault(path, Edits()).rename_attribute[scan.span(use.node)] = private
                 continue
-            outside.append(self._outside_call(scan, use.node, channel, Via.ATTRIBUTE))
+            outside.append(self._outside_call(scan, use.node, channel, Via.ATTRIBUTE, guessed=verdict is Refers.GUESS))
         if maybes:
             listed = ", ".join(maybes[:_MAX_LISTED]) + (" and more" if len(maybes) > _MAX_LISTED else "")
             raise CannotRewrite(binding.line, f"can't tell whether `.{name}` at {listed} is this channel "
@@ -274,7 +274,10 @@ class Planner:
                     return True
         return False
 
-    def _outside_call(self, scan: Scan, receiver: cst.CSTNode, channel, via: Via) -> OutsideCall:
+    def _outside_call(self, scan: Scan, receiver: cst.CSTNode, channel, via: Via, *, guessed: bool = False) -> OutsideCall:
+        """The put or get call made on ``receiver`` outside the channel's owner; one that
+        no method can stand in for stops the rewrite (``guessed``: the receiver was taken
+        to be the channel by the attribute's name alone, which the reason says)."""
         found = scan.collector.method_calls.get(id(receiver))
         if found is not None:
             call, method, awaited = found
@@ -284,7 +287,8 @@ class Planner:
         else:
             what = "other than by a put or get call (passed on, stored or compared)"
         code = cst.Module([]).code_for_node(receiver)
-        raise CannotRewrite(scan.line(receiver), f"`{code}` at {scan.where(receiver)} is used outside its owner "
+        taken = " (taken to be this channel by its name alone: the receiver's type is unknown)" if guessed else ""
+        raise CannotRewrite(scan.line(receiver), f"`{code}` at {scan.where(receiver)}{taken} is used outside its owner "
                                                  f"{what}, which no method can stand in for; nothing was changed")
 
     def _methods(self, owner: str, channel, label: str, outside: list[OutsideCall], target: str, holder: Holder,

@@ -450,6 +450,20 @@ def test_a_use_taken_to_be_the_channel_by_its_name_alone_says_so_when_it_stops_t
     assert (project / "app" / "results.py").read_text().startswith(results)
 
 
+def test_renames_of_two_classes_of_one_name_each_say_their_module(project, capsys):
+    (project / "app").mkdir()
+    (project / "app" / "__init__.py").write_text("")
+    for name in ("sync_client", "async_client"):
+        (project / "app" / f"{name}.py").write_text(
+            "import queue\n\n\nclass Subscriber:\n    def __init__(self) -> None:\n        self.messages = queue.Queue()\n"
+            "\n\ndef deliver(subscriber: Subscriber, message: str) -> None:\n    subscriber.messages.put(message)\n")
+    assert run("--unsafe-fixes", "--codemod", "privatize-queues") == 0
+    note = ("note: renamed `Subscriber.messages` to `Subscriber._messages` and added `publish()`; code outside the "
+            "analysed paths that uses it must be updated too")
+    notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note:")]
+    assert notes == [f"{note} (module app.async_client)", f"{note} (module app.sync_client)"]
+
+
 def test_privatize_queues_skips_a_channel_reached_through_an_unknown_receiver(two_inboxes, capsys):
     assert run("--unsafe-fixes", "--codemod", "privatize-queues") == 1
     out = capsys.readouterr().out

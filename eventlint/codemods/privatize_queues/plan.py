@@ -5,6 +5,7 @@ remove, as ``Edits`` per file; or why the channel is left untouched."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator
 from enum import Enum
 
@@ -70,14 +71,25 @@ class Planner:
         if not names:
             return self.result
         self._scan(names, *self._where_used(targets))
+        modules: dict[int, str] = {}  # note -> the module of the channel it is about
         for finding, target in targets:
+            first = len(self.result.notes)
             try:
                 plan = self._plan_accessor(target) if isinstance(target, ReplaceAccessor) else self._plan_rename(target)
             except CannotRewrite as problem:
                 self.result.skipped.append(Skipped(finding.path, finding.span.line, problem.reason))
                 continue
+            finally:
+                channel = self.graph.channels.get(target.channel)
+                for index in range(first, len(self.result.notes)):
+                    modules[index] = channel.module if channel is not None else ""
             for path, edits in plan.items():
                 self.edits.setdefault(path, Edits()).merge(edits)
+        # two classes of one name in two modules (a sync and an async test suite) would
+        # give two identical notes: each then says its module
+        repeated = Counter(self.result.notes)
+        self.result.notes = [f"{note} (module {modules[index]})" if repeated[note] > 1 and modules.get(index) else note
+                             for index, note in enumerate(self.result.notes)]
         for path, edits in sorted(self.edits.items()):
             scan = self.scans[path]
             command = ApplyEdits(CodemodContext(filename=path, full_module_name=scan.facts.module), scan.facts.module,

@@ -283,7 +283,7 @@ class _Extractor(ItemReader, GuardReader, AlternativesReader, LoopReader, PassTh
         qualname = self.qualify(name)
         public = self.chain_public() and is_public_name(name)
         bases = tuple(r for r in (self.ref(arg.value) for arg in node.bases if arg.keyword is None) if r)
-        meta = next((self.ref(arg.value) for arg in node.keywords if arg.keyword.value == "metaclass"), None)
+        meta = next((self.ref(a.value) for a in node.keywords if a.keyword and a.keyword.value == "metaclass"), None)
         self.classes.append(ClassFact(qualname, bases, self.name_span(node), public, meta))
         self.first_bases[qualname] = bases[0] if bases else None
         self.frame.names[name] = (f"G:{qualname}",) if self.frame.kind == "module" else (f"L:{qualname}",)

@@ -251,3 +251,17 @@ def test_workers_die_with_the_main_process(project, sig):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_a_class_whose_keywords_are_unpacked_is_analysed():
+    """``class A(**options)`` hands its keywords over unpacked: the facts pass read every
+    keyword's name, and the file was lost to an internal error (the standard library's
+    ``test_class.py`` has one)."""
+    from eventlint.catalog import load_catalog
+    from eventlint.source import analyze_source
+
+    text = "import queue\n\nd = {}\n\n\nclass A(**d):\n    pass\n\n\nclass B(metaclass=type):\n    inbox = queue.Queue()\n"
+    facts = analyze_source(text.encode(), path="m.py", module="m", aliases=(), is_package=False,
+                           catalog=load_catalog({}), tag_keys=frozenset())
+    assert facts.problem is None
+    assert [(c.qualname, c.metaclass) for c in facts.classes] == [("m.A", None), ("m.B", ("G:builtins.type",))]

@@ -24,6 +24,7 @@ from .nested import NestedReader
 from .loops import GET_METHODS, LoopReader
 from .items import PUT_METHODS, ItemReader
 from .passthrough import PassThroughReader
+from .readiness import ReadinessReader
 from .syntax import (COUNTED, POSITIONED, Range, ast_ranges, attr_text, has_deadline, keyword_value, keywords_width,
                      leading_text, params_of, positions, source_lines, string_list, string_value, summary, traverse,
                      type_names, type_parts)
@@ -35,7 +36,8 @@ UNDECLARED = frozenset({"Any", "object", "typing.Any", "t.Any"})
 _ADDERS = frozenset({"append", "appendleft", "add", "insert", "setdefault"})
 
 
-class _Extractor(ItemReader, GuardReader, AlternativesReader, LoopReader, PassThroughReader, NestedReader, cst.CSTVisitor):
+class _Extractor(ItemReader, GuardReader, ReadinessReader, AlternativesReader, LoopReader, PassThroughReader, NestedReader,
+                 cst.CSTVisitor):
     def __init__(self, module: str, is_package: bool, catalog: Catalog, tag_keys: frozenset[str]):
         super().__init__()
         self.module = module
@@ -76,6 +78,7 @@ class _Extractor(ItemReader, GuardReader, AlternativesReader, LoopReader, PassTh
         self.counts: dict[type, int] = {}
         self.start_alternatives()
         self.start_guards()
+        self.start_readiness()
 
     def visit_Module(self, node: cst.Module) -> None:
         self.module_node = node
@@ -672,7 +675,8 @@ class _Extractor(ItemReader, GuardReader, AlternativesReader, LoopReader, PassTh
             caller=self.caller(), callee=callee, span=self.span(node), args=tuple(args), keywords=tuple(keywords),
             has_star=any(arg.star for arg in node.args),
             arg_texts=tuple(arg_texts), keyword_texts=tuple(keyword_texts), star_args=tuple(stars),
-            awaited=id(node) in self.awaited, timeout_scope=self.scope_stack[-1] if self.scope_stack else ScopeKind.NONE,
+            awaited=id(node) in self.awaited, timeout_scope=ScopeKind.SYNC if id(node) in self.ready_reads  # ``select``
+            else self.scope_stack[-1] if self.scope_stack else ScopeKind.NONE,
             payload=payload, passed=self.passed(node) if node.args else (), scope_candidates=tuple(self.scope_candidates),
             guards=self.current_guards(), packed=tuple(packed),
         )
@@ -790,8 +794,7 @@ def extract(module_node: cst.Module, *, path: str, module: str, aliases: tuple[s
         returns=tuple(extractor.returns),
         calls=tuple(extractor.calls),
         dispatches=tuple(extractor.dispatches),
-        loops=tuple(extractor.loops),
-        tables=tuple(extractor.tables),
+        loops=tuple(extractor.loops), tables=tuple(extractor.tables),
         handoffs=tuple(extractor.handoffs),
         constants=tuple(extractor.constants.items()), numbers=tuple(sorted(extractor.numbers)),
     )

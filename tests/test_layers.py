@@ -11,8 +11,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "eventlint"
 
 LAYERS = [
     {"model", "catalog", "config"},
-    {"facts", "source", "discovery", "paths", "syntax", "branching", "items", "alternatives", "loops", "passthrough", "guards", "frames",
-     "nested"},
+    {"facts", "source", "discovery", "paths", "syntax", "branching", "items", "alternatives", "loops", "passthrough", "guards",
+     "readiness", "frames", "nested"},
     {"resolution", "peers", "values", "instances", "solver", "unions"},
     {"graph", "callgraph", "payloads", "graph_export"},
     {"checks"},

@@ -1,0 +1,197 @@
+"""Syntax reader for the facts pass: a read that ``select.select`` with a timeout has found
+ready.
+
+::
+
+    readable, _, _ = select.select([sock], [], [], 0.5)
+    if not readable:
+        return None
+    return sock.recv(4096)
+
+The ``recv`` cannot wait: the socket had data (or its peer closed it) when ``select``
+returned, and ``select`` itself waited at most its timeout.  The test must be the
+statement right after the ``select``.  The facts pass records the
+first read of each socket the ``select`` watched, after it in the same block, as made
+inside a synchronous timeout scope (``CallFact.timeout_scope``), as a ``with`` block under
+a deadline would be.  Read: ``if not readable: <return, raise, continue or break>`` then
+the rest of the block, ``if readable:`` or ``if sock in readable:`` then its body (``answer
+= select.select(...)`` then ``answer[0]`` the same), and ``if select.select([sock], [],
+[], t)[0]:`` then its body.  A second read of the socket
+may wait again, and so may a read of a socket the ``select`` did not watch.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from .model import dotted
+from .syntax import traverse
+
+# the reads a readable socket (or pipe) answers at once
+READS = frozenset({"recv", "recv_into", "recvfrom", "recvfrom_into", "recvmsg", "accept", "read"})
+_EXITS = (cst.Return, cst.Raise, cst.Continue, cst.Break)
+
+
+def _text(node: cst.BaseExpression) -> str | None:
+    """``sock``, ``self.sock``: a name or a chain of attributes, else None."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        inner = _text(node.value)
+        return f"{inner}.{node.attr.value}" if inner is not None else None
+    return None
+
+
+def _watched(call: cst.BaseExpression | None, name: str | None) -> tuple[str, ...] | None:
+    """The sockets ``select.select(reads, writes, errors, timeout)`` watches for reading,
+    when it is given a timeout; None for anything else.  ``name``: what the facts pass's
+    import resolution calls the callee (``select.select`` under any import of it)."""
+    if not isinstance(call, cst.Call) or "select.select" not in (name, _text(call.func)):
+        return None
+    positional = [arg for arg in call.args if arg.keyword is None and not arg.star]
+    if any(arg.star for arg in call.args) or not positional:
+        return None
+    timeout = positional[3].value if len(positional) > 3 else next(
+        (arg.value for arg in call.args if arg.keyword is not None and arg.keyword.value == "timeout"), None)
+    if timeout is None or (isinstance(timeout, cst.Name) and timeout.value == "None"):
+        return None  # no timeout: select itself waits for ever
+    reads = positional[0].value
+    if not isinstance(reads, (cst.List, cst.Tuple)):
+        return None
+    texts = tuple(_text(element.value) for element in reads.elements if isinstance(element, cst.Element))
+    return tuple(text for text in texts if text is not None) or None
+
+
+def _exits(body: cst.BaseSuite) -> bool:
+    last = body.body[-1] if body.body else None
+    if isinstance(last, cst.SimpleStatementLine):
+        return bool(last.body) and isinstance(last.body[-1], _EXITS)
+    return isinstance(body, cst.SimpleStatementSuite) and bool(body.body) and isinstance(body.body[-1], _EXITS)
+
+
+def _is_ready(node: cst.BaseExpression, ready: str, whole: bool) -> bool:
+    """``node`` is the list of ready sockets: ``ready`` itself (``readable, _, _ =
+    select.select(...)``), or ``ready[0]`` when ``ready`` holds the whole answer
+    (``ready = select.select(...)``)."""
+    if whole:
+        node = _subscript_zero(node)
+    return isinstance(node, cst.Name) and node.value == ready
+
+
+def _tests_ready(test: cst.BaseExpression, ready: str, whole: bool, watched: tuple[str, ...]) -> bool:
+    """``ready`` or ``sock in ready`` (for a watched ``sock``)."""
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        target = test.comparisons[0]
+        return (isinstance(target.operator, cst.In) and _is_ready(target.comparator, ready, whole)
+                and _text(test.left) in watched)
+    return _is_ready(test, ready, whole)
+
+
+class _FirstReads(cst.CSTVisitor):
+    """The first read of each watched socket, in source order (not inside a nested
+    function, which does not run there, nor inside a loop or a comprehension)."""
+
+    def __init__(self, watched: tuple[str, ...]):
+        super().__init__()
+        self.left = set(watched)
+        self.found: set[int] = set()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    # a read repeated by a loop may wait from its second round on
+    def visit_For(self, node: cst.For) -> bool:
+        return False
+
+    def visit_While(self, node: cst.While) -> bool:
+        return False
+
+    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> bool:
+        return False
+
+    def visit_ListComp(self, node: cst.ListComp) -> bool:
+        return False
+
+    def visit_SetComp(self, node: cst.SetComp) -> bool:
+        return False
+
+    def visit_DictComp(self, node: cst.DictComp) -> bool:
+        return False
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in READS:
+            receiver = _text(func.value)
+            if receiver in self.left:
+                self.left.discard(receiver)
+                self.found.add(id(node))
+
+
+class ReadinessReader:
+    """The facts visitor's part that finds the reads ``select`` found ready: ``ready_reads``
+    holds the ids of their call nodes."""
+
+    ready_reads: set[int]
+
+    def start_readiness(self) -> None:
+        self.ready_reads = set()
+
+    def _callee_name(self, node: cst.BaseExpression | None) -> str | None:
+        return dotted(self.ref(node.func)) if isinstance(node, cst.Call) else None
+
+    def _mark(self, statements, watched: tuple[str, ...]) -> None:
+        reads = _FirstReads(watched)
+        for statement in statements:
+            traverse(statement, reads)
+            if not reads.left:
+                break
+        self.ready_reads |= reads.found
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        statements = node.body
+        for index, statement in enumerate(statements):
+            if isinstance(statement, cst.If):
+                tested = _subscript_zero(statement.test)
+                watched = _watched(tested, self._callee_name(tested))
+                if watched:  # ``if select.select([sock], [], [], t)[0]:``
+                    self._mark(statement.body.body, watched)
+                continue
+            if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
+                    and isinstance(statement.body[0], cst.Assign) and len(statement.body[0].targets) == 1):
+                continue
+            assign = statement.body[0]
+            watched = _watched(assign.value, self._callee_name(assign.value))
+            target = assign.targets[0].target
+            whole = isinstance(target, cst.Name)
+            if whole:
+                ready = target.value
+            elif isinstance(target, (cst.Tuple, cst.List)) and target.elements \
+                    and isinstance(target.elements[0].value, cst.Name):
+                ready = target.elements[0].value.value
+            else:
+                continue
+            if not watched:
+                continue
+            later = statements[index + 1] if index + 1 < len(statements) else None
+            if not isinstance(later, cst.If):
+                continue  # the answer is read by the statement right after the select, or not at all
+            test = later.test
+            if (isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not)
+                    and _tests_ready(test.expression, ready, whole, watched) and later.orelse is None
+                    and _exits(later.body)):
+                self._mark(statements[index + 2:], watched)  # ``if not ready: return``
+            elif _tests_ready(test, ready, whole, watched):
+                self._mark(later.body.body, watched)  # ``if ready:``
+        super().visit_IndentedBlock(node)
+
+
+def _subscript_zero(test: cst.BaseExpression) -> cst.BaseExpression | None:
+    """``X`` of ``X[0]``, else None."""
+    if isinstance(test, cst.Subscript) and len(test.slice) == 1:
+        index = test.slice[0].slice
+        if isinstance(index, cst.Index) and isinstance(index.value, cst.Integer) and index.value.value == "0":
+            return test.value
+    return None

@@ -42,21 +42,20 @@ def _text(node: cst.BaseExpression) -> str | None:
     return None
 
 
-def _watched(call: cst.BaseExpression | None, name: str | None) -> tuple[str, ...] | None:
+def _watched(call: cst.BaseExpression | None, name_of) -> tuple[str, ...] | None:
     """The sockets ``select.select(reads, writes, errors, timeout)`` watches for reading,
-    when it is given a timeout; None for anything else.  ``name``: what the facts pass's
-    import resolution calls the callee (``select.select`` under any import of it)."""
-    if not isinstance(call, cst.Call) or "select.select" not in (name, _text(call.func)):
+    when it is given a timeout; None for anything else.  ``name_of``: what the facts
+    pass's import resolution calls a callee (``select.select`` under any import of it),
+    asked only of a call shaped like one."""
+    if not isinstance(call, cst.Call) or not call.args or any(arg.star for arg in call.args):
         return None
-    positional = [arg for arg in call.args if arg.keyword is None and not arg.star]
-    if any(arg.star for arg in call.args) or not positional:
-        return None
+    positional = [arg for arg in call.args if arg.keyword is None]
     timeout = positional[3].value if len(positional) > 3 else next(
         (arg.value for arg in call.args if arg.keyword is not None and arg.keyword.value == "timeout"), None)
     if timeout is None or (isinstance(timeout, cst.Name) and timeout.value == "None"):
         return None  # no timeout: select itself waits for ever
-    reads = positional[0].value
-    if not isinstance(reads, (cst.List, cst.Tuple)):
+    reads = positional[0].value if positional else None
+    if not isinstance(reads, (cst.List, cst.Tuple)) or "select.select" not in (_text(call.func), name_of(call.func)):
         return None
     texts = tuple(_text(element.value) for element in reads.elements if isinstance(element, cst.Element))
     return tuple(text for text in texts if text is not None) or None
@@ -139,8 +138,8 @@ class ReadinessReader:
     def start_readiness(self) -> None:
         self.ready_reads = set()
 
-    def _callee_name(self, node: cst.BaseExpression | None) -> str | None:
-        return dotted(self.ref(node.func)) if isinstance(node, cst.Call) else None
+    def _callee_name(self, func: cst.BaseExpression) -> str | None:
+        return dotted(self.ref(func))
 
     def _mark(self, statements, watched: tuple[str, ...]) -> None:
         reads = _FirstReads(watched)
@@ -154,8 +153,7 @@ class ReadinessReader:
         statements = node.body
         for index, statement in enumerate(statements):
             if isinstance(statement, cst.If):
-                tested = _subscript_zero(statement.test)
-                watched = _watched(tested, self._callee_name(tested))
+                watched = _watched(_subscript_zero(statement.test), self._callee_name)
                 if watched:  # ``if select.select([sock], [], [], t)[0]:``
                     self._mark(statement.body.body, watched)
                 continue
@@ -163,7 +161,7 @@ class ReadinessReader:
                     and isinstance(statement.body[0], cst.Assign) and len(statement.body[0].targets) == 1):
                 continue
             assign = statement.body[0]
-            watched = _watched(assign.value, self._callee_name(assign.value))
+            watched = _watched(assign.value, self._callee_name)
             target = assign.targets[0].target
             whole = isinstance(target, cst.Name)
             if whole:

@@ -9,15 +9,18 @@ ready.
     return sock.recv(4096)
 
 The ``recv`` cannot wait: the socket had data (or its peer closed it) when ``select``
-returned, and ``select`` itself waited at most its timeout.  The test must be the
-statement right after the ``select``.  The facts pass records the
-first read of each socket the ``select`` watched, after it in the same block, as made
-inside a synchronous timeout scope (``CallFact.timeout_scope``), as a ``with`` block under
-a deadline would be.  Read: ``if not readable: <return, raise, continue or break>`` then
-the rest of the block, ``if readable:`` or ``if sock in readable:`` then its body (``answer
-= select.select(...)`` then ``answer[0]`` the same), and ``if select.select([sock], [],
-[], t)[0]:`` then its body.  A second read of the socket
-may wait again, and so may a read of a socket the ``select`` did not watch.
+returned, and ``select`` itself waited at most its timeout.  The facts pass records such a
+read as made inside a synchronous timeout scope (``CallFact.timeout_scope``), as a
+``with`` block under a deadline would be.  The statement right after the ``select`` must
+read its answer:
+
+- ``if not readable: <return, raise, continue or break>``: the rest of the block;
+- ``if readable:`` or ``if sock in readable:``: the ``if``'s body;
+
+(``answer = select.select(...)`` with ``answer[0]`` reads the same), and ``if
+select.select([sock], [], [], t)[0]:`` covers its body.  Only the first read of each
+watched socket counts: a second one, one repeated by a loop or a comprehension, and a read
+of a socket the ``select`` did not watch may wait again.
 """
 
 from __future__ import annotations

@@ -98,31 +98,6 @@ class _FirstReads(cst.CSTVisitor):
         self.left = set(watched)
         self.found: set[int] = set()
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-    # a read repeated by a loop may wait from its second round on
-    def visit_For(self, node: cst.For) -> bool:
-        return False
-
-    def visit_While(self, node: cst.While) -> bool:
-        return False
-
-    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> bool:
-        return False
-
-    def visit_ListComp(self, node: cst.ListComp) -> bool:
-        return False
-
-    def visit_SetComp(self, node: cst.SetComp) -> bool:
-        return False
-
-    def visit_DictComp(self, node: cst.DictComp) -> bool:
-        return False
-
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         if isinstance(func, cst.Attribute) and func.attr.value in READS:
@@ -130,6 +105,16 @@ class _FirstReads(cst.CSTVisitor):
             if receiver in self.left:
                 self.left.discard(receiver)
                 self.found.add(id(node))
+
+
+def _not_entered(self, node: cst.CSTNode) -> bool:
+    return False
+
+
+# a nested function does not run there; a read repeated by a loop or a comprehension may
+# wait from its second round on
+for _kind in ("FunctionDef", "Lambda", "For", "While", "GeneratorExp", "ListComp", "SetComp", "DictComp"):
+    setattr(_FirstReads, f"visit_{_kind}", _not_entered)
 
 
 class ReadinessReader:

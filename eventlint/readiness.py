@@ -50,7 +50,7 @@ def _watched(call: cst.BaseExpression | None, name_of) -> tuple[str, ...] | None
     when it is given a timeout; None for anything else.  ``name_of``: what the facts
     pass's import resolution calls a callee (``select.select`` under any import of it),
     asked only of a call shaped like one."""
-    if not isinstance(call, cst.Call) or not call.args or any(arg.star for arg in call.args):
+    if type(call) is not cst.Call or not call.args or any(arg.star for arg in call.args):
         return None
     positional = [arg for arg in call.args if arg.keyword is None]
     timeout = positional[3].value if len(positional) > 3 else next(
@@ -139,14 +139,17 @@ class ReadinessReader:
 
     def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
         statements = node.body
+        # every statement of every block passes here: node classes compared with ``is``
+        # (libcst's are ABCs, and a failing isinstance goes through ABCMeta)
         for index, statement in enumerate(statements):
-            if isinstance(statement, cst.If):
+            kind = type(statement)
+            if kind is cst.If:
                 watched = _watched(_subscript_zero(statement.test), self._callee_name)
                 if watched:  # ``if select.select([sock], [], [], t)[0]:``
                     self._mark(statement.body.body, watched)
                 continue
-            if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
-                    and isinstance(statement.body[0], cst.Assign) and len(statement.body[0].targets) == 1):
+            if not (kind is cst.SimpleStatementLine and len(statement.body) == 1
+                    and type(statement.body[0]) is cst.Assign and len(statement.body[0].targets) == 1):
                 continue
             assign = statement.body[0]
             watched = _watched(assign.value, self._callee_name)
